@@ -1,0 +1,282 @@
+"""The one reader of ``params.yaml``: plain dataclasses, validated on load.
+
+Every tunable of the pipeline is declared here once, with its type, default and allowed range, so that a
+typo in ``params.yaml``, in ``dvc exp run -S key=value`` or in an Airflow trigger form fails before any work
+starts, with a message that names the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """A value in params.yaml (or an override) is unknown, of the wrong type or out of range."""
+
+
+def bounded(default: Any, *, minimum: float | None = None, maximum: float | None = None, doc: str = "") -> Any:
+    """A dataclass field with an inclusive numeric range that the loader enforces."""
+    return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "doc": doc})
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """Files for ``dataset.name: local``; paths are relative to the project root."""
+
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+    format: Literal["label_text", "ag_news_csv"] = "label_text"
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class DemoCorpus:
+    """Size and difficulty of the synthetic demo corpus (see pipelines/data/demo.py)."""
+
+    train_size: int = bounded(3000, minimum=50, maximum=1_000_000)
+    test_size: int = bounded(800, minimum=20, maximum=1_000_000)
+    label_noise: float = bounded(0.05, minimum=0.0, maximum=0.5)
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    name: Literal["demo", "trec", "sst2", "sst1", "mr", "ag_news", "local"] = "demo"
+    demo: DemoCorpus = field(default_factory=DemoCorpus)
+    local: LocalFiles = field(default_factory=LocalFiles)
+
+
+@dataclass(frozen=True)
+class ValidateParams:
+    valid_fraction: float = bounded(0.1, minimum=0.01, maximum=0.5)
+    test_fraction: float = bounded(0.1, minimum=0.01, maximum=0.5)
+    min_chars: int = bounded(1, minimum=1)
+    max_chars: int = bounded(20_000, minimum=1)
+    max_duplicate_rate: float = bounded(0.05, minimum=0.0, maximum=1.0)
+    max_overlap_rate: float = bounded(0.05, minimum=0.0, maximum=1.0)
+    min_rows_per_class: int = bounded(2, minimum=1)
+
+
+@dataclass(frozen=True)
+class CleanParams:
+    lowercase: bool = True
+    punctuation: bool = True
+    stopwords: Literal["nltk", "gensim", "none"] = "none"
+    stem: bool = True
+    workers: int = bounded(0, minimum=0, maximum=256, doc="0 = one per CPU core, used only for large inputs")
+
+
+@dataclass(frozen=True)
+class TokenizeParams:
+    method: Literal["word", "char", "jieba"] = "word"
+    min_freq: int = bounded(1, minimum=1)
+    max_size: int = bounded(50_000, minimum=10)
+    max_length: int = bounded(256, minimum=1)
+    bos_eos: bool = False
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    method: Literal["word2vec", "fasttext", "none"] = "word2vec"
+    algorithm: Literal["skipgram", "cbow"] = "skipgram"
+    loss: Literal["negative", "hierarchical_softmax"] = "negative"
+    dim: int = bounded(300, minimum=2, maximum=2048)
+    window: int = bounded(5, minimum=1, maximum=50)
+    epochs: int = bounded(10, minimum=1, maximum=1000)
+    min_count: int = bounded(1, minimum=1)
+    negative: int = bounded(5, minimum=1, maximum=50)
+    min_n: int = bounded(3, minimum=1, maximum=10, doc="FastText subword n-gram lengths")
+    max_n: int = bounded(6, minimum=1, maximum=10)
+
+
+@dataclass(frozen=True)
+class TextCNNParams:
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    num_filters: int = bounded(100, minimum=1, maximum=4096)
+    max_norm: float = bounded(3.0, minimum=0.0, doc="0 disables the max-norm constraint")
+
+
+@dataclass(frozen=True)
+class BiGRUParams:
+    hidden_size: int = bounded(128, minimum=1, maximum=4096)
+    num_layers: int = bounded(1, minimum=1, maximum=8)
+
+
+@dataclass(frozen=True)
+class FastTextParams:
+    bigram_buckets: int = bounded(200_000, minimum=0, maximum=10_000_000, doc="0 = unigrams only")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    type: Literal["fasttext", "textcnn", "bigru"] = "textcnn"
+    embedding_dim: int = bounded(300, minimum=2, maximum=2048)
+    embedding_init: Literal["rand", "static", "non-static"] = "rand"
+    dropout: float = bounded(0.5, minimum=0.0, maximum=0.95)
+    textcnn: TextCNNParams = field(default_factory=TextCNNParams)
+    bigru: BiGRUParams = field(default_factory=BiGRUParams)
+    fasttext: FastTextParams = field(default_factory=FastTextParams)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = bounded(15, minimum=1, maximum=1000)
+    batch_size: int = bounded(50, minimum=1, maximum=65_536)
+    learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
+    optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
+    weight_decay: float = bounded(0.0, minimum=0.0, maximum=1.0)
+    grad_clip: float = bounded(5.0, minimum=0.0, doc="max gradient norm; 0 disables clipping")
+    patience: int = bounded(4, minimum=1, doc="epochs without validation improvement before stopping")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    mixed_precision: bool = True
+    num_threads: int = bounded(0, minimum=0, maximum=256, doc="0 = all CPU cores")
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = bounded(42, minimum=0, maximum=2**31 - 1)
+    dataset: DatasetParams = field(default_factory=DatasetParams)
+    validate: ValidateParams = field(default_factory=ValidateParams)
+    clean: CleanParams = field(default_factory=CleanParams)
+    tokenize: TokenizeParams = field(default_factory=TokenizeParams)
+    embed: EmbedParams = field(default_factory=EmbedParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+
+
+def load_params(path: str | Path = PARAMS_FILE, overrides: dict[str, Any] | None = None) -> Params:
+    """Read params.yaml, apply dotted-key ``overrides`` (``{"model.type": "bigru"}``) and validate."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found; run from the project root or pass its path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    for dotted, value in (overrides or {}).items():
+        set_dotted(data, dotted, value)
+    return params_from_dict(data, source=str(path))
+
+
+def params_from_dict(data: dict[str, Any], source: str = "params") -> Params:
+    params = _build(Params, data, prefix="", source=source)
+    _check_consistency(params, source)
+    return params
+
+
+def _check_consistency(params: Params, source: str) -> None:
+    """Rules that tie two keys together; each message names both keys."""
+    if params.embed.max_n < params.embed.min_n:
+        raise ConfigError(f"{source}: 'embed.max_n' ({params.embed.max_n}) must be >= 'embed.min_n' ({params.embed.min_n})")
+    if params.model.embedding_init != "rand":
+        if params.embed.method == "none":
+            raise ConfigError(
+                f"{source}: 'model.embedding_init' is {params.model.embedding_init!r} but 'embed.method' is 'none'; "
+                "set embed.method to word2vec or fasttext, or use embedding_init: rand"
+            )
+        if params.embed.dim != params.model.embedding_dim:
+            raise ConfigError(
+                f"{source}: 'model.embedding_dim' ({params.model.embedding_dim}) must equal 'embed.dim' "
+                f"({params.embed.dim}) when 'model.embedding_init' is {params.model.embedding_init!r}"
+            )
+    if any(size < 1 for size in params.model.textcnn.kernel_sizes):
+        raise ConfigError(f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}")
+    if params.dataset.name == "local" and not params.dataset.local.train:
+        raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested dicts, creating the intermediate levels."""
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: '{key}' is a value, not a section")
+    node[leaf] = value
+
+
+def flatten(params: Params) -> dict[str, Any]:
+    """``{"model.type": "textcnn", ...}``: the form MLflow params and Airflow forms use."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if dataclasses.is_dataclass(node):
+            for item in dataclasses.fields(node):
+                walk(f"{prefix}{item.name}.", getattr(node, item.name))
+        else:
+            flat[prefix[:-1]] = node
+
+    walk("", params)
+    return flat
+
+
+def to_dict(params: Params) -> dict[str, Any]:
+    return dataclasses.asdict(params)
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {data!r}")
+    known = {item.name: item for item in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        key = prefix + unknown[0]
+        raise ConfigError(f"{source}: unknown key '{key}'; allowed keys here: {', '.join(sorted(known))}")
+    hints = get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        values[name] = _check(hints[name], value, prefix + name, known[name].metadata, source)
+    return cls(**values)
+
+
+def _check(hint: Any, value: Any, key: str, metadata: Any, source: str) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".", source)
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [option for option in options if option is not type(None)]
+        return _check(inner, value, key, metadata, source)
+    if origin is Literal:
+        allowed = get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{source}: '{key}' is {value!r}; allowed values: {', '.join(map(str, allowed))}")
+        return value
+    if origin is list:
+        (inner,) = get_args(hint)
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{source}: '{key}' must be a non-empty list of {inner.__name__}, got {value!r}")
+        return [_check(inner, item, f"{key}[{index}]", metadata, source) for index, item in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
+        return value
+    minimum, maximum = metadata.get("minimum"), metadata.get("maximum")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        allowed = f"{minimum if minimum is not None else '-inf'} to {maximum if maximum is not None else 'inf'}"
+        raise ConfigError(f"{source}: '{key}' is {value!r}; allowed range: {allowed}")
+    return value

@@ -1,0 +1,167 @@
+"""Fetching registry files: mirror mapping, retries, sha256 checks and safe archive extraction.
+
+Downloads go through a content-checked cache (``TEXTFLOW_CACHE``, default ``.cache/downloads``) so that
+switching datasets back and forth, or re-running the download stage because an unrelated parameter changed,
+does not fetch the same bytes twice. A cached file is used only if its sha256 still matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from pipelines.data.registry import RemoteFile
+from pipelines.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+MIRROR_ENV = "TEXTFLOW_MIRROR"
+CACHE_ENV = "TEXTFLOW_CACHE"
+DEFAULT_CACHE = Path(".cache/downloads")
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched, failed its checksum, or is an unsafe archive."""
+
+
+def mirrored_url(url: str, mirror: str | None = None) -> str:
+    """Map ``https://host/path`` to ``<mirror>/host/path``; the mirror is a directory or a base URL."""
+    mirror = os.environ.get(MIRROR_ENV) if mirror is None else mirror
+    if not mirror:
+        return url
+    parsed = urllib.parse.urlsplit(url)
+    relative = f"{parsed.netloc}{parsed.path}"
+    if "://" in mirror:
+        return f"{mirror.rstrip('/')}/{relative}"
+    return Path(mirror, relative).resolve().as_uri()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    sha256: str | None,
+    *,
+    cache_dir: Path | None = None,
+    timeout: float = 60.0,
+    retries: int = 3,
+) -> tuple[Path, str]:
+    """Return (path in the download cache, its sha256), downloading through the mirror when needed.
+
+    Network errors and 5xx answers are retried with exponential backoff; a 4xx answer or a checksum
+    mismatch is not, because repeating it cannot help. Nothing is left in the cache unless it verified.
+    """
+    cache_dir = Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)) if cache_dir is None else cache_dir
+    parsed = urllib.parse.urlsplit(url)
+    target = cache_dir / parsed.netloc / parsed.path.lstrip("/")
+    if target.exists() and sha256 and sha256_of(target) == sha256:
+        return target, sha256
+    source = mirrored_url(url)
+    for attempt in range(1, retries + 1):
+        try:
+            actual = _download(source, target, timeout)
+            break
+        except urllib.error.HTTPError as error:
+            if error.code < 500 or attempt == retries:
+                raise DownloadError(f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            if attempt == retries:
+                raise DownloadError(
+                    f"{source}: could not download after {retries} attempts ({reason}); check the network, "
+                    f"or set {MIRROR_ENV} to a directory or URL that mirrors <host>/<path>"
+                ) from None
+        wait = 2 ** (attempt - 1)
+        log.warning("download of %s failed (attempt %d/%d); retrying in %ds", source, attempt, retries, wait)
+        time.sleep(wait)
+    if sha256 is None:
+        log.warning("%s has no pinned sha256 in the registry; recorded %s (trust on first use)", url, actual)
+    elif actual != sha256:
+        target.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{source}: sha256 mismatch (expected {sha256}, got {actual}); the file is corrupted or was changed "
+            "upstream. Nothing was kept; check the mirror copy or the registry entry in pipelines/data/registry.py"
+        )
+    return target, actual
+
+
+def _download(source: str, target: Path, timeout: float) -> str:
+    """Stream ``source`` to ``target`` atomically, hashing on the way; return the sha256."""
+    digest = hashlib.sha256()
+    request = urllib.request.Request(source, headers={"User-Agent": "textflow"})
+    with urllib.request.urlopen(request, timeout=timeout) as response, atomic_path(target) as temporary:
+        expected_size = response.headers.get("Content-Length")
+        received = 0
+        with open(temporary, "wb") as handle:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                handle.write(block)
+                digest.update(block)
+                received += len(block)
+        if expected_size is not None and received != int(expected_size):
+            raise ConnectionError(f"truncated transfer: {received} of {expected_size} bytes")
+    return digest.hexdigest()
+
+
+def extract_archive(archive: Path, target_dir: Path) -> None:
+    """Extract a zip or tar(.gz) into ``target_dir``, refusing members that would land outside it."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    root = target_dir.resolve()
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as bundle:
+            for name in bundle.namelist():
+                _check_member(archive, name, root)
+            bundle.extractall(target_dir)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as bundle:
+            for member in bundle.getmembers():
+                _check_member(archive, member.name, root)
+                if member.issym() or member.islnk():
+                    raise DownloadError(f"{archive}: refusing link member {member.name!r}")
+            bundle.extractall(target_dir, filter="data")
+    else:
+        raise DownloadError(f"{archive}: not a zip or tar archive")
+
+
+def _check_member(archive: Path, name: str, root: Path) -> None:
+    pure = PurePosixPath(name)
+    destination = (root / name).resolve()
+    if pure.is_absolute() or ".." in pure.parts or not destination.is_relative_to(root):
+        raise DownloadError(f"{archive}: refusing member {name!r}, which would extract outside {root}")
+
+
+def materialize(remote: RemoteFile, destination: Path, *, cache_dir: Path | None = None) -> str:
+    """Place the registry file (or its archive member) at ``destination``; return the verified sha256."""
+    path, digest = fetch(remote.url, remote.sha256, cache_dir=cache_dir)
+    if remote.member is None:
+        with atomic_path(destination) as temporary:
+            shutil.copyfile(path, temporary)
+        return digest
+    unpacked = path.with_name(path.name + ".d")
+    member = unpacked / remote.member
+    if not member.exists():
+        shutil.rmtree(unpacked, ignore_errors=True)
+        staging = path.with_name(f".{path.name}.extracting")
+        shutil.rmtree(staging, ignore_errors=True)
+        extract_archive(path, staging)
+        os.replace(staging, unpacked)
+    if not member.exists():
+        raise DownloadError(f"{remote.url}: archive has no member {remote.member!r}")
+    with atomic_path(destination) as temporary:
+        shutil.copyfile(member, temporary)
+    return digest

@@ -1,0 +1,171 @@
+"""Great Expectations suite for parsed datasets, and the readable summary a failed run stops with.
+
+Each split is checked on its own (schema, non-empty text within length bounds, labels from the training
+label set, duplicate rate); the test split is also checked against the training texts, because a sentence in
+both inflates every test metric (leakage). The GX context is ephemeral: the suite is code, versioned with
+the pipeline, and its results go to ``reports/validation.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import ValidateParams
+
+COLUMNS = ["text", "label"]
+
+
+class ValidationFailed(RuntimeError):
+    """One or more expectations failed; the message lists each failure with its split, column and row count."""
+
+
+@dataclass
+class CheckResult:
+    split: str
+    expectation: str
+    column: str | None
+    success: bool
+    detail: str
+
+    def line(self) -> str:
+        where = f"column '{self.column}'" if self.column else "table"
+        return f"[{self.split}] {self.expectation} on {where}: {self.detail}"
+
+
+@dataclass
+class ValidationReport:
+    checks: list[CheckResult] = field(default_factory=list)
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return all(check.success for check in self.checks)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.success]
+
+    def summary(self) -> str:
+        failures = self.failures
+        if not failures:
+            return f"all {len(self.checks)} expectations passed"
+        lines = [f"{len(failures)} of {len(self.checks)} expectations failed:"]
+        lines += [f"  - {check.line()}" for check in failures]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "statistics": self.statistics,
+            "checks": [check.__dict__ | {"summary": check.line()} for check in self.checks],
+        }
+
+
+def build_expectations(labels: list[str], params: ValidateParams, train_texts: list[str] | None = None) -> list[Any]:
+    """The expectations for one split; ``train_texts`` adds the leakage check (for valid/test splits)."""
+    import great_expectations as gx
+
+    expect = gx.expectations
+    expectations = [
+        expect.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True),
+        expect.ExpectTableRowCountToBeBetween(min_value=1),
+        expect.ExpectColumnValuesToNotBeNull(column="text"),
+        expect.ExpectColumnValuesToNotBeNull(column="label"),
+        expect.ExpectColumnValueLengthsToBeBetween(column="text", min_value=params.min_chars, max_value=params.max_chars),
+        expect.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
+        expect.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
+        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(column="text", min_value=1.0 - params.max_duplicate_rate),
+    ]
+    if train_texts is not None:
+        expectations.append(
+            expect.ExpectColumnValuesToNotBeInSet(
+                column="text", value_set=sorted(set(train_texts)), mostly=1.0 - params.max_overlap_rate
+            )
+        )
+    return expectations
+
+
+def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams) -> ValidationReport:
+    """Run the suite on every split; the label set is taken from the training split."""
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    _disable_progress_bars(context)
+    batch_definition = (
+        context.data_sources.add_pandas("textflow")
+        .add_dataframe_asset("split")
+        .add_batch_definition_whole_dataframe("whole_split")
+    )
+    train = splits["train"]
+    labels = sorted(train["label"].astype(str).unique()) if "label" in train else []
+    report = ValidationReport()
+    for name, frame in splits.items():
+        suite = gx.ExpectationSuite(name=f"textflow_{name}")
+        train_texts = None if name == "train" else train["text"].tolist()
+        for expectation in build_expectations(labels, params, train_texts):
+            suite.add_expectation(expectation)
+        suite = context.suites.add(suite)
+        result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        report.checks += [_check_result(name, item) for item in result.results]
+    report.checks += _class_balance_checks(train, params)
+    report.statistics = split_statistics(splits)
+    return report
+
+
+def _disable_progress_bars(context: Any) -> None:
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except (ImportError, AttributeError):
+        pass
+
+
+def _check_result(split: str, item: Any) -> CheckResult:
+    config = item.expectation_config
+    result = item.result or {}
+    column = config.kwargs.get("column")
+    if "unexpected_count" in result:
+        examples = [str(value)[:60] for value in (result.get("partial_unexpected_list") or [])[:3]]
+        detail = f"{result['unexpected_count']} of {result.get('element_count')} rows unexpected"
+        if examples and not item.success:
+            detail += f" (e.g. {examples})"
+    else:
+        detail = f"observed {result.get('observed_value')!r}"
+    if item.exception_info and item.exception_info.get("raised_exception"):
+        detail = f"could not be evaluated: {item.exception_info.get('exception_message')}"
+    return CheckResult(split, config.type, column, bool(item.success), detail)
+
+
+def _class_balance_checks(train: pd.DataFrame, params: ValidateParams) -> list[CheckResult]:
+    if "label" not in train:
+        return []
+    counts = train["label"].value_counts()
+    small = counts[counts < params.min_rows_per_class]
+    detail = f"smallest class has {counts.min()} rows" if small.empty else f"classes below minimum: {small.to_dict()}"
+    return [CheckResult("train", "expect_each_class_to_have_min_rows", "label", small.empty, detail)]
+
+
+def split_statistics(splits: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    train_texts = set(splits["train"]["text"]) if "text" in splits["train"] else set()
+    statistics: dict[str, Any] = {}
+    for name, frame in splits.items():
+        if "text" not in frame or "label" not in frame:
+            continue
+        lengths = frame["text"].str.len()
+        statistics[name] = {
+            "rows": len(frame),
+            "classes": int(frame["label"].nunique()),
+            "duplicate_rate": round(float(frame["text"].duplicated().mean()) if len(frame) else 0.0, 6),
+            "mean_chars": round(float(lengths.mean()) if len(frame) else 0.0, 2),
+            "max_chars": int(lengths.max()) if len(frame) else 0,
+        }
+        if name != "train":
+            overlap = int(frame["text"].isin(train_texts).sum())
+            statistics[name]["overlap_with_train"] = overlap
+    return statistics

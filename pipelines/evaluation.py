@@ -1,0 +1,65 @@
+"""Classification metrics and the confusion-matrix artifacts that ``dvc metrics`` and ``dvc plots`` read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from pipelines.io import atomic_path
+
+
+def classification_metrics(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    indices = list(range(len(class_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=indices, zero_division=0
+    )
+    return {
+        "accuracy": round(float((labels == predictions).mean()), 6),
+        "macro_f1": round(float(f1.mean()), 6),
+        "macro_precision": round(float(precision.mean()), 6),
+        "macro_recall": round(float(recall.mean()), 6),
+        "examples": int(len(labels)),
+        "per_class": {
+            name: {
+                "precision": round(float(precision[i]), 6),
+                "recall": round(float(recall[i]), 6),
+                "f1": round(float(f1[i]), 6),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(class_names)
+        },
+    }
+
+
+def confusion_frame(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    """One row per test example (``actual``, ``predicted``): the layout of dvc's confusion template."""
+    names = np.asarray(class_names)
+    return pd.DataFrame({"actual": names[labels], "predicted": names[predictions]})
+
+
+def plot_confusion(labels: np.ndarray, predictions: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(labels, predictions, labels=list(range(len(class_names))))
+    size = max(4.0, 0.6 * len(class_names) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("actual")
+    axes.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, column), count in np.ndenumerate(matrix):
+        axes.text(column, row, str(count), ha="center", va="center", color="white" if count > threshold else "black")
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+    plt.close(figure)

@@ -1,0 +1,46 @@
+"""Stage ``clean``: lower-case, strip markup, tokenize, drop stopwords and Porter-stem every split."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.config import load_params
+from pipelines.data.registry import SPLITS
+from pipelines.io import atomic_directory
+from pipelines.stages import run_stage, stage_parser
+from pipelines.text.clean import CleanSettings, clean_texts
+from pipelines.text.stopwords import read_stopwords
+
+log = logging.getLogger("clean")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--stopwords", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    run_stage("clean", lambda: clean(args.params, args.data, args.stopwords, args.out))
+
+
+def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None:
+    options = load_params(params_path).clean
+    settings = CleanSettings(options.lowercase, options.punctuation, read_stopwords(stopwords_path), options.stem)
+    with atomic_directory(out) as staging:
+        for split in SPLITS:
+            frame = pd.read_parquet(data / f"{split}.parquet")
+            began = time.perf_counter()
+            tokens = clean_texts(frame["text"].tolist(), settings, options.workers)
+            cleaned = pd.DataFrame({"text": [" ".join(sentence) for sentence in tokens], "label": frame["label"]})
+            cleaned.to_parquet(staging / f"{split}.parquet", index=False)
+            empty = int((cleaned["text"] == "").sum())
+            log.info("%s: %d texts in %.2fs%s", split, len(frame), time.perf_counter() - began,
+                     f" ({empty} empty after cleaning)" if empty else "")
+
+
+if __name__ == "__main__":
+    main()

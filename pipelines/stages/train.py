@@ -1,0 +1,81 @@
+"""Stage ``train``: fit the configured torch model with early stopping on the validation split, resuming
+from ``--checkpoint`` when it was written by the same inputs and params."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.config import load_params
+from pipelines.io import write_json, write_text
+from pipelines.models import build_model
+from pipelines.models.saved import save_model
+from pipelines.stages import run_stage, stage_parser
+from pipelines.text.sequences import EncodedSplit
+from pipelines.text.vocab import Vocabulary
+from pipelines.training.device import configure_threads, resolve_device
+from pipelines.training.loop import train_model
+
+log = logging.getLogger("train")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--tokens", required=True, type=Path)
+    parser.add_argument("--embeddings", required=True, type=Path)
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--metrics", required=True, type=Path)
+    parser.add_argument("--history", required=True, type=Path)
+    args = parser.parse_args(argv)
+    run_stage("train", lambda: train(args))
+
+
+def fingerprint(paths: list[Path], settings: dict) -> str:
+    """What a checkpoint must match to be resumed: the bytes of every input and the training settings."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def train(args) -> None:
+    params = load_params(args.params)
+    device = resolve_device(params.train.device)
+    threads = configure_threads(params.train.num_threads)
+    vocabulary = Vocabulary.load(args.tokens / "vocab.json")
+    class_names = json.loads((args.tokens / "labels.json").read_text(encoding="utf-8"))
+    train_split = EncodedSplit.load(args.tokens / "train.npz")
+    valid_split = EncodedSplit.load(args.tokens / "valid.npz")
+    vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
+    model = build_model(params.model, len(vocabulary), len(class_names), vectors)
+    inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [args.embeddings]
+    settings = {"seed": params.seed, "model": dataclasses.asdict(params.model), "train": dataclasses.asdict(params.train)}
+    log.info("%s on %s (%d threads): %d parameters, %d train / %d valid examples", params.model.type, device, threads,
+             sum(p.numel() for p in model.parameters()), len(train_split), len(valid_split))
+    result = train_model(model, train_split, valid_split, params.train, seed=params.seed, device=device,
+                         checkpoint_path=args.checkpoint, fingerprint=fingerprint(inputs, settings))
+    save_model(args.model, model, params.model, len(vocabulary), len(class_names), {"class_names": class_names})
+    write_json(args.metrics, {
+        "best_epoch": result.best_epoch,
+        "best_valid_accuracy": result.best_valid_accuracy,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "seconds": result.seconds,
+        "device": str(device),
+        "torch": torch.__version__,
+    })
+    columns = list(result.history[0])
+    write_text(args.history, "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n")
+    log.info("best epoch %d: valid accuracy %.4f", result.best_epoch, result.best_valid_accuracy)
+
+
+if __name__ == "__main__":
+    main()

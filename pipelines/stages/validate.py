@@ -1,0 +1,56 @@
+"""Stage ``validate``: parse the raw files, create missing valid/test splits (seeded, stratified), run the
+Great Expectations suite and write the splits as parquet. A failed expectation stops the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pipelines.config import load_params
+from pipelines.data.formats import read_dataset_file
+from pipelines.data.registry import SPLITS
+from pipelines.data.splits import stratified_split
+from pipelines.data.validation import ValidationFailed, validate_splits
+from pipelines.io import atomic_directory, read_json, write_json
+from pipelines.stages import run_stage, stage_parser
+
+log = logging.getLogger("validate")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--raw", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--report", required=True, type=Path)
+    args = parser.parse_args(argv)
+    run_stage("validate", lambda: validate(args.params, args.raw, args.out, args.report))
+
+
+def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
+    params = load_params(params_path)
+    manifest = read_json(raw / "manifest.json")
+    splits = {
+        split: read_dataset_file(raw / entry["path"], manifest["format"], manifest["encoding"])
+        for split, entry in manifest["files"].items()
+    }
+    created = []
+    if "test" not in splits:
+        splits["train"], splits["test"] = stratified_split(splits["train"], params.validate.test_fraction, params.seed)
+        created.append("test")
+    if "valid" not in splits:
+        splits["train"], splits["valid"] = stratified_split(splits["train"], params.validate.valid_fraction, params.seed + 1)
+        created.append("valid")
+    splits = {split: splits[split] for split in SPLITS}
+    report = validate_splits(splits, params.validate)
+    write_json(report_path, report.to_dict() | {"created_splits": created, "dataset": manifest["dataset"]})
+    if not report.success:
+        raise ValidationFailed(f"data validation failed ({report_path}):\n{report.summary()}")
+    with atomic_directory(out) as staging:
+        for split, frame in splits.items():
+            frame.to_parquet(staging / f"{split}.parquet", index=False)
+    rows = ", ".join(f"{split} {len(frame)}" for split, frame in splits.items())
+    log.info("%s; rows: %s%s", report.summary(), rows, f"; created {'+'.join(created)} split" if created else "")
+
+
+if __name__ == "__main__":
+    main()

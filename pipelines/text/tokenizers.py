@@ -1,0 +1,45 @@
+"""Splitting cleaned text into model tokens: ``word``, ``char`` or ``jieba`` (Chinese word segmentation).
+
+Cleaned text is stored as tokens joined by single spaces, so ``word`` is a split; ``char`` keeps the space
+as a token because word boundaries matter to character models; ``jieba`` segments runs of Chinese
+characters that the regex cleaner left whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pipelines.text.vocab import BOS, EOS
+
+TOKENIZERS = ("word", "char", "jieba")
+
+
+def word_tokens(text: str) -> list[str]:
+    return text.split()
+
+
+def char_tokens(text: str) -> list[str]:
+    return list(text)
+
+
+def jieba_tokens(text: str) -> list[str]:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return [token for token in jieba.lcut(text) if token.strip()]
+
+
+def get_tokenizer(method: str, bos_eos: bool = False, max_length: int | None = None) -> Callable[[str], list[str]]:
+    """A function text -> tokens, truncated to ``max_length`` (counting ``<bos>``/``<eos>`` when added)."""
+    try:
+        split = {"word": word_tokens, "char": char_tokens, "jieba": jieba_tokens}[method]
+    except KeyError:
+        raise ValueError(f"unknown tokenizer {method!r}; known: {', '.join(TOKENIZERS)}") from None
+    body_length = None if max_length is None else max(1, max_length - (2 if bos_eos else 0))
+
+    def tokenize(text: str) -> list[str]:
+        tokens = split(text)[:body_length]
+        return [BOS, *tokens, EOS] if bos_eos else tokens
+
+    return tokenize
