@@ -70,7 +70,7 @@ class CleanParams:
     lowercase: bool = True
     punctuation: bool = True
     stopwords: Literal["nltk", "gensim", "none"] = "none"
-    stem: bool = True
+    stem: bool = False
     workers: int = bounded(0, minimum=0, maximum=256, doc="0 = one per CPU core, used only for large inputs")
 
 
@@ -191,6 +191,11 @@ def _check_consistency(params: Params, source: str) -> None:
         raise ConfigError(f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}")
     if params.dataset.name == "local" and not params.dataset.local.train:
         raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")
+
+
+def build_section(cls: type, data: dict[str, Any], key: str) -> Any:
+    """Validate one section (e.g. a saved model's ``ModelParams``) on its own, without cross-section rules."""
+    return _build(cls, data, prefix=f"{key}.", source=key)
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

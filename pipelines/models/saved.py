@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipelines.config import ModelParams, params_from_dict
+from pipelines.config import ModelParams, build_section
 from pipelines.io import atomic_path
 from pipelines.models import build_model
 
@@ -31,7 +31,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
     """(model in eval mode, the saved record); the embedding is rebuilt as ``rand`` and then overwritten by
     the saved weights, so no embedding matrix is needed to load."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    params = params_from_dict({"model": state["model_params"]}).model
+    params = build_section(ModelParams, state["model_params"], "model")
     params = dataclasses.replace(params, embedding_init="rand")
     model = build_model(params, state["vocab_size"], state["num_classes"])
     model.load_state_dict(state["state_dict"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines import models, training
 from pipelines.config import load_params
 from pipelines.io import write_json, write_text
 from pipelines.models import build_model
@@ -37,10 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     run_stage("train", lambda: train(args))
 
 
+CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]
+
+
 def fingerprint(paths: list[Path], settings: dict) -> str:
-    """What a checkpoint must match to be resumed: the bytes of every input and the training settings."""
+    """What a checkpoint must match to be resumed: the bytes of every input, the training settings, and the
+    model and training code (a changed model or loop must start fresh, not resume an old run)."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in paths:
+    sources = sorted(source for package in CODE_PACKAGES for source in package.rglob("*.py"))
+    for path in [*paths, *sources]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -54,6 +60,7 @@ def train(args) -> None:
     train_split = EncodedSplit.load(args.tokens / "train.npz")
     valid_split = EncodedSplit.load(args.tokens / "valid.npz")
     vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
+    torch.manual_seed(params.seed)
     model = build_model(params.model, len(vocabulary), len(class_names), vectors)
     inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [args.embeddings]
     settings = {"seed": params.seed, "model": dataclasses.asdict(params.model), "train": dataclasses.asdict(params.train)}

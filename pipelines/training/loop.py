@@ -91,7 +91,9 @@ def train_model(
     fingerprint: str = "",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train in place; on return ``model`` holds the weights of the best validation epoch."""
+    """Train in place; on return ``model`` holds the weights of the best validation epoch.
+
+    Seed torch before building ``model`` too: its initial weights come from the global generator."""
     torch.manual_seed(seed)
     model.to(device)
     optimizer = make_optimizer(model, params)

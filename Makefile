@@ -1,0 +1,32 @@
+# textflow: `make run` trains on the offline demo corpus, `make test` runs the whole test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test lint clean-outputs
+
+setup: $(STAMP)
+
+# torch is pinned to 2.13.0 in pyproject.toml: pip takes the local CPU wheel for exactly that version.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: setup
+	dvc repro
+	python -m pipelines.summary
+
+test: setup
+	python -m pytest
+
+lint: setup
+	ruff check pipelines tests benchmarks
+	ruff format --check pipelines tests benchmarks
+
+clean-outputs:
+	rm -rf data models reports/*.csv reports/*.png

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import ConfigError, Params, flatten, load_params, params_from_dict, to_dict
+from tests.conftest import ROOT
+
+
+def test_params_yaml_matches_declared_defaults():
+    """params.yaml is the user-facing copy of the defaults; the two must never drift apart."""
+    assert to_dict(load_params(ROOT / "params.yaml")) == to_dict(Params())
+
+
+def test_override_by_dotted_key(tmp_path):
+    params = load_params(ROOT / "params.yaml", {"model.type": "bigru", "train.learning_rate": 0.01})
+    assert params.model.type == "bigru"
+    assert params.train.learning_rate == 0.01
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"model": {"typo": 1}}, "unknown key 'model.typo'; allowed keys here: bigru, dropout"),
+        ({"model": {"type": "transformer"}}, "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru"),
+        ({"train": {"epochs": "ten"}}, "'train.epochs' must be an integer, got 'ten'"),
+        ({"train": {"epochs": 0}}, "'train.epochs' is 0; allowed range: 1 to 1000"),
+        ({"train": {"learning_rate": True}}, "'train.learning_rate' must be a number"),
+        ({"clean": {"stem": "yes"}}, "'clean.stem' must be true or false"),
+        ({"model": {"textcnn": {"kernel_sizes": []}}}, "'model.textcnn.kernel_sizes' must be a non-empty list"),
+        ({"validate": {"valid_fraction": 0.9}}, "'validate.valid_fraction' is 0.9; allowed range: 0.01 to 0.5"),
+        ({"model": {"embedding_init": "static"}, "embed": {"method": "none"}}, "'embed.method' is 'none'"),
+        ({"model": {"embedding_init": "static", "embedding_dim": 100}}, "must equal 'embed.dim'"),
+        ({"dataset": {"name": "local"}}, "'dataset.local.train' must name a file"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(data, message):
+    with pytest.raises(ConfigError) as error:
+        params_from_dict(data)
+    assert message in str(error.value)
+
+
+def test_missing_file_and_bad_yaml_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    broken = tmp_path / "params.yaml"
+    broken.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(broken)
+
+
+def test_flatten_gives_every_leaf_by_dotted_key():
+    flat = flatten(Params())
+    assert flat["model.textcnn.kernel_sizes"] == [3, 4, 5]
+    assert flat["clean.stopwords"] == "none"
+    leaves = yaml.safe_load(Path(ROOT / "params.yaml").read_text())
+    assert len(flat) == sum(1 for _ in _leaves(leaves))
+
+
+def _leaves(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _leaves(value)
+    else:
+        yield node

@@ -1,0 +1,112 @@
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.data.download import DownloadError, extract_archive, fetch, materialize, mirrored_url
+from pipelines.data.registry import DATASETS, NLTK_STOPWORDS, RemoteFile
+from pipelines.text.stopwords import stopword_list
+
+URL = "https://example.org/data/file.txt"
+
+
+def _mirror_with(tmp_path: Path, content: bytes) -> Path:
+    mirror = tmp_path / "mirror"
+    (mirror / "example.org" / "data").mkdir(parents=True)
+    (mirror / "example.org" / "data" / "file.txt").write_bytes(content)
+    return mirror
+
+
+def test_mirror_maps_host_and_path_for_directories_and_urls(tmp_path):
+    assert mirrored_url(URL, "http://127.0.0.1:9/m/") == "http://127.0.0.1:9/m/example.org/data/file.txt"
+    assert mirrored_url(URL, str(tmp_path)) == (tmp_path / "example.org/data/file.txt").as_uri()
+    assert mirrored_url(URL, "") == URL
+
+
+def test_fetch_verifies_and_caches(tmp_path, monkeypatch):
+    content = b"0 hello world\n"
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(_mirror_with(tmp_path, content)))
+    digest = hashlib.sha256(content).hexdigest()
+    path, actual = fetch(URL, digest, cache_dir=tmp_path / "cache")
+    assert actual == digest and path.read_bytes() == content
+    (tmp_path / "mirror" / "example.org" / "data" / "file.txt").unlink()
+    assert fetch(URL, digest, cache_dir=tmp_path / "cache")[0] == path  # served from the verified cache
+
+
+def test_corrupted_download_fails_clearly_and_keeps_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(_mirror_with(tmp_path, b"tampered bytes")))
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError, match="sha256 mismatch .* Nothing was kept"):
+        fetch(URL, "0" * 64, cache_dir=cache)
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_unreachable_source_is_retried_then_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipelines.data.download.time.sleep", lambda seconds: None)
+    monkeypatch.setenv("TEXTFLOW_MIRROR", "http://127.0.0.1:9")  # discard port: connection refused
+    with pytest.raises(DownloadError, match="could not download after 2 attempts"):
+        fetch(URL, "0" * 64, cache_dir=tmp_path / "cache", timeout=2, retries=2)
+
+
+def test_missing_mirror_file_is_not_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "empty-mirror"))
+    with pytest.raises(DownloadError, match="check the network, or set TEXTFLOW_MIRROR"):
+        fetch(URL, "0" * 64, cache_dir=tmp_path / "cache", retries=1)
+
+
+def test_zip_member_escaping_target_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("ok.txt", "fine")
+        bundle.writestr("../escaped.txt", "bad")
+    with pytest.raises(DownloadError, match="would extract outside"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["/etc/evil", "a/../../evil"])
+def test_tar_member_escaping_target_is_refused(tmp_path, name):
+    archive = tmp_path / "evil.tgz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        info = tarfile.TarInfo(name)
+        info.size = 3
+        bundle.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(DownloadError, match="refusing member"):
+        extract_archive(archive, tmp_path / "out")
+
+
+def test_archive_member_is_materialized(tmp_path, monkeypatch):
+    archive_bytes = io.BytesIO()
+    with tarfile.open(fileobj=archive_bytes, mode="w:gz") as bundle:
+        data = b'"1","Title","Body"\n'
+        info = tarfile.TarInfo("ag_news_csv/train.csv")
+        info.size = len(data)
+        bundle.addfile(info, io.BytesIO(data))
+    mirror = tmp_path / "mirror" / "example.org"
+    mirror.mkdir(parents=True)
+    (mirror / "news.tgz").write_bytes(archive_bytes.getvalue())
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
+    remote = RemoteFile("https://example.org/news.tgz", hashlib.sha256(archive_bytes.getvalue()).hexdigest(),
+                        member="ag_news_csv/train.csv")
+    digest = materialize(remote, tmp_path / "train.csv", cache_dir=tmp_path / "cache")
+    assert digest == remote.sha256
+    assert (tmp_path / "train.csv").read_bytes() == b'"1","Title","Body"\n'
+
+
+def test_every_registry_file_in_the_mirror_matches_its_checksum(mirror, tmp_path):
+    for dataset in DATASETS.values():
+        for remote in dataset.splits.values():
+            if remote.sha256 is None:
+                continue
+            path, digest = fetch(remote.url, remote.sha256, cache_dir=tmp_path / "cache")
+            assert digest == remote.sha256, remote.url
+
+
+def test_nltk_stopwords_arrive_through_the_download_mechanism(mirror):
+    words = stopword_list("nltk")
+    assert {"the", "and", "what", "not"} <= set(words)
+    assert len(words) > 150
+    assert NLTK_STOPWORDS.member == "stopwords/english"
