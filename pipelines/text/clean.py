@@ -41,34 +41,44 @@ def token_pattern(punctuation: bool) -> str:
 
 
 class TextCleaner:
-    """Turns raw sentences into cleaned token lists; reuse one instance to keep its stem cache warm."""
+    """Turns raw sentences into cleaned token lists; reuse one instance to keep its token cache warm.
+
+    Stopword removal and stemming are folded into one dict lookup per token: ``_final[token]`` is the
+    token's stem (or itself when stemming is off), or ``""`` for a stopword, which the comprehension drops.
+    A token seen for the first time misses the dict and is computed once.
+    """
 
     def __init__(self, settings: CleanSettings):
         self.settings = settings
         self._markup = re.compile(MARKUP_PATTERN)
-        self._tokens = re.compile(token_pattern(settings.punctuation))
+        self._findall = re.compile(token_pattern(settings.punctuation)).findall
         self._stemmer = PorterStemmer()
-        self._stems: dict[str, str] = {}
+        self._final: dict[str, str] = {}
+
+    def _resolve(self, token: str) -> str:
+        if token in self.settings.stopwords:
+            final = ""
+        elif self.settings.stem:
+            final = self._stemmer.stem(token)
+        else:
+            final = token
+        self._final[token] = final
+        return final
 
     def tokens(self, text: str) -> list[str]:
-        settings = self.settings
-        if settings.lowercase:
+        if self.settings.lowercase:
             text = text.lower()
-        tokens = self._tokens.findall(self._markup.sub(" ", text))
-        if settings.stopwords:
-            stopwords = settings.stopwords
-            tokens = [token for token in tokens if token not in stopwords]
-        if settings.stem:
-            stems = self._stems
-            stem = self._stemmer.stem
-            result = []
+        # The markup pattern cannot match without one of these substrings; testing them is far cheaper.
+        if "<" in text or "&" in text or "://" in text or "www." in text:
+            text = self._markup.sub(" ", text)
+        tokens = self._findall(text)
+        try:
+            return [final for final in map(self._final.__getitem__, tokens) if final]
+        except KeyError:
             for token in tokens:
-                stemmed = stems.get(token)
-                if stemmed is None:
-                    stemmed = stems[token] = stem(token)
-                result.append(stemmed)
-            tokens = result
-        return tokens
+                if token not in self._final:
+                    self._resolve(token)
+            return [final for final in map(self._final.__getitem__, tokens) if final]
 
     def clean_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(text) for text in texts]
