@@ -68,11 +68,17 @@ def main() -> None:
     fast_per_sentence = (time.perf_counter() - began) / len(texts)
     assert fast_all[: len(sample)] == reference, "parallel cleaner output differs from the naive reference"
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"input: {len(texts):,} sentences from {source}; stopwords {stopword_source} ({len(words)}), Porter stemming")
     print(f"naive reference   : {1 / naive_per_sentence:>12,.0f} sentences/s  (timed on {len(sample):,})")
-    print(f"fast, 1 process   : {1 / serial_per_sentence:>12,.0f} sentences/s  ({naive_per_sentence / serial_per_sentence:.1f}x)")
-    print(f"fast, all cores   : {1 / fast_per_sentence:>12,.0f} sentences/s  ({naive_per_sentence / fast_per_sentence:.1f}x) on {len(texts):,}")
+    print(
+        f"fast, 1 process   : {1 / serial_per_sentence:>12,.0f} sentences/s  ({naive_per_sentence / serial_per_sentence:.1f}x)"
+    )
+    print(
+        f"fast, all cores   : {1 / fast_per_sentence:>12,.0f} sentences/s  ({naive_per_sentence / fast_per_sentence:.1f}x) on {len(texts):,}"
+    )
     print("output: identical to the naive reference on the timed sample")
 
 

@@ -14,7 +14,9 @@ from nltk.stem.porter import PorterStemmer
 from pipelines.text.clean import MARKUP_PATTERN, token_pattern
 
 
-def naive_clean(texts: list[str], lowercase: bool, punctuation: bool, stopwords: list[str], stem: bool) -> list[list[str]]:
+def naive_clean(
+    texts: list[str], lowercase: bool, punctuation: bool, stopwords: list[str], stem: bool
+) -> list[list[str]]:
     cleaned = []
     for text in texts:
         if lowercase:

@@ -175,7 +175,9 @@ def params_from_dict(data: dict[str, Any], source: str = "params") -> Params:
 def _check_consistency(params: Params, source: str) -> None:
     """Rules that tie two keys together; each message names both keys."""
     if params.embed.max_n < params.embed.min_n:
-        raise ConfigError(f"{source}: 'embed.max_n' ({params.embed.max_n}) must be >= 'embed.min_n' ({params.embed.min_n})")
+        raise ConfigError(
+            f"{source}: 'embed.max_n' ({params.embed.max_n}) must be >= 'embed.min_n' ({params.embed.min_n})"
+        )
     if params.model.embedding_init != "rand":
         if params.embed.method == "none":
             raise ConfigError(
@@ -188,7 +190,9 @@ def _check_consistency(params: Params, source: str) -> None:
                 f"({params.embed.dim}) when 'model.embedding_init' is {params.model.embedding_init!r}"
             )
     if any(size < 1 for size in params.model.textcnn.kernel_sizes):
-        raise ConfigError(f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}")
+        raise ConfigError(
+            f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}"
+        )
     if params.dataset.name == "local" and not params.dataset.local.train:
         raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")
 

@@ -52,7 +52,9 @@ def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, se
     raise ValueError(f"embed.method {params.method!r} trains nothing")
 
 
-def aligned_matrix(keyed_vectors: Any, vocabulary: Vocabulary, dim: int, seed: int, subword: bool) -> tuple[np.ndarray, float]:
+def aligned_matrix(
+    keyed_vectors: Any, vocabulary: Vocabulary, dim: int, seed: int, subword: bool
+) -> tuple[np.ndarray, float]:
     """(matrix [len(vocabulary), dim] float32, coverage): the share of non-special vocabulary rows that
     came from the embedding model rather than random initialisation."""
     rng = np.random.default_rng(seed)

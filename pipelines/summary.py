@@ -27,7 +27,9 @@ def main() -> None:
     print(f"textflow: {params['dataset']['name']} / {params['model']['type']}")
     print(f"  test accuracy {test['accuracy']:.4f}   macro-F1 {test['macro_f1']:.4f}   ({test['examples']} examples)")
     for name, scores in test["per_class"].items():
-        print(f"    {name:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  f1 {scores['f1']:.3f}")
+        print(
+            f"    {name:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  f1 {scores['f1']:.3f}"
+        )
     print("  outputs:")
     for label, path in OUTPUTS:
         print(f"    {label:<18} {Path(path).resolve()}")

@@ -28,7 +28,10 @@ def _texts():
     return TRICKY + demo
 
 
-@pytest.mark.parametrize("lowercase,punctuation,stem,stopwords", itertools.product([True, False], [True, False], [True, False], ["gensim", "none"]))
+@pytest.mark.parametrize(
+    "lowercase,punctuation,stem,stopwords",
+    itertools.product([True, False], [True, False], [True, False], ["gensim", "none"]),
+)
 def test_fast_cleaner_equals_naive_reference(lowercase, punctuation, stem, stopwords):
     words = stopword_list(stopwords)
     texts = _texts()

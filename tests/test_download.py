@@ -89,8 +89,11 @@ def test_archive_member_is_materialized(tmp_path, monkeypatch):
     mirror.mkdir(parents=True)
     (mirror / "news.tgz").write_bytes(archive_bytes.getvalue())
     monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
-    remote = RemoteFile("https://example.org/news.tgz", hashlib.sha256(archive_bytes.getvalue()).hexdigest(),
-                        member="ag_news_csv/train.csv")
+    remote = RemoteFile(
+        "https://example.org/news.tgz",
+        hashlib.sha256(archive_bytes.getvalue()).hexdigest(),
+        member="ag_news_csv/train.csv",
+    )
     digest = materialize(remote, tmp_path / "train.csv", cache_dir=tmp_path / "cache")
     assert digest == remote.sha256
     assert (tmp_path / "train.csv").read_bytes() == b'"1","Title","Body"\n'

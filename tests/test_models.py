@@ -22,7 +22,9 @@ def test_models_give_one_logit_row_per_text_and_ignore_padding(model_type):
 
 
 def test_textcnn_max_norm_constrains_output_rows():
-    model = build_model(ModelParams(type="textcnn", embedding_dim=8, textcnn=TextCNNParams(max_norm=0.5)), VOCAB, CLASSES)
+    model = build_model(
+        ModelParams(type="textcnn", embedding_dim=8, textcnn=TextCNNParams(max_norm=0.5)), VOCAB, CLASSES
+    )
     with torch.no_grad():
         model.output.weight.mul_(100)
     model.apply_constraints()

@@ -58,8 +58,10 @@ def project(tmp_path_factory) -> Path:
             shutil.copy2(ROOT / name, project / name)
     write_params(project, SMALL)
     run(["git", "init", "-q"], project)
+    run(["git", "config", "user.name", "textflow tests"], project)
+    run(["git", "config", "user.email", "tests@textflow.invalid"], project)
     run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], project)
+    run(["git", "commit", "-qm", "copy"], project)
     result = run(["dvc", "repro"], project)
     project.joinpath("first-repro.log").write_text(result.stdout + result.stderr)
     return project
@@ -68,8 +70,15 @@ def project(tmp_path_factory) -> Path:
 def test_repro_writes_every_stage_output_and_metrics(project):
     log = (project / "first-repro.log").read_text()
     assert [re.search(f"Running stage '{stage}'", log) is not None for stage in STAGES] == [True] * len(STAGES)
-    for output in ["data/raw/manifest.json", "data/validated/test.parquet", "data/tokens/vocab.json",
-                   "data/embeddings/vectors.npy", "models/model.pt", "reports/confusion.png", "reports/confusion.csv"]:
+    for output in [
+        "data/raw/manifest.json",
+        "data/validated/test.parquet",
+        "data/tokens/vocab.json",
+        "data/embeddings/vectors.npy",
+        "models/model.pt",
+        "reports/confusion.png",
+        "reports/confusion.csv",
+    ]:
         assert (project / output).exists(), output
     metrics = json.loads((project / "reports/metrics.json").read_text())["test"]
     assert metrics["examples"] == 300
@@ -107,8 +116,23 @@ def test_experiment_reruns_only_what_the_parameter_touches(project):
 def test_unknown_param_stops_the_stage_with_one_clear_line(project, tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text((project / "params.yaml").read_text() + "\nmodle: {type: bigru}\n")
-    result = run([sys.executable, "-m", "pipelines.stages.tokenize", "--params", str(bad), "--data", "data/clean",
-                  "--out", str(tmp_path / "tokens"), "--metrics", str(tmp_path / "m.json")], project, check=False)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.stages.tokenize",
+            "--params",
+            str(bad),
+            "--data",
+            "data/clean",
+            "--out",
+            str(tmp_path / "tokens"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+        ],
+        project,
+        check=False,
+    )
     assert result.returncode == 1
     assert "unknown key 'modle'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "tokens").exists()
@@ -123,9 +147,21 @@ def test_corrupted_download_fails_and_leaves_no_output(project, tmp_path, mirror
     write_params(tmp_path, {"dataset": {"name": "trec"}})
     env_out = tmp_path / "raw"
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.stages.download", "--params", str(tmp_path / "params.yaml"),
-         "--out", str(env_out), "--stopwords", str(tmp_path / "stopwords.txt")],
-        cwd=project, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.stages.download",
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--out",
+            str(env_out),
+            "--stopwords",
+            str(tmp_path / "stopwords.txt"),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=os.environ | {"TEXTFLOW_MIRROR": str(corrupted), "TEXTFLOW_CACHE": str(tmp_path / "cache")},
     )
     assert result.returncode == 1
@@ -139,8 +175,21 @@ def test_validation_failure_stops_with_a_readable_summary(project, tmp_path):
     test_file = raw / "test.txt"
     test_file.chmod(0o644)
     test_file.write_text(test_file.read_text() + "astrology The stars are aligned today.\n")
-    result = run([sys.executable, "-m", "pipelines.stages.validate", "--raw", str(raw), "--out", str(tmp_path / "validated"),
-                  "--report", str(tmp_path / "validation.json")], project, check=False)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.stages.validate",
+            "--raw",
+            str(raw),
+            "--out",
+            str(tmp_path / "validated"),
+            "--report",
+            str(tmp_path / "validation.json"),
+        ],
+        project,
+        check=False,
+    )
     assert result.returncode == 1
     assert "[test] expect_column_values_to_be_in_set on column 'label': 1 of 301 rows unexpected" in result.stderr
     assert not (tmp_path / "validated").exists()
@@ -148,10 +197,25 @@ def test_validation_failure_stops_with_a_readable_summary(project, tmp_path):
 
 
 def _train_command(project: Path, out: Path, epochs_params: Path) -> list[str]:
-    return [sys.executable, "-m", "pipelines.stages.train", "--params", str(epochs_params), "--tokens", "data/tokens",
-            "--embeddings", "data/embeddings/vectors.npy", "--model", str(out / "model.pt"),
-            "--checkpoint", str(out / "checkpoint.pt"), "--metrics", str(out / "train.json"),
-            "--history", str(out / "history.csv")]
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.stages.train",
+        "--params",
+        str(epochs_params),
+        "--tokens",
+        "data/tokens",
+        "--embeddings",
+        "data/embeddings/vectors.npy",
+        "--model",
+        str(out / "model.pt"),
+        "--checkpoint",
+        str(out / "checkpoint.pt"),
+        "--metrics",
+        str(out / "train.json"),
+        "--history",
+        str(out / "history.csv"),
+    ]
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
@@ -161,8 +225,14 @@ def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     run(_train_command(project, uninterrupted, params), project)
 
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    process = subprocess.Popen(_train_command(project, resumed, params), cwd=project, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _train_command(project, resumed, params),
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     for line in process.stderr:
         if "epoch 3/6" in line or time.monotonic() > deadline:

@@ -79,7 +79,9 @@ def fetch(
             break
         except urllib.error.HTTPError as error:
             if error.code < 500 or attempt == retries:
-                raise DownloadError(f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}") from None
+                raise DownloadError(
+                    f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}"
+                ) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
             if attempt == retries:

@@ -70,7 +70,9 @@ DATASETS: dict[str, Dataset] = {
         description="Stanford Sentiment Treebank, binary, sentence level 6920/872/1821",
         format="label_text",
         splits={
-            "train": _sent_conv("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338"),
+            "train": _sent_conv(
+                "stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338"
+            ),
             "valid": _sent_conv("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1"),
             "test": _sent_conv("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"),
         },

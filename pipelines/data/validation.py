@@ -75,10 +75,14 @@ def build_expectations(labels: list[str], params: ValidateParams, train_texts: l
         expect.ExpectTableRowCountToBeBetween(min_value=1),
         expect.ExpectColumnValuesToNotBeNull(column="text"),
         expect.ExpectColumnValuesToNotBeNull(column="label"),
-        expect.ExpectColumnValueLengthsToBeBetween(column="text", min_value=params.min_chars, max_value=params.max_chars),
+        expect.ExpectColumnValueLengthsToBeBetween(
+            column="text", min_value=params.min_chars, max_value=params.max_chars
+        ),
         expect.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
         expect.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
-        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(column="text", min_value=1.0 - params.max_duplicate_rate),
+        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(
+            column="text", min_value=1.0 - params.max_duplicate_rate
+        ),
     ]
     if train_texts is not None:
         expectations.append(

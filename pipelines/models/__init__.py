@@ -17,11 +17,21 @@ MODEL_TYPES = ("fasttext", "textcnn", "bigru")
 def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors: np.ndarray | None = None) -> nn.Module:
     common = dict(dropout=params.dropout, embedding_init=params.embedding_init, vectors=vectors)
     if params.type == "fasttext":
-        return FastTextClassifier(vocab_size, num_classes, params.embedding_dim, params.fasttext.bigram_buckets, **common)
+        return FastTextClassifier(
+            vocab_size, num_classes, params.embedding_dim, params.fasttext.bigram_buckets, **common
+        )
     if params.type == "textcnn":
-        return TextCNN(vocab_size, num_classes, params.embedding_dim, params.textcnn.kernel_sizes,
-                       params.textcnn.num_filters, max_norm=params.textcnn.max_norm, **common)
+        return TextCNN(
+            vocab_size,
+            num_classes,
+            params.embedding_dim,
+            params.textcnn.kernel_sizes,
+            params.textcnn.num_filters,
+            max_norm=params.textcnn.max_norm,
+            **common,
+        )
     if params.type == "bigru":
-        return BiGRU(vocab_size, num_classes, params.embedding_dim, params.bigru.hidden_size,
-                     params.bigru.num_layers, **common)
+        return BiGRU(
+            vocab_size, num_classes, params.embedding_dim, params.bigru.hidden_size, params.bigru.num_layers, **common
+        )
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")

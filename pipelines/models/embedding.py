@@ -29,7 +29,9 @@ def build_embedding(num_embeddings: int, dim: int, init: str, vectors: np.ndarra
         raise ValueError(f"unknown embedding init {init!r}; known: {', '.join(EMBEDDING_INITS)}")
     if vectors is None or vectors.shape[1] != dim or vectors.shape[0] > num_embeddings:
         shape = None if vectors is None else vectors.shape
-        raise ValueError(f"embedding init {init!r} needs a [<= {num_embeddings}, {dim}] matrix from the embed stage, got {shape}")
+        raise ValueError(
+            f"embedding init {init!r} needs a [<= {num_embeddings}, {dim}] matrix from the embed stage, got {shape}"
+        )
     with torch.no_grad():
         embedding.weight[: vectors.shape[0]] = torch.from_numpy(vectors)
         embedding.weight[PAD_ID] = 0.0

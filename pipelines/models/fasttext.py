@@ -17,8 +17,16 @@ BIGRAM_PRIME = 116_049_371
 class FastTextClassifier(nn.Module):
     min_length = 1
 
-    def __init__(self, vocab_size: int, num_classes: int, dim: int, bigram_buckets: int, dropout: float,
-                 embedding_init: str = "rand", vectors: np.ndarray | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        dim: int,
+        bigram_buckets: int,
+        dropout: float,
+        embedding_init: str = "rand",
+        vectors: np.ndarray | None = None,
+    ):
         super().__init__()
         self.vocab_size = vocab_size
         self.bigram_buckets = bigram_buckets

@@ -14,8 +14,14 @@ from pipelines.io import atomic_path
 from pipelines.models import build_model
 
 
-def save_model(path: str | Path, model: nn.Module, params: ModelParams, vocab_size: int, num_classes: int,
-               extra: dict[str, Any] | None = None) -> None:
+def save_model(
+    path: str | Path,
+    model: nn.Module,
+    params: ModelParams,
+    vocab_size: int,
+    num_classes: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
     state = {
         "model_params": dataclasses.asdict(params),
         "vocab_size": vocab_size,

@@ -11,8 +11,18 @@ from pipelines.models.embedding import build_embedding
 
 
 class TextCNN(nn.Module):
-    def __init__(self, vocab_size: int, num_classes: int, dim: int, kernel_sizes: list[int], num_filters: int,
-                 dropout: float, max_norm: float, embedding_init: str = "rand", vectors: np.ndarray | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        dim: int,
+        kernel_sizes: list[int],
+        num_filters: int,
+        dropout: float,
+        max_norm: float,
+        embedding_init: str = "rand",
+        vectors: np.ndarray | None = None,
+    ):
         super().__init__()
         self.embedding = build_embedding(vocab_size, dim, embedding_init, vectors)
         self.convolutions = nn.ModuleList(nn.Conv1d(dim, num_filters, size) for size in kernel_sizes)

@@ -38,8 +38,13 @@ def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None
             cleaned = pd.DataFrame({"text": [" ".join(sentence) for sentence in tokens], "label": frame["label"]})
             cleaned.to_parquet(staging / f"{split}.parquet", index=False)
             empty = int((cleaned["text"] == "").sum())
-            log.info("%s: %d texts in %.2fs%s", split, len(frame), time.perf_counter() - began,
-                     f" ({empty} empty after cleaning)" if empty else "")
+            log.info(
+                "%s: %d texts in %.2fs%s",
+                split,
+                len(frame),
+                time.perf_counter() - began,
+                f" ({empty} empty after cleaning)" if empty else "",
+            )
 
 
 if __name__ == "__main__":

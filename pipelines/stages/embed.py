@@ -44,17 +44,27 @@ def embed(params_path: str, tokens: Path, out: Path, report_path: Path) -> None:
     seconds = time.perf_counter() - began
     matrix, coverage = aligned_matrix(model.wv, vocabulary, options.dim, params.seed, options.method == "fasttext")
     _save_matrix(out, matrix)
-    write_json(report_path, {
-        "method": options.method,
-        "algorithm": options.algorithm,
-        "dim": options.dim,
-        "trained_words": len(model.wv.key_to_index),
-        "coverage": round(coverage, 6),
-        "seconds": round(seconds, 3),
-        "nearest_neighbours": nearest_neighbours(model.wv, vocabulary),
-    })
-    log.info("%s %s dim %d: %d words in %.1fs, vocabulary coverage %.1f%%", options.method, options.algorithm,
-             options.dim, len(model.wv.key_to_index), seconds, 100 * coverage)
+    write_json(
+        report_path,
+        {
+            "method": options.method,
+            "algorithm": options.algorithm,
+            "dim": options.dim,
+            "trained_words": len(model.wv.key_to_index),
+            "coverage": round(coverage, 6),
+            "seconds": round(seconds, 3),
+            "nearest_neighbours": nearest_neighbours(model.wv, vocabulary),
+        },
+    )
+    log.info(
+        "%s %s dim %d: %d words in %.1fs, vocabulary coverage %.1f%%",
+        options.method,
+        options.algorithm,
+        options.dim,
+        len(model.wv.key_to_index),
+        seconds,
+        100 * coverage,
+    )
 
 
 def _save_matrix(path: Path, matrix: np.ndarray) -> None:

@@ -41,8 +41,13 @@ def evaluate(args) -> None:
     write_json(args.metrics, {"test": metrics})
     with atomic_path(args.confusion) as temporary:
         confusion_frame(test.labels, predictions, class_names).to_csv(temporary, index=False)
-    plot_confusion(test.labels, predictions, class_names, args.plot,
-                   f"{params.dataset.name} / {params.model.type}: accuracy {metrics['accuracy']:.3f}")
+    plot_confusion(
+        test.labels,
+        predictions,
+        class_names,
+        args.plot,
+        f"{params.dataset.name} / {params.model.type}: accuracy {metrics['accuracy']:.3f}",
+    )
     log.info("test accuracy %.4f, macro-F1 %.4f on %d examples", metrics["accuracy"], metrics["macro_f1"], len(test))
 
 

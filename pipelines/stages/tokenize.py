@@ -55,8 +55,13 @@ def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> Non
                 "oov_rate": round(oov_rate, 6),
             }
     write_json(metrics_path, metrics)
-    log.info("vocabulary %d tokens, %d classes; OOV valid %.2f%% test %.2f%%", len(vocabulary), len(class_names),
-             100 * metrics["splits"]["valid"]["oov_rate"], 100 * metrics["splits"]["test"]["oov_rate"])
+    log.info(
+        "vocabulary %d tokens, %d classes; OOV valid %.2f%% test %.2f%%",
+        len(vocabulary),
+        len(class_names),
+        100 * metrics["splits"]["valid"]["oov_rate"],
+        100 * metrics["splits"]["test"]["oov_rate"],
+    )
 
 
 if __name__ == "__main__":

@@ -62,25 +62,52 @@ def train(args) -> None:
     vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
     torch.manual_seed(params.seed)
     model = build_model(params.model, len(vocabulary), len(class_names), vectors)
-    inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [args.embeddings]
-    settings = {"seed": params.seed, "model": dataclasses.asdict(params.model), "train": dataclasses.asdict(params.train)}
-    log.info("%s on %s (%d threads): %d parameters, %d train / %d valid examples", params.model.type, device, threads,
-             sum(p.numel() for p in model.parameters()), len(train_split), len(valid_split))
-    result = train_model(model, train_split, valid_split, params.train, seed=params.seed, device=device,
-                         checkpoint_path=args.checkpoint, fingerprint=fingerprint(inputs, settings))
+    inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [
+        args.embeddings
+    ]
+    settings = {
+        "seed": params.seed,
+        "model": dataclasses.asdict(params.model),
+        "train": dataclasses.asdict(params.train),
+    }
+    log.info(
+        "%s on %s (%d threads): %d parameters, %d train / %d valid examples",
+        params.model.type,
+        device,
+        threads,
+        sum(p.numel() for p in model.parameters()),
+        len(train_split),
+        len(valid_split),
+    )
+    result = train_model(
+        model,
+        train_split,
+        valid_split,
+        params.train,
+        seed=params.seed,
+        device=device,
+        checkpoint_path=args.checkpoint,
+        fingerprint=fingerprint(inputs, settings),
+    )
     save_model(args.model, model, params.model, len(vocabulary), len(class_names), {"class_names": class_names})
-    write_json(args.metrics, {
-        "best_epoch": result.best_epoch,
-        "best_valid_accuracy": result.best_valid_accuracy,
-        "epochs_run": len(result.history),
-        "stopped_early": result.stopped_early,
-        "resumed_from_epoch": result.resumed_from_epoch,
-        "seconds": result.seconds,
-        "device": str(device),
-        "torch": torch.__version__,
-    })
+    write_json(
+        args.metrics,
+        {
+            "best_epoch": result.best_epoch,
+            "best_valid_accuracy": result.best_valid_accuracy,
+            "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early,
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "seconds": result.seconds,
+            "device": str(device),
+            "torch": torch.__version__,
+        },
+    )
     columns = list(result.history[0])
-    write_text(args.history, "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n")
+    write_text(
+        args.history,
+        "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n",
+    )
     log.info("best epoch %d: valid accuracy %.4f", result.best_epoch, result.best_valid_accuracy)
 
 

@@ -38,7 +38,9 @@ def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
         splits["train"], splits["test"] = stratified_split(splits["train"], params.validate.test_fraction, params.seed)
         created.append("test")
     if "valid" not in splits:
-        splits["train"], splits["valid"] = stratified_split(splits["train"], params.validate.valid_fraction, params.seed + 1)
+        splits["train"], splits["valid"] = stratified_split(
+            splits["train"], params.validate.valid_fraction, params.seed + 1
+        )
         created.append("valid")
     splits = {split: splits[split] for split in SPLITS}
     report = validate_splits(splits, params.validate)

@@ -26,7 +26,9 @@ class EncodedSplit:
         lengths = np.fromiter((len(sequence) for sequence in sequences), dtype=np.int64, count=len(sequences))
         offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        flat = np.fromiter((token for sequence in sequences for token in sequence), dtype=np.int32, count=int(offsets[-1]))
+        flat = np.fromiter(
+            (token for sequence in sequences for token in sequence), dtype=np.int32, count=int(offsets[-1])
+        )
         return cls(flat, offsets, np.asarray(labels, dtype=np.int64))
 
     def __len__(self) -> int:

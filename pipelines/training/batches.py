@@ -25,8 +25,9 @@ def pad_batch(split: EncodedSplit, rows: np.ndarray, min_length: int = 1) -> tor
     return torch.from_numpy(batch)
 
 
-def iterate_batches(split: EncodedSplit, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
-                    min_length: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def iterate_batches(
+    split: EncodedSplit, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, min_length: int = 1
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     order = np.arange(len(split))
     if shuffle:
         order = np.random.default_rng([seed, epoch]).permutation(order)

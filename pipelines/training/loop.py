@@ -59,8 +59,9 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
 
 
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, split: EncodedSplit, batch_size: int, device: torch.device,
-                          mixed_precision: bool = False) -> np.ndarray:
+def predict_probabilities(
+    model: nn.Module, split: EncodedSplit, batch_size: int, device: torch.device, mixed_precision: bool = False
+) -> np.ndarray:
     model.eval()
     chunks = []
     for ids, _ in iterate_batches(split, batch_size, shuffle=False, min_length=getattr(model, "min_length", 1)):
@@ -70,8 +71,9 @@ def predict_probabilities(model: nn.Module, split: EncodedSplit, batch_size: int
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
-def evaluate_loss_accuracy(model: nn.Module, split: EncodedSplit, batch_size: int, device: torch.device,
-                           mixed_precision: bool) -> tuple[float, float]:
+def evaluate_loss_accuracy(
+    model: nn.Module, split: EncodedSplit, batch_size: int, device: torch.device, mixed_precision: bool
+) -> tuple[float, float]:
     probabilities = predict_probabilities(model, split, batch_size, device, mixed_precision)
     picked = probabilities[np.arange(len(split)), split.labels]
     loss = float(-np.log(np.clip(picked, 1e-12, None)).mean())
@@ -127,8 +129,9 @@ def train_model(
         epoch_began = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for ids, labels in iterate_batches(train, params.batch_size, shuffle=True, seed=seed, epoch=epoch,
-                                           min_length=min_length):
+        for ids, labels in iterate_batches(
+            train, params.batch_size, shuffle=True, seed=seed, epoch=epoch, min_length=min_length
+        ):
             ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device, use_amp):
@@ -164,25 +167,34 @@ def train_model(
         result.history.append(row)
         log.info(
             "epoch %d/%d  train_loss %.4f  train_acc %.4f  valid_loss %.4f  valid_acc %.4f  %.1fs%s",
-            epoch, params.epochs, row["train_loss"], row["train_accuracy"], valid_loss, valid_accuracy,
-            row["seconds"], "  *best" if improved else "",
+            epoch,
+            params.epochs,
+            row["train_loss"],
+            row["train_accuracy"],
+            valid_loss,
+            valid_accuracy,
+            row["seconds"],
+            "  *best" if improved else "",
         )
         if on_epoch is not None:
             on_epoch(row)
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, {
-                "fingerprint": fingerprint,
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "best_model": best_state,
-                "best_epoch": result.best_epoch,
-                "best_valid_accuracy": result.best_valid_accuracy,
-                "stale_epochs": stale_epochs,
-                "history": result.history,
-            })
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "fingerprint": fingerprint,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "best_model": best_state,
+                    "best_epoch": result.best_epoch,
+                    "best_valid_accuracy": result.best_valid_accuracy,
+                    "stale_epochs": stale_epochs,
+                    "history": result.history,
+                },
+            )
     result.stopped_early = stale_epochs >= params.patience and result.history[-1]["epoch"] < params.epochs
     model.load_state_dict(best_state)
     result.seconds = round(time.perf_counter() - began, 3)
