@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pipelines.config import ConfigError
 from pipelines.data.download import DownloadError
@@ -16,10 +17,21 @@ from pipelines.data.validation import ValidationFailed
 EXPECTED_ERRORS = (ConfigError, DownloadError, FormatError, ValidationFailed, FileNotFoundError)
 
 
-def stage_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+def stage_cli(
+    name: str,
+    description: str | None,
+    paths: list[str],
+    body: Callable[[argparse.Namespace], None],
+    argv: list[str] | None = None,
+) -> None:
+    """Parse ``--params`` and one required ``--<path>`` option per name in ``paths`` (dvc.yaml supplies
+    them), then run ``body(args)`` under :func:`run_stage`."""
+    parser = argparse.ArgumentParser(prog=f"python -m pipelines.stages.{name}", description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    return parser
+    for path in paths:
+        parser.add_argument(f"--{path}", required=True, type=Path)
+    args = parser.parse_args(argv)
+    run_stage(name, lambda: body(args))
 
 
 def run_stage(name: str, body: Callable[[], None]) -> None:

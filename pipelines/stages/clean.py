@@ -11,7 +11,7 @@ import pandas as pd
 from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
 from pipelines.io import atomic_directory
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.stopwords import read_stopwords
 
@@ -19,12 +19,13 @@ log = logging.getLogger("clean")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--stopwords", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("clean", lambda: clean(args.params, args.data, args.stopwords, args.out))
+    stage_cli(
+        "clean",
+        __doc__,
+        ["data", "stopwords", "out"],
+        lambda args: clean(args.params, args.data, args.stopwords, args.out),
+        argv,
+    )
 
 
 def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None:

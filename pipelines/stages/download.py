@@ -13,7 +13,7 @@ from pipelines.data.download import materialize, sha256_of
 from pipelines.data.formats import write_label_text
 from pipelines.data.registry import get_dataset
 from pipelines.io import atomic_directory, write_json, write_text
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.stopwords import stopword_list
 
 log = logging.getLogger("download")
@@ -21,11 +21,9 @@ EXTENSIONS = {"label_text": "txt", "ag_news_csv": "csv"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--stopwords", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("download", lambda: download(args.params, args.out, args.stopwords))
+    stage_cli(
+        "download", __doc__, ["out", "stopwords"], lambda args: download(args.params, args.out, args.stopwords), argv
+    )
 
 
 def download(params_path: str, out: Path, stopwords_path: Path) -> None:

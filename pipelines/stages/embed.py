@@ -12,7 +12,7 @@ import numpy as np
 from pipelines.config import load_params
 from pipelines.embeddings import aligned_matrix, nearest_neighbours, train_embeddings
 from pipelines.io import atomic_path, write_json
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import PAD_ID, Vocabulary
 
@@ -20,12 +20,13 @@ log = logging.getLogger("embed")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--tokens", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--report", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("embed", lambda: embed(args.params, args.tokens, args.out, args.report))
+    stage_cli(
+        "embed",
+        __doc__,
+        ["tokens", "out", "report"],
+        lambda args: embed(args.params, args.tokens, args.out, args.report),
+        argv,
+    )
 
 
 def embed(params_path: str, tokens: Path, out: Path, report_path: Path) -> None:

@@ -4,13 +4,12 @@ table for ``dvc plots`` and a confusion-matrix PNG."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from pipelines.config import load_params
 from pipelines.evaluation import classification_metrics, confusion_frame, plot_confusion
 from pipelines.io import atomic_path, write_json
 from pipelines.models.saved import load_model
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.training.device import resolve_device
 from pipelines.training.loop import predict_probabilities
@@ -20,14 +19,7 @@ BATCH_SIZE = 256
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--tokens", required=True, type=Path)
-    parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("--metrics", required=True, type=Path)
-    parser.add_argument("--confusion", required=True, type=Path)
-    parser.add_argument("--plot", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("evaluate", lambda: evaluate(args))
+    stage_cli("evaluate", __doc__, ["tokens", "model", "metrics", "confusion", "plot"], evaluate, argv)
 
 
 def evaluate(args) -> None:

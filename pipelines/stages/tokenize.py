@@ -11,7 +11,7 @@ import pandas as pd
 from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
 from pipelines.io import atomic_directory, write_json
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.tokenizers import get_tokenizer
 from pipelines.text.vocab import BOS, EOS, UNK, UNK_ID, Vocabulary
@@ -20,12 +20,13 @@ log = logging.getLogger("tokenize")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--metrics", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("tokenize", lambda: tokenize(args.params, args.data, args.out, args.metrics))
+    stage_cli(
+        "tokenize",
+        __doc__,
+        ["data", "out", "metrics"],
+        lambda args: tokenize(args.params, args.data, args.out, args.metrics),
+        argv,
+    )
 
 
 def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> None:

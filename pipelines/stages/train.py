@@ -17,7 +17,7 @@ from pipelines.config import load_params
 from pipelines.io import write_json, write_text
 from pipelines.models import build_model
 from pipelines.models.saved import save_model
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import Vocabulary
 from pipelines.training.device import configure_threads, resolve_device
@@ -27,15 +27,7 @@ log = logging.getLogger("train")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--tokens", required=True, type=Path)
-    parser.add_argument("--embeddings", required=True, type=Path)
-    parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("--checkpoint", required=True, type=Path)
-    parser.add_argument("--metrics", required=True, type=Path)
-    parser.add_argument("--history", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("train", lambda: train(args))
+    stage_cli("train", __doc__, ["tokens", "embeddings", "model", "checkpoint", "metrics", "history"], train, argv)
 
 
 CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]

@@ -12,18 +12,19 @@ from pipelines.data.registry import SPLITS
 from pipelines.data.splits import stratified_split
 from pipelines.data.validation import ValidationFailed, validate_splits
 from pipelines.io import atomic_directory, read_json, write_json
-from pipelines.stages import run_stage, stage_parser
+from pipelines.stages import stage_cli
 
 log = logging.getLogger("validate")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--raw", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--report", required=True, type=Path)
-    args = parser.parse_args(argv)
-    run_stage("validate", lambda: validate(args.params, args.raw, args.out, args.report))
+    stage_cli(
+        "validate",
+        __doc__,
+        ["raw", "out", "report"],
+        lambda args: validate(args.params, args.raw, args.out, args.report),
+        argv,
+    )
 
 
 def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
