@@ -96,6 +96,11 @@ DATASETS: dict[str, Dataset] = {
             "train": _sent_conv("rt-polarity.all", "b8846c3bbd59241f901efdc58f7c515e4b280ab3561fd1858caa5aa48da95a8a"),
         },
     ),
+    "local": Dataset(
+        name="local",
+        description="your own files: dataset.local.{train,valid,test} in dataset.local.format",
+        format="from params",
+    ),
     "ag_news": Dataset(
         name="ag_news",
         description="AG News topics, 4 classes, 120000/7600, CSV label,title,description",

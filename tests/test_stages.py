@@ -1,0 +1,53 @@
+"""Stage functions called in-process on generated files: the `local` source, AG News CSV, created splits."""
+
+import json
+
+import pandas as pd
+import yaml
+
+from pipelines.stages.download import download
+from pipelines.stages.validate import validate
+
+AG_ROWS = [
+    ("1", "Talks resume in Geneva", "Diplomats met again on Monday."),
+    ("2", "Cup final tonight", "The home team plays its rival."),
+    ("3", "Stocks rally", "Shares rose after earnings beat forecasts."),
+    ("4", "New chip unveiled", "The processor doubles battery life."),
+]
+
+
+def _ag_news_file(path, copies):
+    lines = [f'"{label}","{title} {i}","{body} Item {i}."' for i in range(copies) for label, title, body in AG_ROWS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_local_ag_news_csv_flows_through_download_and_validate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _ag_news_file(tmp_path / "news.csv", copies=30)
+    params = yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "news.csv", "format": "ag_news_csv"}}})
+    (tmp_path / "params.yaml").write_text(params)
+
+    download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt")
+    manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())
+    assert manifest["format"] == "ag_news_csv" and set(manifest["files"]) == {"train"}
+    assert (tmp_path / "stopwords.txt").read_text().startswith("# stopwords: none (0 words)")
+
+    validate("params.yaml", tmp_path / "raw", tmp_path / "validated", tmp_path / "validation.json")
+    splits = {name: pd.read_parquet(tmp_path / "validated" / f"{name}.parquet") for name in ("train", "valid", "test")}
+    assert sum(len(frame) for frame in splits.values()) == 120
+    for frame in splits.values():
+        assert set(frame.label) == {"World", "Sports", "Business", "Sci_Tech"}
+    report = json.loads((tmp_path / "validation.json").read_text())
+    assert report["success"] and report["created_splits"] == ["test", "valid"]
+
+
+def test_missing_local_file_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "nope.txt"}}}))
+    try:
+        download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt")
+    except FileNotFoundError as error:
+        assert "dataset.local.train: nope.txt is not a file" in str(error)
+    else:
+        raise AssertionError("a missing local file must fail")
+    assert not (tmp_path / "raw").exists()
