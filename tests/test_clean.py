@@ -53,6 +53,7 @@ def test_parallel_cleaning_preserves_order_and_output(monkeypatch):
     texts = _texts() * 3
     settings = CleanSettings(stopwords=frozenset(stopword_list("gensim")))
     serial = clean_texts(texts, settings, workers=1)
+    assert serial == [" ".join(tokens) for tokens in TextCleaner(settings).clean_many(texts)]
     monkeypatch.setattr(clean_module, "PARALLEL_THRESHOLD", 10)
     monkeypatch.setattr(clean_module, "CHUNK_SIZE", 97)
     assert clean_texts(texts, settings, workers=2) == serial

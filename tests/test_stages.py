@@ -43,7 +43,9 @@ def test_local_ag_news_csv_flows_through_download_and_validate(tmp_path, monkeyp
 
 def test_missing_local_file_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "nope.txt"}}}))
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "nope.txt"}}})
+    )
     try:
         download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt")
     except FileNotFoundError as error:

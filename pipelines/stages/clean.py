@@ -35,8 +35,9 @@ def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None
         for split in SPLITS:
             frame = pd.read_parquet(data / f"{split}.parquet")
             began = time.perf_counter()
-            tokens = clean_texts(frame["text"].tolist(), settings, options.workers)
-            cleaned = pd.DataFrame({"text": [" ".join(sentence) for sentence in tokens], "label": frame["label"]})
+            cleaned = pd.DataFrame(
+                {"text": clean_texts(frame["text"].tolist(), settings, options.workers), "label": frame["label"]}
+            )
             cleaned.to_parquet(staging / f"{split}.parquet", index=False)
             empty = int((cleaned["text"] == "").sum())
             log.info(

@@ -24,7 +24,9 @@ MARKUP_PATTERN = r"https?://\S+|www\.\S+|<[^>]{1,200}>|&#?\w{1,10};"
 WORD_PATTERN = r"[^\W\d_]+(?=n't\b)|n't\b|'(?:s|ve|re|d|ll|m)\b|\w+"
 PUNCTUATION_PATTERN = r"|[^\w\s]"
 
-PARALLEL_THRESHOLD = 50_000
+# Measured on 2 cores (benchmarks/clean_throughput.py): spawned workers cost ~1 s of start-up and lost to one
+# process at 100k SST-2 sentences (56k vs 116k sentences/s) but won at 1M (176k vs 133k sentences/s).
+PARALLEL_THRESHOLD = 300_000
 CHUNK_SIZE = 5_000
 
 
@@ -83,6 +85,11 @@ class TextCleaner:
     def clean_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(text) for text in texts]
 
+    def clean_joined(self, texts: Iterable[str]) -> list[str]:
+        """Cleaned texts as tokens joined by single spaces (lossless: a token never contains whitespace)."""
+        tokens = self.tokens
+        return [" ".join(tokens(text)) for text in texts]
+
 
 _worker_cleaner: TextCleaner | None = None
 
@@ -92,18 +99,19 @@ def _init_worker(settings: CleanSettings) -> None:
     _worker_cleaner = TextCleaner(settings)
 
 
-def _clean_chunk(texts: Sequence[str]) -> list[list[str]]:
+def _clean_chunk(texts: Sequence[str]) -> list[str]:
     assert _worker_cleaner is not None
-    return _worker_cleaner.clean_many(texts)
+    return _worker_cleaner.clean_joined(texts)
 
 
-def clean_texts(texts: Sequence[str], settings: CleanSettings, workers: int = 0) -> list[list[str]]:
-    """Clean every text; uses ``workers`` processes (0 = one per core) once the input is large enough
-    for process start-up to pay off."""
+def clean_texts(texts: Sequence[str], settings: CleanSettings, workers: int = 0) -> list[str]:
+    """Clean every text into space-joined tokens; uses ``workers`` processes (0 = one per core) once the
+    input is large enough for process start-up to pay off. Workers send back joined strings because
+    pickling one string per text is several times cheaper than a list of token strings."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(texts) < PARALLEL_THRESHOLD:
-        return TextCleaner(settings).clean_many(texts)
+        return TextCleaner(settings).clean_joined(texts)
     chunks = [texts[start : start + CHUNK_SIZE] for start in range(0, len(texts), CHUNK_SIZE)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        return [tokens for chunk in pool.imap(_clean_chunk, chunks) for tokens in chunk]
+        return [text for chunk in pool.imap(_clean_chunk, chunks) for text in chunk]
