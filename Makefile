@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint clean-outputs
+.PHONY: setup run test lint ui clean-outputs
 
 setup: $(STAMP)
 
@@ -23,6 +23,13 @@ run: setup
 
 test: setup
 	python -m pytest
+
+# The MLflow UI over the project's local store (the one the stages write to when MLFLOW_TRACKING_URI is unset).
+UI_PORT ?= 5000
+ui: setup
+	mkdir -p mlruns
+	mlflow server --host 127.0.0.1 --port $(UI_PORT) --workers 1 \
+	  --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --artifacts-destination $(CURDIR)/mlruns/artifacts
 
 lint: setup
 	ruff check pipelines tests benchmarks

@@ -141,6 +141,18 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class TrackingParams:
+    enabled: bool = True
+    experiment: str = "textflow"
+
+
+@dataclass(frozen=True)
+class RegisterParams:
+    model_name: str = field(default="", metadata={"doc": "registered model name; empty = textflow-<dataset>"})
+    metric: Literal["macro_f1", "accuracy"] = "macro_f1"
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = bounded(42, minimum=0, maximum=2**31 - 1)
     dataset: DatasetParams = field(default_factory=DatasetParams)
@@ -150,6 +162,8 @@ class Params:
     embed: EmbedParams = field(default_factory=EmbedParams)
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
+    tracking: TrackingParams = field(default_factory=TrackingParams)
+    register: RegisterParams = field(default_factory=RegisterParams)
 
 
 def load_params(path: str | Path = PARAMS_FILE, overrides: dict[str, Any] | None = None) -> Params:
@@ -193,6 +207,8 @@ def _check_consistency(params: Params, source: str) -> None:
         raise ConfigError(
             f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}"
         )
+    if params.register.model_name and not params.register.model_name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{source}: 'register.model_name' may hold letters, digits, '-' and '_' only")
     if params.dataset.name == "local" and not params.dataset.local.train:
         raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("TEXTFLOW_MIRROR", ROOT.parent / "shared" / "mirror"))
@@ -26,3 +31,48 @@ def isolated_cache(monkeypatch, tmp_path) -> Path:
     cache = tmp_path / "download-cache"
     monkeypatch.setenv("TEXTFLOW_CACHE", str(cache))
     return cache
+
+
+def merge(base: dict, update: dict) -> dict:
+    for key, value in update.items():
+        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def write_params(project: Path, update: dict) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump(merge(params, update), sort_keys=False))
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the project's command-line tools (dvc, mlflow) from this interpreter's venv."""
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"} | (extra or {})
+
+
+def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 600, env: dict | None = None):
+    result = subprocess.run(command, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_project(project: Path, params_update: dict) -> Path:
+    """A git repository holding the tracked project files (no dvc.lock), with ``params_update`` applied."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, tracked.split("\0")):
+        if (ROOT / name).is_file() and name != "dvc.lock" and not name.startswith("reports/"):
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    write_params(project, params_update)
+    run(["git", "init", "-q"], project)
+    run(["git", "config", "user.name", "textflow tests"], project)
+    run(["git", "config", "user.email", "tests@textflow.invalid"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "copy"], project)
+    return project
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

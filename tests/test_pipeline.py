@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import copy_project, merge, run, tool_env, write_params
 
 pytestmark = pytest.mark.slow
-STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate"]
+STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
 SMALL = {
     "dataset": {"demo": {"train_size": 900, "test_size": 300}},
     "embed": {"dim": 32, "epochs": 2},
@@ -28,41 +27,11 @@ SMALL = {
 }
 
 
-def _merge(base: dict, update: dict) -> dict:
-    for key, value in update.items():
-        base[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return base
-
-
-def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def write_params(project: Path, update: dict) -> None:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    (project / "params.yaml").write_text(yaml.safe_dump(_merge(params, update), sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A git + DVC copy of the tracked project files, with small params, reproduced once."""
-    project = tmp_path_factory.mktemp("project")
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, tracked.split("\0")):
-        if (ROOT / name).is_file() and name != "dvc.lock":
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, project / name)
-    write_params(project, SMALL)
-    run(["git", "init", "-q"], project)
-    run(["git", "config", "user.name", "textflow tests"], project)
-    run(["git", "config", "user.email", "tests@textflow.invalid"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "copy"], project)
-    result = run(["dvc", "repro"], project)
+    """A git + DVC copy of the project with small params (tracking into its own mlruns/), reproduced once."""
+    project = copy_project(tmp_path_factory.mktemp("project"), SMALL)
+    result = run(["dvc", "repro"], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
     project.joinpath("first-repro.log").write_text(result.stdout + result.stderr)
     return project
 
@@ -108,7 +77,7 @@ def test_experiment_reruns_only_what_the_parameter_touches(project):
     result = run(["dvc", "exp", "run", "-S", "model.type=bigru", "-S", "model.bigru.hidden_size=16"], project)
     output = result.stdout + result.stderr
     ran = re.findall(r"Running stage '(\w+)'", output)
-    assert ran == ["train", "evaluate"], output
+    assert ran == ["train", "evaluate", "register"], output
     saved = torch.load(project / "models/model.pt", weights_only=True)
     assert saved["model_params"]["type"] == "bigru"
 
@@ -196,39 +165,33 @@ def test_validation_failure_stops_with_a_readable_summary(project, tmp_path):
     assert json.loads((tmp_path / "validation.json").read_text())["success"] is False
 
 
-def _train_command(project: Path, out: Path, epochs_params: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pipelines.stages.train",
-        "--params",
-        str(epochs_params),
-        "--tokens",
-        "data/tokens",
-        "--embeddings",
-        "data/embeddings/vectors.npy",
-        "--model",
-        str(out / "model.pt"),
-        "--checkpoint",
-        str(out / "checkpoint.pt"),
-        "--metrics",
-        str(out / "train.json"),
-        "--history",
-        str(out / "history.csv"),
-    ]
+def _train_command(out: Path, params: Path) -> list[str]:
+    options = {
+        "params": params,
+        "tokens": "data/tokens",
+        "validated": "data/validated",
+        "reports": "reports",
+        "embeddings": "data/embeddings/vectors.npy",
+        "model": out / "model.pt",
+        "checkpoint": out / "checkpoint.pt",
+        "metrics": out / "train.json",
+        "history": out / "history.csv",
+        "run": out / "run.json",
+    }
+    return [sys.executable, "-m", "pipelines.stages.train", *(f"--{k}={v}" for k, v in options.items())]
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     params = tmp_path / "params.yaml"
-    write_params(tmp_path, _merge(json.loads(json.dumps(SMALL)), {"train": {"epochs": 6, "patience": 10}}))
+    update = {"train": {"epochs": 6, "patience": 10}, "tracking": {"enabled": False}}
+    write_params(tmp_path, merge(json.loads(json.dumps(SMALL)), update))
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
-    run(_train_command(project, uninterrupted, params), project)
+    run(_train_command(uninterrupted, params), project)
 
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     process = subprocess.Popen(
-        _train_command(project, resumed, params),
+        _train_command(resumed, params),
         cwd=project,
-        env=env,
+        env=tool_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -242,7 +205,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     assert not (resumed / "model.pt").exists(), "the run was killed before it could finish"
     assert torch.load(resumed / "checkpoint.pt", weights_only=True)["epoch"] >= 2
 
-    result = run(_train_command(project, resumed, params), project)
+    result = run(_train_command(resumed, params), project)
     assert re.search(r"resumed from checkpoint .* after epoch [2-5]", result.stderr)
     expected = torch.load(uninterrupted / "model.pt", weights_only=True)["state_dict"]
     actual = torch.load(resumed / "model.pt", weights_only=True)["state_dict"]

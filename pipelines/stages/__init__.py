@@ -13,8 +13,9 @@ from pipelines.config import ConfigError
 from pipelines.data.download import DownloadError
 from pipelines.data.formats import FormatError
 from pipelines.data.validation import ValidationFailed
+from pipelines.tracking import TrackingError
 
-EXPECTED_ERRORS = (ConfigError, DownloadError, FormatError, ValidationFailed, FileNotFoundError)
+EXPECTED_ERRORS = (ConfigError, DownloadError, FormatError, ValidationFailed, TrackingError, FileNotFoundError)
 
 
 def stage_cli(

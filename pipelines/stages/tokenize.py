@@ -13,8 +13,8 @@ from pipelines.data.registry import SPLITS
 from pipelines.io import atomic_directory, write_json
 from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
-from pipelines.text.tokenizers import get_tokenizer
-from pipelines.text.vocab import BOS, EOS, UNK, UNK_ID, Vocabulary
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_unknown
+from pipelines.text.vocab import BOS, EOS, UNK_ID, Vocabulary
 
 log = logging.getLogger("tokenize")
 
@@ -33,7 +33,7 @@ def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> Non
     options = load_params(params_path).tokenize
     tokenizer = get_tokenizer(options.method, options.bos_eos, options.max_length)
     frames = {split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}
-    tokens = {split: [tokenizer(text) or [UNK] for text in frame["text"]] for split, frame in frames.items()}
+    tokens = {split: [tokens_or_unknown(tokenizer, text) for text in frame["text"]] for split, frame in frames.items()}
     vocabulary = Vocabulary.build(tokens["train"], options.min_freq, options.max_size)
     class_names = sorted(frames["train"]["label"].astype(str).unique())
     class_index = {name: position for position, name in enumerate(class_names)}

@@ -10,9 +10,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from pipelines import models, training
+from pipelines import models, tracking, training
 from pipelines.config import load_params
 from pipelines.io import write_json, write_text
 from pipelines.models import build_model
@@ -27,7 +28,13 @@ log = logging.getLogger("train")
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_cli("train", __doc__, ["tokens", "embeddings", "model", "checkpoint", "metrics", "history"], train, argv)
+    stage_cli(
+        "train",
+        __doc__,
+        ["tokens", "validated", "reports", "embeddings", "model", "checkpoint", "metrics", "history", "run"],
+        train,
+        argv,
+    )
 
 
 CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]
@@ -71,16 +78,41 @@ def train(args) -> None:
         len(train_split),
         len(valid_split),
     )
-    result = train_model(
-        model,
-        train_split,
-        valid_split,
-        params.train,
-        seed=params.seed,
-        device=device,
-        checkpoint_path=args.checkpoint,
-        fingerprint=fingerprint(inputs, settings),
-    )
+    reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
+    validation = json.loads(reports["validation"].read_text(encoding="utf-8"))
+    tags = {
+        "textflow.device": str(device),
+        "textflow.torch": torch.__version__,
+        "textflow.cuda": str(torch.version.cuda),
+        **{f"textflow.data_sha256.{split}": digest for split, digest in validation.get("files", {}).items()},
+    }
+    train_frame = pd.read_parquet(args.validated / "train.parquet")
+    with tracking.training_run(
+        params,
+        args.run,
+        tags=tags,
+        metrics=tracking.upstream_metrics(reports),
+        dataset=train_frame,
+        dataset_name=params.dataset.name,
+    ) as run:
+        result = train_model(
+            model,
+            train_split,
+            valid_split,
+            params.train,
+            seed=params.seed,
+            device=device,
+            checkpoint_path=args.checkpoint,
+            fingerprint=fingerprint(inputs, settings),
+            on_epoch=run.log_epoch,
+        )
+        run.log_metrics(
+            {
+                "best_valid_accuracy": result.best_valid_accuracy,
+                "best_epoch": result.best_epoch,
+                "train_seconds": result.seconds,
+            }
+        )
     save_model(args.model, model, params.model, len(vocabulary), len(class_names), {"class_names": class_names})
     write_json(
         args.metrics,

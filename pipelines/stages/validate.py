@@ -45,7 +45,15 @@ def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
         created.append("valid")
     splits = {split: splits[split] for split in SPLITS}
     report = validate_splits(splits, params.validate)
-    write_json(report_path, report.to_dict() | {"created_splits": created, "dataset": manifest["dataset"]})
+    write_json(
+        report_path,
+        report.to_dict()
+        | {
+            "created_splits": created,
+            "dataset": manifest["dataset"],
+            "files": {split: entry["sha256"] for split, entry in manifest["files"].items()},
+        },
+    )
     if not report.success:
         raise ValidationFailed(f"data validation failed ({report_path}):\n{report.summary()}")
     with atomic_directory(out) as staging:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from pipelines.text.vocab import BOS, EOS
+from pipelines.text.vocab import BOS, EOS, UNK
 
 TOKENIZERS = ("word", "char", "jieba")
 
@@ -43,3 +43,8 @@ def get_tokenizer(method: str, bos_eos: bool = False, max_length: int | None = N
         return [BOS, *tokens, EOS] if bos_eos else tokens
 
     return tokenize
+
+
+def tokens_or_unknown(tokenize: Callable[[str], list[str]], text: str) -> list[str]:
+    """Tokens of ``text``; a text that cleaning emptied becomes a single ``<unk>`` so every row has a token."""
+    return tokenize(text) or [UNK]

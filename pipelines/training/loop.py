@@ -121,6 +121,9 @@ def train_model(
             start_epoch = state["epoch"] + 1
             result.resumed_from_epoch = state["epoch"]
             log.info("resumed from checkpoint %s after epoch %d", checkpoint_path, state["epoch"])
+            if on_epoch is not None:  # a resumed run reports the epochs it inherited, so its curves are whole
+                for row in result.history:
+                    on_epoch(row)
     began = time.perf_counter()
     min_length = getattr(model, "min_length", 1)
     for epoch in range(start_epoch, params.epochs + 1):

@@ -1,0 +1,72 @@
+"""The MLflow pyfunc model: raw text in, label and class probabilities out.
+
+It bundles everything prediction needs as artifacts (the torch checkpoint, the vocabulary, the cleaning and
+tokenizing settings with the stopword list) plus the ``pipelines`` package as code, so
+``mlflow.pyfunc.load_model("models:/<name>@champion")`` works without the repository's data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover - mlflow is a pinned dependency
+    PythonModel = object
+
+PREDICT_BATCH = 256
+# The signature is logged explicitly (raw text in, label + probabilities out), so MLflow's advice to add
+# type hints for inference does not apply.
+warnings.filterwarnings("ignore", message=".*type hints to the `predict` method", category=UserWarning)
+
+
+class TextClassifier(PythonModel):
+    def load_context(self, context) -> None:
+        self._load(context.artifacts)
+
+    def _load(self, artifacts: dict[str, str]) -> None:
+        from pipelines.models.saved import load_model
+        from pipelines.text.preprocess import Preprocessor
+        from pipelines.text.vocab import Vocabulary
+
+        self.model, saved = load_model(artifacts["model"])
+        self.class_names = saved["class_names"]
+        config = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
+        vocabulary = Vocabulary.load(artifacts["vocab"])
+        self.preprocessor = Preprocessor(config["clean"], config["tokenize"], config["stopwords"], vocabulary)
+
+    # No type hints on predict: MLflow would try to derive the signature from them; it is logged explicitly.
+    def predict(self, context, model_input, params=None):
+        texts = _texts(model_input)
+        probabilities = self.probabilities(texts)
+        frame = pd.DataFrame({"label": np.asarray(self.class_names, dtype=object)[probabilities.argmax(axis=1)]})
+        for index, name in enumerate(self.class_names):
+            frame[f"probability_{name}"] = probabilities[:, index].astype(np.float64)
+        return frame
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        from pipelines.text.sequences import EncodedSplit
+        from pipelines.training.loop import predict_probabilities
+
+        if not texts:
+            return np.zeros((0, len(self.class_names)))
+        encoded = EncodedSplit.from_lists(self.preprocessor.encode(texts), [0] * len(texts))
+        return predict_probabilities(self.model, encoded, PREDICT_BATCH, torch.device("cpu"))
+
+
+def _texts(model_input: Any) -> list[str]:
+    if isinstance(model_input, pd.DataFrame):
+        if "text" not in model_input.columns:
+            raise ValueError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
+        return model_input["text"].astype(str).tolist()
+    if isinstance(model_input, str):
+        return [model_input]
+    return [str(text) for text in model_input]

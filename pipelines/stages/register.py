@@ -1,0 +1,34 @@
+"""Stage ``register``: register the run's raw-text model and move alias ``champion`` only when it beats the
+current champion on the same test data; otherwise the new version becomes ``challenger``."""
+
+from __future__ import annotations
+
+import logging
+
+from pipelines import tracking
+from pipelines.config import load_params
+from pipelines.io import write_json
+from pipelines.stages import stage_cli
+
+log = logging.getLogger("register")
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage_cli("register", __doc__, ["run", "out"], register, argv)
+
+
+def register(args) -> None:
+    params = load_params(args.params)
+    run_id = tracking.run_id_from(args.run)
+    if run_id is None:
+        write_json(args.out, {"registered": False, "reason": "tracking was off for this run"})
+        log.info("nothing to register: tracking was off for this run")
+        return
+    tracking.connect()
+    decision = tracking.register_if_better(run_id, tracking.registered_name(params), params.register.metric)
+    write_json(args.out, {"registered": True, "run_id": run_id, **decision})
+    log.info("%s v%d -> %s: %s", decision["name"], decision["version"], decision["alias"], decision["reason"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Raw text -> token ids exactly as the clean and tokenize stages do it, for serving and prediction.
+
+The served model must see the same ids for a sentence as the pipeline's test split did; this module and
+the two stages share every step (:class:`TextCleaner`, :func:`get_tokenizer`, :func:`tokens_or_unknown`,
+:class:`Vocabulary`), and ``tests/test_serving.py`` checks the ids match on the test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from pipelines.config import CleanParams, TokenizeParams
+from pipelines.text.clean import CleanSettings, TextCleaner
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_unknown
+from pipelines.text.vocab import Vocabulary
+
+
+class Preprocessor:
+    def __init__(
+        self, clean: dict[str, Any], tokenize: dict[str, Any], stopwords: Sequence[str], vocabulary: Vocabulary
+    ):
+        self.config = {"clean": clean, "tokenize": tokenize, "stopwords": sorted(stopwords)}
+        self.cleaner = TextCleaner(
+            CleanSettings(clean["lowercase"], clean["punctuation"], frozenset(stopwords), clean["stem"])
+        )
+        self.tokenizer = get_tokenizer(tokenize["method"], tokenize["bos_eos"], tokenize["max_length"])
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def from_params(
+        cls, clean: CleanParams, tokenize: TokenizeParams, stopwords: Sequence[str], vocabulary: Vocabulary
+    ) -> Preprocessor:
+        return cls(asdict(clean), asdict(tokenize), stopwords, vocabulary)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        cleaned = self.cleaner.clean_joined(texts)
+        return [self.vocabulary.encode(tokens_or_unknown(self.tokenizer, text)) for text in cleaned]

@@ -1,0 +1,296 @@
+"""The one place that talks to MLflow: where the store is, what a training run records, and the registry gate.
+
+Store: ``MLFLOW_TRACKING_URI`` when set (an ``mlflow server`` or a database, for concurrent writers), else
+``sqlite:///<project>/mlruns/mlflow.db`` with artifacts in ``<project>/mlruns/artifacts``, by absolute path.
+A run is created by the train stage; its id travels to evaluate and register in ``reports/mlflow_run.json``,
+a declared DVC output, so nothing depends on hidden state. ``tracking.enabled: false`` turns all of it off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Params, flatten
+from pipelines.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+DATA_HASH_TAG = "textflow.test_data_sha256"
+MODEL_URI_TAG = "textflow.model_uri"
+AIRFLOW_CONTEXT = {
+    "AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
+    "AIRFLOW_CTX_DAG_RUN_ID": "airflow.run_id",
+    "AIRFLOW_CTX_TRY_NUMBER": "airflow.try_number",
+    "AIRFLOW_CTX_TASK_ID": "airflow.task_id",
+}
+
+
+class TrackingError(RuntimeError):
+    """The MLflow store cannot be reached or used; the message says which one and what to do."""
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    root = (root or Path.cwd()).resolve()
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+
+
+def connect(root: Path | None = None) -> str:
+    """Point the mlflow client at the store, checking that a server answers before any work is logged."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as response:
+                response.read()
+        except OSError as error:
+            raise TrackingError(
+                f"MLflow server at {uri} is not reachable ({getattr(error, 'reason', error)}); start it "
+                "(`make ui` for the local store) or unset MLFLOW_TRACKING_URI"
+            ) from None
+    else:
+        (Path(root or Path.cwd()) / "mlruns").mkdir(exist_ok=True)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(name: str, root: Path | None = None) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not tracking_uri(root).startswith(("http://", "https://")):
+        location = ((root or Path.cwd()).resolve() / "mlruns" / "artifacts").as_uri()
+    # The kind tag makes MLflow 3's UI open the experiment on its training-runs view, not the GenAI overview.
+    return client.create_experiment(
+        name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+    )
+
+
+def git_tags(root: Path | None = None) -> dict[str, str]:
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    return {"mlflow.source.git.commit": commit, "git.dirty": str(bool(git("status", "--porcelain"))).lower()}
+
+
+def upstream_metrics(reports: dict[str, Path]) -> dict[str, float]:
+    """Numbers from the upstream stages' reports, flattened as ``<stage>.<key>`` (non-numbers skipped)."""
+    metrics: dict[str, float] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}", value)
+        elif isinstance(node, (int, float)):  # bool included: True/False become 1.0/0.0
+            metrics[prefix] = float(node)
+
+    for stage, path in reports.items():
+        if path.exists():
+            data = read_json(path)
+            data.pop("checks", None)
+            data.pop("nearest_neighbours", None)
+            walk(stage, data)
+    return metrics
+
+
+class TrainingRun:
+    """A training run being logged; ``None`` methods are no-ops when tracking is off."""
+
+    def __init__(self, run_id: str | None):
+        self.run_id = run_id
+
+    def log_epoch(self, row: dict[str, float]) -> None:
+        if self.run_id is None:
+            return
+        import mlflow
+
+        epoch = int(row["epoch"])
+        mlflow.log_metrics({key: value for key, value in row.items() if key != "epoch"}, step=epoch, run_id=self.run_id)
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        if self.run_id is not None:
+            import mlflow
+
+            mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, run_id=self.run_id)
+
+
+@contextmanager
+def training_run(
+    params: Params,
+    run_file: Path,
+    *,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    dataset: Any | None = None,
+    dataset_name: str = "",
+) -> Iterator[TrainingRun]:
+    """Open the run for one training; write its id to ``run_file`` (``null`` when tracking is off)."""
+    if not params.tracking.enabled:
+        yield TrainingRun(None)
+        write_json(run_file, {"run_id": None, "reason": "tracking.enabled is false"})
+        return
+    import mlflow
+
+    uri = connect()
+    experiment = experiment_id(params.tracking.experiment)
+    name = f"{params.dataset.name}-{params.model.type}"
+    with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
+        mlflow.log_params(
+            {key: json.dumps(value) if isinstance(value, list) else value for key, value in flatten(params).items()}
+        )
+        mlflow.set_tags({**tags, **git_tags(), **airflow_tags(), "textflow.dataset": params.dataset.name})
+        if metrics:
+            mlflow.log_metrics(metrics)
+        if dataset is not None:
+            mlflow.log_input(mlflow.data.from_pandas(dataset, name=dataset_name, targets="label"), context="training")
+        yield TrainingRun(run.info.run_id)
+    write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri})
+    log.info("MLflow run %s (%s) in %s", run.info.run_id, name, uri)
+
+
+def airflow_tags() -> dict[str, str]:
+    return {tag: os.environ[variable] for variable, tag in AIRFLOW_CONTEXT.items() if os.environ.get(variable)}
+
+
+def run_id_from(run_file: Path) -> str | None:
+    return read_json(run_file).get("run_id")
+
+
+@contextmanager
+def resumed_run(run_file: Path) -> Iterator[str | None]:
+    """Re-open the training run named in ``run_file`` (yields None when tracking was off)."""
+    run_id = run_id_from(run_file)
+    if run_id is None:
+        yield None
+        return
+    import mlflow
+
+    connect()
+    with mlflow.start_run(run_id=run_id):
+        yield run_id
+
+
+def registered_name(params: Params) -> str:
+    return params.register.model_name or f"textflow-{params.dataset.name}"
+
+
+def register_if_better(run_id: str, name: str, metric: str) -> dict[str, Any]:
+    """Register the run's model (once per run) and give it ``champion`` only if it beats the current champion
+    on the same test data; otherwise ``challenger``. Returns what was decided and why."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    key = f"test_{metric}"
+    if key not in run.data.metrics:
+        raise TrackingError(f"run {run_id} has no metric {key!r}; run the evaluate stage first")
+    candidate_score, candidate_hash = run.data.metrics[key], run.data.tags.get(DATA_HASH_TAG)
+    model_uri = run.data.tags.get(MODEL_URI_TAG)
+    if model_uri is None:
+        raise TrackingError(f"run {run_id} has no logged model ({MODEL_URI_TAG} tag); run the evaluate stage first")
+    existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    version = existing[0] if existing else mlflow.register_model(model_uri, name)
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is not None and champion.version == version.version:
+        alias, reason = CHAMPION, "this run's version is already the champion"
+    elif champion is None:
+        alias, reason = CHAMPION, "no champion yet"
+    else:
+        best = client.get_run(champion.run_id)
+        best_score, best_hash = best.data.metrics.get(key, float("-inf")), best.data.tags.get(DATA_HASH_TAG)
+        if best_hash != candidate_hash:
+            alias, reason = (
+                CHALLENGER,
+                (
+                    f"champion v{champion.version} was tested on other data "
+                    f"({best_hash} vs {candidate_hash}); not comparable"
+                ),
+            )
+        elif candidate_score > best_score:
+            alias, reason = (
+                CHAMPION,
+                f"{key} {candidate_score:.4f} beats champion v{champion.version} ({best_score:.4f})",
+            )
+        else:
+            alias, reason = (
+                CHALLENGER,
+                f"{key} {candidate_score:.4f} does not beat champion v{champion.version} ({best_score:.4f})",
+            )
+    client.set_registered_model_alias(name, alias, version.version)
+    return {"name": name, "version": int(version.version), "alias": alias, "reason": reason, key: candidate_score}
+
+
+def test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """``test_accuracy``, ``test_macro_f1``, ... and ``test_<class>_<score>`` for each class."""
+    flat = {f"test_{key}": float(value) for key, value in metrics.items() if isinstance(value, (int, float))}
+    for name, scores in metrics["per_class"].items():
+        flat.update({f"test_{name}_{score}": float(value) for score, value in scores.items()})
+    return flat
+
+
+def log_evaluation(metrics: dict[str, Any], data_hash: str, artifacts: list[Path], misclassified: Any) -> None:
+    """Into the active run: test metrics, the test-data hash the registry gate compares, report files and
+    the table of misclassified test examples."""
+    import mlflow
+
+    mlflow.log_metrics(test_metrics(metrics))
+    mlflow.set_tag(DATA_HASH_TAG, data_hash)
+    for path in artifacts:
+        if path.exists():
+            mlflow.log_artifact(str(path), artifact_path="reports")
+    mlflow.log_table(misclassified, artifact_file="misclassified_test_examples.json")
+
+
+def log_text_model(artifacts: dict[str, Path], examples: list[str]) -> None:
+    """Log the raw-text pyfunc (see pipelines/serving.py) as ``model`` in the active run."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    import pipelines
+    from pipelines.serving import TextClassifier
+
+    local = TextClassifier()
+    local._load({name: str(path) for name, path in artifacts.items()})
+    example = pd.DataFrame({"text": examples})
+    signature = infer_signature(example, local.predict(None, example))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(pipelines.__file__).parent / "pyfunc_entry.py"),
+        artifacts={name: str(path) for name, path in artifacts.items()},
+        code_paths=[str(Path(pipelines.__file__).parent)],
+        signature=signature,
+        input_example=example.head(3),
+        pip_requirements=_pinned_requirements(),
+    )
+    mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+
+
+def _pinned_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["mlflow", "torch", "numpy", "pandas", "nltk", "jieba", "pyyaml"]
+    return [f"{name}=={version(name).split('+')[0]}" for name in names]

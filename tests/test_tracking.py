@@ -1,0 +1,288 @@
+"""MLflow tracking and the registry against a real `mlflow server` on loopback (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import copy_project, free_port, run, tool_env
+
+pytestmark = pytest.mark.slow
+SMALL = {
+    "dataset": {"demo": {"train_size": 900, "test_size": 300}},
+    "embed": {"dim": 32, "epochs": 2},
+    "model": {"embedding_dim": 32, "textcnn": {"num_filters": 16}},
+    "train": {"epochs": 4, "batch_size": 32, "learning_rate": 0.01},
+}
+MODEL = "textflow-demo"
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{url}: server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} not healthy after {seconds}s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    with open(home / "server.log", "w") as log:
+        yield from _serve(home, port, log)
+
+
+def _serve(home: Path, port: int, log):
+    process = subprocess.Popen(
+        [
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{home / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(home / "artifacts"),
+        ],
+        env=tool_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{uri}/health", process, 120)
+        yield uri
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def tracked_project(tmp_path_factory, mlflow_server):
+    project = copy_project(tmp_path_factory.mktemp("tracked"), {**SMALL, "train": {**SMALL["train"], "epochs": 1}})
+    env = tool_env({"MLFLOW_TRACKING_URI": mlflow_server})
+    first = run(["dvc", "repro"], project, env=env)
+    better = run(["dvc", "exp", "run", "-S", "train.epochs=4"], project, env=env)
+    return project, env, first.stdout + first.stderr, better.stdout + better.stderr
+
+
+@pytest.fixture
+def client(mlflow_server, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    return mlflow.MlflowClient()
+
+
+def test_run_holds_params_metrics_artifacts_tags_and_input(tracked_project, client):
+    project, _, _, _ = tracked_project
+    run_id = json.loads((project / "reports/mlflow_run.json").read_text())["run_id"]
+    run_data = client.get_run(run_id)
+    params, metrics, tags = run_data.data.params, run_data.data.metrics, run_data.data.tags
+    assert params["model.type"] == "textcnn" and params["clean.stopwords"] == "none" and params["train.epochs"] == "4"
+    assert params["model.textcnn.kernel_sizes"] == "[3, 4, 5]"
+    for key in [
+        "validation.statistics.train.rows",
+        "tokenize.vocab_size",
+        "tokenize.splits.test.oov_rate",
+        "embed.coverage",
+        "test_accuracy",
+        "test_macro_f1",
+        "test_sports_f1",
+        "best_valid_accuracy",
+    ]:
+        assert key in metrics, key
+    assert metrics["test_accuracy"] > 0.6
+    assert len(client.get_metric_history(run_id, "valid_accuracy")) == 4
+    assert tags["textflow.dataset"] == "demo" and tags["textflow.device"] == "cpu"
+    assert len(tags["mlflow.source.git.commit"]) == 40 and tags["git.dirty"] in ("true", "false")
+    assert len(tags["textflow.data_sha256.train"]) == 64 and len(tags["textflow.test_data_sha256"]) == 64
+    artifacts = {item.path for item in client.list_artifacts(run_id, "reports")}
+    for name in ["metrics.json", "confusion.png", "validation.json", "params.yaml", "dvc.lock", "vocab.json"]:
+        assert f"reports/{name}" in artifacts, name
+    assert "misclassified_test_examples.json" in {item.path for item in client.list_artifacts(run_id)}
+    assert run_data.inputs.dataset_inputs and run_data.inputs.dataset_inputs[0].dataset.name == "demo"
+
+
+def test_gate_gives_champion_only_to_the_better_model(tracked_project, client):
+    project, env, first, better = tracked_project
+    assert "v1 -> champion: no champion yet" in first
+    assert "v2 -> champion" in better and "beats champion v1" in better
+    worse = run(["dvc", "exp", "run", "-S", "train.epochs=1"], project, env=env)
+    output = worse.stdout + worse.stderr
+    assert "-> challenger" in output and "does not beat champion v2" in output
+    assert client.get_model_version_by_alias(MODEL, "champion").version == "2"
+    again = run(
+        [
+            "python",
+            "-m",
+            "pipelines.stages.register",
+            "--run",
+            "reports/mlflow_run.json",
+            "--out",
+            "reports/register-again.json",
+        ],
+        project,
+        env=env,
+    )
+    assert "Created version" not in again.stdout + again.stderr
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == 3
+
+
+def _texts(project: Path) -> list[str]:
+    return pd.read_parquet(project / "data/validated/test.parquet")["text"].head(100).tolist()
+
+
+def test_registry_model_in_a_fresh_process_predicts_like_the_in_process_model(tracked_project, client, tmp_path):
+    project, env, _, _ = tracked_project
+    import mlflow
+
+    texts = _texts(project)
+    uri = f"models:/{MODEL}@champion"
+    in_process = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
+    script = (
+        "import sys, json, mlflow, pandas as pd\n"
+        "texts = json.load(open(sys.argv[1]))\n"
+        f"out = mlflow.pyfunc.load_model({uri!r}).predict(pd.DataFrame({{'text': texts}}))\n"
+        "out.to_json(sys.argv[2], orient='split')\n"
+    )
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    run([sys.executable, "-c", script, str(tmp_path / "texts.json"), str(tmp_path / "out.json")], tmp_path, env=env)
+    fresh = pd.read_json(tmp_path / "out.json", orient="split")
+    assert fresh["label"].tolist() == in_process["label"].tolist()
+    assert np.allclose(fresh.drop(columns="label").to_numpy(), in_process.drop(columns="label").to_numpy(), atol=1e-6)
+    assert set(in_process["label"]) <= {"finance", "health", "sports", "technology"}
+    probabilities = in_process.drop(columns="label").to_numpy()
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_predict_command_and_models_serve_answer_like_the_registry_model(tracked_project, client):
+    project, env, _, _ = tracked_project
+    import mlflow
+
+    texts = _texts(project)[:20]
+    expected = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(pd.DataFrame({"text": texts}))
+    cli = run([sys.executable, "-m", "pipelines.predict", *texts[:3]], project, env=env)
+    assert [line.split("\t")[0] for line in cli.stdout.splitlines()] == expected["label"][:3].tolist()
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"models:/{MODEL}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", process, 120)
+        body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in texts]}}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = pd.DataFrame(json.loads(response.read())["predictions"])
+    finally:
+        stop(process)
+    assert served["label"].tolist() == expected["label"].tolist()
+    assert np.allclose(served[expected.columns[1:]].to_numpy(), expected.drop(columns="label").to_numpy(), atol=1e-6)
+
+
+def test_unreachable_server_is_one_clear_error(tracked_project, tmp_path):
+    project, _, _, _ = tracked_project
+    env = tool_env({"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"})
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.stages.register",
+            "--run",
+            "reports/mlflow_run.json",
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+        project,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert "is not reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+    ]
+    return subprocess.run(["chromium", *flags, *arguments], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, mlflow_server, tmp_path):
+    experiment = client.get_experiment_by_name("textflow")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])[:2]
+    names = {run.info.run_name for run in runs}
+    ids = json.dumps([run.info.run_id for run in runs], separators=(",", ":"))
+    pages = {
+        "mlflow-runs": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs",
+        "mlflow-compare": f"{mlflow_server}/#/compare-runs?runs={urllib.parse.quote(ids)}"
+        f"&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}",
+    }
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for name, url in pages.items():
+        dom = chromium("--dump-dom", url, profile=tmp_path / name).stdout
+        assert all(run_name in dom for run_name in names), f"{name}: run names {names} not in the page"
+        shot = SCREENSHOTS / f"{name}.png"
+        chromium("--window-size=1400,900", f"--screenshot={shot}", url, profile=tmp_path / name)
+        assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    assert "Comparing 2 Runs" in chromium("--dump-dom", pages["mlflow-compare"], profile=tmp_path / "c").stdout
