@@ -251,12 +251,15 @@ def test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return flat
 
 
-def log_evaluation(metrics: dict[str, Any], data_hash: str, artifacts: list[Path], misclassified: Any) -> None:
-    """Into the active run: test metrics, the test-data hash the registry gate compares, report files and
-    the table of misclassified test examples."""
+def log_evaluation(
+    metrics: dict[str, Any], data_hash: str, artifacts: list[Path], misclassified: Any, report_text: str
+) -> None:
+    """Into the active run: test metrics, the test-data hash the registry gate compares, report files, the
+    text classification report and the table of misclassified test examples."""
     import mlflow
 
     mlflow.log_metrics(test_metrics(metrics))
+    mlflow.log_text(report_text, "reports/classification_report.txt")
     mlflow.set_tag(DATA_HASH_TAG, data_hash)
     for path in artifacts:
         if path.exists():

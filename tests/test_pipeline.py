@@ -206,6 +206,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     assert torch.load(resumed / "checkpoint.pt", weights_only=True)["epoch"] >= 2
 
     result = run(_train_command(resumed, params), project)
+    assert json.loads((resumed / "run.json").read_text())["run_id"] is None, "tracking.enabled: false logs nothing"
     assert re.search(r"resumed from checkpoint .* after epoch [2-5]", result.stderr)
     expected = torch.load(uninterrupted / "model.pt", weights_only=True)["state_dict"]
     actual = torch.load(resumed / "model.pt", weights_only=True)["state_dict"]

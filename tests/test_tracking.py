@@ -127,7 +127,15 @@ def test_run_holds_params_metrics_artifacts_tags_and_input(tracked_project, clie
     assert len(tags["mlflow.source.git.commit"]) == 40 and tags["git.dirty"] in ("true", "false")
     assert len(tags["textflow.data_sha256.train"]) == 64 and len(tags["textflow.test_data_sha256"]) == 64
     artifacts = {item.path for item in client.list_artifacts(run_id, "reports")}
-    for name in ["metrics.json", "confusion.png", "validation.json", "params.yaml", "dvc.lock", "vocab.json"]:
+    for name in [
+        "metrics.json",
+        "confusion.png",
+        "validation.json",
+        "params.yaml",
+        "dvc.lock",
+        "vocab.json",
+        "classification_report.txt",
+    ]:
         assert f"reports/{name}" in artifacts, name
     assert "misclassified_test_examples.json" in {item.path for item in client.list_artifacts(run_id)}
     assert run_data.inputs.dataset_inputs and run_data.inputs.dataset_inputs[0].dataset.name == "demo"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import classification_report
 
 from pipelines import tracking
 from pipelines.config import load_params
@@ -85,7 +86,15 @@ def evaluate(args) -> None:
             Path("dvc.lock"),
             args.tokens / "vocab.json",
         ]
-        tracking.log_evaluation(metrics, test_data_hash(test_frame), report_files, misclassified)
+        report_text = classification_report(
+            test.labels,
+            predictions,
+            labels=list(range(len(class_names))),
+            target_names=class_names,
+            digits=4,
+            zero_division=0,
+        )
+        tracking.log_evaluation(metrics, test_data_hash(test_frame), report_files, misclassified, report_text)
         preprocessor = Preprocessor.from_params(
             params.clean, params.tokenize, read_stopwords(args.stopwords), Vocabulary.load(args.tokens / "vocab.json")
         )

@@ -4,6 +4,7 @@ write every split as id arrays; vocabulary size and OOV rates go to the metrics 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> None:
+    began = time.perf_counter()
     options = load_params(params_path).tokenize
     tokenizer = get_tokenizer(options.method, options.bos_eos, options.max_length)
     frames = {split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}
@@ -55,6 +57,7 @@ def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> Non
                 "mean_length": round(float(encoded.lengths.mean()), 2),
                 "oov_rate": round(oov_rate, 6),
             }
+    metrics["seconds"] = round(time.perf_counter() - began, 3)
     write_json(metrics_path, metrics)
     log.info(
         "vocabulary %d tokens, %d classes; OOV valid %.2f%% test %.2f%%",

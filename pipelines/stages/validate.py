@@ -4,6 +4,7 @@ Great Expectations suite and write the splits as parquet. A failed expectation s
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from pipelines.config import load_params
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
+    began = time.perf_counter()
     params = load_params(params_path)
     manifest = read_json(raw / "manifest.json")
     splits = {
@@ -50,6 +52,7 @@ def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
         report.to_dict()
         | {
             "created_splits": created,
+            "seconds": round(time.perf_counter() - began, 3),
             "dataset": manifest["dataset"],
             "files": {split: entry["sha256"] for split, entry in manifest["files"].items()},
         },
