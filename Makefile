@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint ui clean-outputs
+.PHONY: setup run test lint ui airflow clean-outputs
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ ui: setup
 	mkdir -p mlruns
 	mlflow server --host 127.0.0.1 --port $(UI_PORT) --workers 1 \
 	  --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --artifacts-destination $(CURDIR)/mlruns/artifacts
+
+airflow: setup
+	scripts/airflow-local.sh
 
 lint: setup
 	ruff check pipelines tests benchmarks

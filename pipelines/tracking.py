@@ -38,8 +38,17 @@ class TrackingError(RuntimeError):
     """The MLflow store cannot be reached or used; the message says which one and what to do."""
 
 
+ROOT_ENV = "TEXTFLOW_PROJECT_ROOT"
+
+
+def project_root() -> Path:
+    """The project whose mlruns/ holds the store: ``TEXTFLOW_PROJECT_ROOT`` (set by Airflow for per-run
+    workspaces, so every workspace logs to one store) or the current directory."""
+    return Path(os.environ.get(ROOT_ENV) or Path.cwd()).resolve()
+
+
 def tracking_uri(root: Path | None = None) -> str:
-    root = (root or Path.cwd()).resolve()
+    root = (root or project_root()).resolve()
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
 
@@ -58,7 +67,7 @@ def connect(root: Path | None = None) -> str:
                 "(`make ui` for the local store) or unset MLFLOW_TRACKING_URI"
             ) from None
     else:
-        (Path(root or Path.cwd()) / "mlruns").mkdir(exist_ok=True)
+        ((root or project_root()) / "mlruns").mkdir(exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     return uri
@@ -73,7 +82,7 @@ def experiment_id(name: str, root: Path | None = None) -> str:
         return found.experiment_id
     location = None
     if not tracking_uri(root).startswith(("http://", "https://")):
-        location = ((root or Path.cwd()).resolve() / "mlruns" / "artifacts").as_uri()
+        location = ((root or project_root()) / "mlruns" / "artifacts").as_uri()
     # The kind tag makes MLflow 3's UI open the experiment on its training-runs view, not the GenAI overview.
     return client.create_experiment(
         name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}

@@ -7,12 +7,16 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# Airflow reads AIRFLOW_HOME when first imported; keep tests away from ~/airflow and the example DAGs.
+os.environ.setdefault("AIRFLOW_HOME", str(Path(tempfile.gettempdir()) / "textflow-tests-airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 MIRROR = Path(os.environ.get("TEXTFLOW_MIRROR", ROOT.parent / "shared" / "mirror"))
 
 

@@ -1,0 +1,196 @@
+"""The Airflow DAGs: they import, mirror dvc.yaml, route training per execution mode, and run end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError
+from pipelines.orchestration.dags import PIPELINE_DAG_ID, build_pipeline_dag
+from pipelines.orchestration.form import overrides_from_conf
+from pipelines.orchestration.gpu import GpuExecution
+from tests.conftest import ROOT, copy_project, run, tool_env
+
+STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
+
+
+def test_every_dag_file_imports_without_errors():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert PIPELINE_DAG_ID in bag.dag_ids
+
+
+def test_task_graph_equals_the_dvc_stage_graph():
+    dot = run(["dvc", "dag", "--dot"], ROOT).stdout
+    dvc_edges = {tuple(edge) for edge in re.findall(r'"?(\w+)"?\s*->\s*"?(\w+)"?', dot)}
+    dag = build_pipeline_dag(ROOT, GpuExecution())
+    dag_edges = {
+        (upstream, task_id)
+        for task_id, task in dag.task_dict.items()
+        for upstream in task.upstream_task_ids
+        if upstream != "prepare_workspace"
+    }
+    assert set(dag.task_dict) == {"prepare_workspace", *STAGES}
+    assert dag_edges == dvc_edges
+
+
+@pytest.mark.parametrize("mode", ["local", "celery", "kubernetes", "docker"])
+def test_training_task_carries_gpu_routing_for_each_execution_mode(mode):
+    execution = GpuExecution(mode=mode, gpus=2)
+    train = build_pipeline_dag(ROOT, execution).get_task("train")
+    assert train.pool == "gpu" and train.retries == 2 and train.execution_timeout.total_seconds() == 6 * 3600
+    assert (train.queue == "gpu") is (mode == "celery")
+    if mode == "kubernetes":
+        assert type(train).__name__ == "KubernetesPodOperator"
+        assert train.container_resources.limits == {"nvidia.com/gpu": "2"}
+    elif mode == "docker":
+        assert type(train).__name__ == "DockerOperator"
+        assert train.device_requests[0]["Count"] == 2 and train.device_requests[0]["Capabilities"] == [["gpu"]]
+    else:
+        assert type(train).__name__ == "_PythonDecoratedOperator"
+
+
+def test_trigger_form_offers_exactly_what_the_config_accepts():
+    params = build_pipeline_dag(ROOT, GpuExecution()).params
+    assert params.get_param("model.type").schema["enum"] == ["fasttext", "textcnn", "bigru"]
+    epochs = params.get_param("train.epochs")
+    assert (epochs.schema["minimum"], epochs.schema["maximum"], epochs.value) == (1, 1000, 15)
+    assert params.get_param("dataset.name").value == "demo"
+    assert overrides_from_conf({"model.type": "bigru", "train.epochs": 15}, ROOT / "params.yaml") == {
+        "model.type": "bigru"
+    }
+    with pytest.raises(ConfigError, match="unknown key 'model.typo'"):
+        overrides_from_conf({"model.typo": 1}, ROOT / "params.yaml")
+    with pytest.raises(ConfigError, match="'train.epochs' is 0"):
+        overrides_from_conf({"train.epochs": 0}, ROOT / "params.yaml")
+
+
+@pytest.mark.slow
+def test_dag_test_runs_the_pipeline_end_to_end(tmp_path):
+    small = {
+        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
+        "embed": {"dim": 16, "epochs": 1},
+        "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
+    }
+    project = copy_project(tmp_path / "project", small)
+    env = tool_env(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+            "MLFLOW_TRACKING_URI": "",
+        }
+    )
+    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
+    script = (
+        "import runpy\n"
+        "dag = runpy.run_path('dags/textflow_pipeline.py')['dag']\n"
+        "run = dag.test(run_conf={'model.type': 'bigru', 'train.epochs': 3, 'train.learning_rate': 0.01})\n"
+        "print('DAG RUN STATE', run.state)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    output = result.stdout + result.stderr
+    assert "DAG RUN STATE success" in output, output[-4000:]
+    assert all(f"Running stage '{stage}'" in output for stage in STAGES)
+
+    workspaces = list((project / ".runs").iterdir())
+    assert len(workspaces) == 1 and (workspaces[0] / "models" / "model.pt").exists()
+    assert not (workspaces[0] / "mlruns" / "mlflow.db").exists(), "workspaces log to the project's one store"
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    latest = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])[0]
+    assert latest.data.params["model.type"] == "bigru"
+    assert latest.data.tags["airflow.dag_id"] == PIPELINE_DAG_ID and latest.data.tags["airflow.run_id"]
+    assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == latest.info.run_id
+    register = json.loads((workspaces[0] / "reports" / "register.json").read_text())
+    assert register["alias"] == "champion"
+    assert Path(workspaces[0] / "params.yaml").read_text().count("type: bigru") == 1
+
+
+def _request(url: str, token: str | None = None, method: str = "GET", body: dict | None = None) -> dict:
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method), timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_rest_triggered_run_with_conf_override_succeeds_and_registers(tmp_path):
+    """`make airflow`'s script on a free loopback port; trigger through REST API v2; bounded polling."""
+    import os
+    import signal
+    import time
+    import urllib.parse
+
+    from tests.conftest import free_port
+
+    small = {
+        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
+        "embed": {"dim": 16, "epochs": 1},
+        "model": {"embedding_dim": 16},
+        "train": {"epochs": 2},
+    }
+    project = copy_project(tmp_path / "project", small)
+    port, home = free_port(), tmp_path / "airflow"
+    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "MLFLOW_TRACKING_URI": ""})
+    log = open(tmp_path / "airflow.log", "w")  # noqa: SIM115 - closed in finally, after the stack stops
+    stack = subprocess.Popen(
+        ["scripts/airflow-local.sh"], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while (
+            not (home / "simple_auth_manager_passwords.json.generated").exists()
+            or "Airflow UI" not in (tmp_path / "airflow.log").read_text()
+        ):
+            assert stack.poll() is None and time.monotonic() < deadline, (tmp_path / "airflow.log").read_text()
+            time.sleep(1)
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        token = _request(f"{base}/auth/token", method="POST", body={"username": "admin", "password": password})[
+            "access_token"
+        ]
+        dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+        while True:  # the dag-processor may not have parsed the file yet
+            try:
+                _request(dag_url, token, "PATCH", {"is_paused": False})
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "DAG never appeared"
+                time.sleep(2)
+        conf = {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01}
+        run_id = _request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
+        run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
+        deadline = time.monotonic() + 420
+        while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
+            assert time.monotonic() < deadline, f"run still {state} after 420 s"
+            time.sleep(3)
+        tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
+        assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
+        assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
+    finally:
+        os.killpg(stack.pid, signal.SIGTERM)
+        try:
+            stack.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.pid, signal.SIGKILL)
+        log.close()
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    latest = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])[0]
+    assert latest.data.params["model.type"] == "fasttext" and latest.data.tags["airflow.run_id"] == run_id
+    assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == latest.info.run_id
