@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from pipelines.config import ConfigError
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, build_pipeline_dag
 from pipelines.orchestration.form import overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
-from tests.conftest import ROOT, copy_project, run, tool_env
+from tests.conftest import ROOT, copy_project, free_port, run, running_mlflow_server, tool_env
 
 STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
 
@@ -127,15 +131,9 @@ def _request(url: str, token: str | None = None, method: str = "GET", body: dict
 
 
 @pytest.mark.slow
-def test_rest_triggered_run_with_conf_override_succeeds_and_registers(tmp_path):
-    """`make airflow`'s script on a free loopback port; trigger through REST API v2; bounded polling."""
-    import os
-    import signal
-    import time
-    import urllib.parse
-
-    from tests.conftest import free_port
-
+def test_two_rest_triggered_runs_at_once_both_succeed_with_their_own_params(tmp_path):
+    """`make airflow`'s script on a free loopback port, an `mlflow server` as the one store; two runs with
+    different conf triggered at once through REST API v2; bounded polling."""
     small = {
         "dataset": {"demo": {"train_size": 600, "test_size": 200}},
         "embed": {"dim": 16, "epochs": 1},
@@ -144,7 +142,13 @@ def test_rest_triggered_run_with_conf_override_succeeds_and_registers(tmp_path):
     }
     project = copy_project(tmp_path / "project", small)
     port, home = free_port(), tmp_path / "airflow"
-    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "MLFLOW_TRACKING_URI": ""})
+    (tmp_path / "mlflow").mkdir()
+    with running_mlflow_server(tmp_path / "mlflow") as tracking:
+        _run_two_at_once(project, port, home, tracking, tmp_path)
+
+
+def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_path: Path) -> None:
+    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "MLFLOW_TRACKING_URI": tracking})
     log = open(tmp_path / "airflow.log", "w")  # noqa: SIM115 - closed in finally, after the stack stops
     stack = subprocess.Popen(
         ["scripts/airflow-local.sh"], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -170,16 +174,23 @@ def test_rest_triggered_run_with_conf_override_succeeds_and_registers(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "DAG never appeared"
                 time.sleep(2)
-        conf = {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01}
-        run_id = _request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
-        run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
-        deadline = time.monotonic() + 420
-        while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
-            assert time.monotonic() < deadline, f"run still {state} after 420 s"
-            time.sleep(3)
-        tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
-        assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
-        assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
+        confs = {
+            "fasttext": {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01},
+            "bigru": {"model.type": "bigru", "train.epochs": 2, "train.learning_rate": 0.01},
+        }
+        run_ids = {
+            model: _request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
+            for model, conf in confs.items()
+        }
+        deadline = time.monotonic() + 600
+        for model, run_id in run_ids.items():
+            run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
+            while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
+                assert time.monotonic() < deadline, f"{model} run still {state} after 600 s"
+                time.sleep(3)
+            tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
+            assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
+            assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
     finally:
         os.killpg(stack.pid, signal.SIGTERM)
         try:
@@ -189,8 +200,19 @@ def test_rest_triggered_run_with_conf_override_succeeds_and_registers(tmp_path):
         log.close()
     import mlflow
 
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    mlflow.set_tracking_uri(tracking)
     client = mlflow.MlflowClient()
-    latest = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])[0]
-    assert latest.data.params["model.type"] == "fasttext" and latest.data.tags["airflow.run_id"] == run_id
-    assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == latest.info.run_id
+    runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
+    by_dag_run = {run.data.tags["airflow.run_id"]: run for run in runs}
+    assert set(by_dag_run) == set(run_ids.values())
+    for model, run_id in run_ids.items():
+        assert by_dag_run[run_id].data.params["model.type"] == model
+    import torch
+
+    workspaces = sorted((project / ".runs").iterdir())
+    assert len(workspaces) == 2, "each DAG run works in its own workspace"
+    trained = {torch.load(ws / "models" / "model.pt", weights_only=True)["model_params"]["type"] for ws in workspaces}
+    assert trained == set(run_ids), "the two runs' outputs did not clobber each other"
+    assert len(client.search_model_versions("name='textflow-demo'")) == 2
+    champion = client.get_model_version_by_alias("textflow-demo", "champion")
+    assert champion.run_id in {run.info.run_id for run in runs}

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, free_port, run, tool_env
+from tests.conftest import copy_project, free_port, run, running_mlflow_server, stop, tool_env, wait_for
 
 pytestmark = pytest.mark.slow
 SMALL = {
@@ -27,62 +26,10 @@ SMALL = {
 MODEL = "textflow-demo"
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} not healthy after {seconds}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    with open(home / "server.log", "w") as log:
-        yield from _serve(home, port, log)
-
-
-def _serve(home: Path, port: int, log):
-    process = subprocess.Popen(
-        [
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{home / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(home / "artifacts"),
-        ],
-        env=tool_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{uri}/health", process, 120)
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
         yield uri
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
