@@ -216,3 +216,46 @@ def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_pa
     assert len(client.search_model_versions("name='textflow-demo'")) == 2
     champion = client.get_model_version_by_alias("textflow-demo", "champion")
     assert champion.run_id in {run.info.run_id for run in runs}
+
+
+@pytest.mark.slow
+def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(tmp_path, caplog):
+    """What an Airflow retry of ``train`` executes: the same stage in the same workspace after a SIGKILL."""
+    import logging
+
+    from pipelines.orchestration import workspace
+
+    small = {
+        "dataset": {"demo": {"train_size": 900, "test_size": 200}},
+        "embed": {"dim": 16, "epochs": 1},
+        "model": {"embedding_dim": 32},
+        "tracking": {"enabled": False},
+    }
+    project = copy_project(tmp_path / "project", small)
+    overrides = {"train.epochs": 6, "train.patience": 10, "train.learning_rate": 0.01}
+    space = workspace.prepare_workspace(project, "retry-test", overrides)
+    for stage in ["download", "validate", "clean", "tokenize", "embed"]:
+        workspace.run_stage(project, space, stage)
+
+    first_try = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--single-item", "train"],
+        cwd=space,
+        env=workspace.stage_environment(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    for line in first_try.stdout:
+        if "epoch 3/6" in line or time.monotonic() > deadline:
+            break
+    os.killpg(first_try.pid, signal.SIGKILL)
+    first_try.wait(timeout=30)
+    assert not (space / "models" / "model.pt").exists()
+
+    with caplog.at_level(logging.INFO, logger="pipelines.orchestration.workspace"):
+        workspace.run_stage(project, space, "train")
+    retry_log = "\n".join(record.getMessage() for record in caplog.records)
+    assert re.search(r"resumed from checkpoint .* after epoch [2-5]", retry_log), retry_log[-3000:]
+    assert (space / "models" / "model.pt").exists()
