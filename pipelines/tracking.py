@@ -39,6 +39,7 @@ class TrackingError(RuntimeError):
 
 
 ROOT_ENV = "TEXTFLOW_PROJECT_ROOT"
+PARENT_ENV = "TEXTFLOW_PARENT_RUN_ID"
 
 
 def project_root() -> Path:
@@ -166,6 +167,8 @@ def training_run(
             {key: json.dumps(value) if isinstance(value, list) else value for key, value in flatten(params).items()}
         )
         mlflow.set_tags({**tags, **git_tags(), **airflow_tags(), "textflow.dataset": params.dataset.name})
+        if os.environ.get(PARENT_ENV):  # a sweep's training: nest it under the sweep's parent run
+            mlflow.set_tag("mlflow.parentRunId", os.environ[PARENT_ENV])
         if metrics:
             mlflow.log_metrics(metrics)
         if dataset is not None:
@@ -306,3 +309,14 @@ def _pinned_requirements() -> list[str]:
 
     names = ["mlflow", "torch", "numpy", "pandas", "nltk", "jieba", "pyyaml"]
     return [f"{name}=={version(name).split('+')[0]}" for name in names]
+
+
+def start_parent_run(name: str, experiment: str, grid: dict[str, list[Any]]) -> str:
+    """An (ended) parent run for a sweep; trainings attach to it through ``TEXTFLOW_PARENT_RUN_ID``."""
+    import mlflow
+
+    connect()
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name) as run:
+        mlflow.log_dict(grid, "sweep_grid.json")
+        mlflow.set_tags({**airflow_tags(), "textflow.sweep": "parent"})
+    return run.info.run_id

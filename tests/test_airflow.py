@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import ConfigError
-from pipelines.orchestration.dags import PIPELINE_DAG_ID, build_pipeline_dag
+from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
 from pipelines.orchestration.form import overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from tests.conftest import ROOT, copy_project, free_port, run, running_mlflow_server, tool_env
@@ -28,7 +28,7 @@ def test_every_dag_file_imports_without_errors():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert PIPELINE_DAG_ID in bag.dag_ids
+    assert {PIPELINE_DAG_ID, SWEEP_DAG_ID} <= set(bag.dag_ids)
 
 
 def test_task_graph_equals_the_dvc_stage_graph():
@@ -259,3 +259,63 @@ def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(
     retry_log = "\n".join(record.getMessage() for record in caplog.records)
     assert re.search(r"resumed from checkpoint .* after epoch [2-5]", retry_log), retry_log[-3000:]
     assert (space / "models" / "model.pt").exists()
+
+
+def test_sweep_grid_is_validated_and_bounded():
+    from pipelines.orchestration.sweep import expand_grid
+
+    params_file = ROOT / "params.yaml"
+    combos = expand_grid({"model.type": ["textcnn", "bigru"], "train.learning_rate": [0.001, 0.01]}, params_file)
+    assert len(combos) == 4 and {"model.type": "bigru", "train.learning_rate": 0.01} in combos
+    with pytest.raises(ConfigError, match="17 combinations; the limit is 16"):
+        expand_grid({"seed": list(range(17))}, params_file)
+    with pytest.raises(ConfigError, match="'clean.stem' changes upstream stages"):
+        expand_grid({"clean.stem": [True, False]}, params_file)
+    with pytest.raises(ConfigError, match="'model.type' is 'gpt'"):
+        expand_grid({"model.type": ["textcnn", "gpt"]}, params_file)
+
+
+@pytest.mark.slow
+def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tmp_path):
+    small = {
+        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
+        "embed": {"dim": 16, "epochs": 1},
+        "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
+        "train": {"epochs": 2},
+    }
+    project = copy_project(tmp_path / "project", small)
+    env = tool_env(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+            "MLFLOW_TRACKING_URI": "",
+        }
+    )
+    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
+    grid = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.01]}
+    script = (
+        "import runpy\n"
+        "dag = runpy.run_path('dags/textflow_sweep.py')['dag']\n"
+        f"run = dag.test(run_conf={{'grid': {grid!r}}})\n"
+        "print('DAG RUN STATE', run.state)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    output = result.stdout + result.stderr
+    assert "DAG RUN STATE success" in output, output[-4000:]
+    assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
+    parents = [run for run in runs if run.data.tags.get("textflow.sweep") == "parent"]
+    assert len(parents) == 1
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(run.data.params["model.type"] for run in children) == ["fasttext", "textcnn"]
+    best = max(children, key=lambda run: run.data.metrics["best_valid_accuracy"])
+    versions = client.search_model_versions("name='textflow-demo'")
+    assert [version.run_id for version in versions] == [best.info.run_id]
+    assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best.info.run_id

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,14 @@ def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any]) -> Pat
     if not (workspace / ".git").exists():
         workspace.parent.mkdir(parents=True, exist_ok=True)
         commit = _git(root, "rev-parse", "HEAD")
-        _git(root, "worktree", "add", "--detach", str(workspace), commit)
+        for attempt in range(1, 4):  # mapped sweep tasks add worktrees concurrently; git may hold a lock briefly
+            try:
+                _git(root, "worktree", "add", "--detach", str(workspace), commit)
+                break
+            except RuntimeError:
+                if attempt == 3:
+                    raise
+                time.sleep(attempt)
         log.info("workspace %s at commit %s", workspace, commit[:12])
     cache = _shared_cache(root)
     _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(cache)], workspace)
@@ -67,9 +75,10 @@ def stage_environment(root: Path) -> dict[str, str]:
     return os.environ | {ROOT_ENV: str(root.resolve()), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def run_stage(root: Path, workspace: Path, stage: str) -> None:
+def run_stage(root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None) -> None:
     """``dvc repro --single-item <stage>`` in the workspace, its output streamed into the task log."""
-    _run([sys.executable, "-m", "dvc", "repro", "--single-item", stage], workspace, stage_environment(root))
+    command = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    _run(command, workspace, stage_environment(root) | (extra_env or {}))
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
