@@ -35,8 +35,8 @@ airflow: setup
 	scripts/airflow-local.sh
 
 lint: setup
-	ruff check pipelines tests benchmarks
-	ruff format --check pipelines tests benchmarks
+	ruff check pipelines tests benchmarks dags
+	ruff format --check pipelines tests benchmarks dags
 
 clean-outputs:
 	rm -rf data models reports/*.csv reports/*.png

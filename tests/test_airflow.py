@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pi
 from pipelines.orchestration.form import overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from tests.conftest import ROOT, copy_project, free_port, run, running_mlflow_server, tool_env
+
+SCREENSHOTS = ROOT / "test-artifacts"
 
 STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
 
@@ -147,33 +151,64 @@ def test_two_rest_triggered_runs_at_once_both_succeed_with_their_own_params(tmp_
         _run_two_at_once(project, port, home, tracking, tmp_path)
 
 
+@contextlib.contextmanager
+def airflow_stack(project: Path, home: Path, port: int, extra_env: dict[str, str]):
+    """`make airflow`'s script (api-server, scheduler, dag-processor, triggerer) on a free loopback port,
+    in its own process group so every process it started is stopped afterwards."""
+    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), **extra_env})
+    log_path = home.parent / f"{home.name}.log"
+    with open(log_path, "w") as log:
+        stack = subprocess.Popen(
+            ["scripts/airflow-local.sh"],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while "Airflow UI" not in log_path.read_text():
+                assert stack.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(stack.pid, signal.SIGTERM)
+            try:
+                stack.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(stack.pid, signal.SIGKILL)
+
+
+def _unpause(dag_url: str, token: str | None) -> None:
+    deadline = time.monotonic() + 120
+    while True:  # the dag-processor may not have parsed the file yet
+        try:
+            _request(dag_url, token, "PATCH", {"is_paused": False})
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "DAG never appeared"
+            time.sleep(2)
+
+
+def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:
+    run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
+    while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
+        assert time.monotonic() < deadline, f"run {run_id} still {state}"
+        time.sleep(3)
+    tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
+    assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
+    assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
+
+
 def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_path: Path) -> None:
-    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "MLFLOW_TRACKING_URI": tracking})
-    log = open(tmp_path / "airflow.log", "w")  # noqa: SIM115 - closed in finally, after the stack stops
-    stack = subprocess.Popen(
-        ["scripts/airflow-local.sh"], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while (
-            not (home / "simple_auth_manager_passwords.json.generated").exists()
-            or "Airflow UI" not in (tmp_path / "airflow.log").read_text()
-        ):
-            assert stack.poll() is None and time.monotonic() < deadline, (tmp_path / "airflow.log").read_text()
-            time.sleep(1)
+    with airflow_stack(project, home, port, {"MLFLOW_TRACKING_URI": tracking}) as base:
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         token = _request(f"{base}/auth/token", method="POST", body={"username": "admin", "password": password})[
             "access_token"
         ]
         dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
-        while True:  # the dag-processor may not have parsed the file yet
-            try:
-                _request(dag_url, token, "PATCH", {"is_paused": False})
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "DAG never appeared"
-                time.sleep(2)
+        _unpause(dag_url, token)
         confs = {
             "fasttext": {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01},
             "bigru": {"model.type": "bigru", "train.epochs": 2, "train.learning_rate": 0.01},
@@ -183,21 +218,8 @@ def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_pa
             for model, conf in confs.items()
         }
         deadline = time.monotonic() + 600
-        for model, run_id in run_ids.items():
-            run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
-            while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
-                assert time.monotonic() < deadline, f"{model} run still {state} after 600 s"
-                time.sleep(3)
-            tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
-            assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
-            assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
-    finally:
-        os.killpg(stack.pid, signal.SIGTERM)
-        try:
-            stack.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(stack.pid, signal.SIGKILL)
-        log.close()
+        for run_id in run_ids.values():
+            _wait_for_run(dag_url, run_id, token, deadline)
     import mlflow
 
     mlflow.set_tracking_uri(tracking)
@@ -319,3 +341,48 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
     versions = client.search_model_versions("name='textflow-demo'")
     assert [version.run_id for version in versions] == [best.info.run_id]
     assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best.info.run_id
+
+
+BROWSER = ROOT / "tests" / "browser"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("node") and (BROWSER / "node_modules" / "playwright-core").exists()),
+    reason="needs Debian's chromium, node and `npm install` in tests/browser (.ci/run does all three)",
+)
+def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
+    """Screenshots of the grid after a successful run and of the trigger form, as an admin session
+    (SIMPLE_AUTH_MANAGER_ALL_ADMINS: this throw-away stack makes every visitor admin)."""
+    small = {
+        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
+        "embed": {"dim": 16, "epochs": 1},
+        "model": {"embedding_dim": 16},
+        "train": {"epochs": 2},
+    }
+    project = copy_project(tmp_path / "project", small)
+    extra = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True", "MLFLOW_TRACKING_URI": ""}
+    with airflow_stack(project, tmp_path / "airflow", free_port(), extra) as base:
+        dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+        _unpause(dag_url, None)
+        run_id = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": {}})["dag_run_id"]
+        _wait_for_run(dag_url, run_id, None, time.monotonic() + 420)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        result = subprocess.run(
+            ["node", str(BROWSER / "airflow_screenshots.js"), base, str(SCREENSHOTS)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["grid_tasks"] == ["prepare_workspace", *STAGES]
+    assert seen["form_fields"] == [
+        "dataset.name",
+        "model.type",
+        "model.embedding_init",
+        "train.epochs",
+        "train.learning_rate",
+    ]
+    for name in ("airflow-grid.png", "airflow-trigger-form.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 20_000, name
