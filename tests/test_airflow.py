@@ -25,6 +25,38 @@ from tests.conftest import ROOT, copy_project, free_port, run, running_mlflow_se
 SCREENSHOTS = ROOT / "test-artifacts"
 
 STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
+SMALL = {
+    "dataset": {"demo": {"train_size": 600, "test_size": 200}},
+    "embed": {"dim": 16, "epochs": 1},
+    "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
+    "train": {"epochs": 2},
+}
+
+
+def run_dag_test(tmp_path: Path, dag_file: str, conf: dict) -> tuple[Path, str]:
+    """A project copy with SMALL params, a migrated Airflow DB, and ``dag.test(run_conf=conf)`` of
+    ``dag_file`` in a subprocess; returns the project and the run's output."""
+    project = copy_project(tmp_path / "project", SMALL)
+    env = tool_env(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+            "MLFLOW_TRACKING_URI": "",
+        }
+    )
+    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
+    script = (
+        "import runpy\n"
+        f"dag = runpy.run_path({dag_file!r})['dag']\n"
+        f"run = dag.test(run_conf={conf!r})\n"
+        "print('DAG RUN STATE', run.state)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    output = result.stdout + result.stderr
+    assert "DAG RUN STATE success" in output, output[-4000:]
+    return project, output
 
 
 def test_every_dag_file_imports_without_errors():
@@ -82,31 +114,8 @@ def test_trigger_form_offers_exactly_what_the_config_accepts():
 
 @pytest.mark.slow
 def test_dag_test_runs_the_pipeline_end_to_end(tmp_path):
-    small = {
-        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
-        "embed": {"dim": 16, "epochs": 1},
-        "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
-    }
-    project = copy_project(tmp_path / "project", small)
-    env = tool_env(
-        {
-            "AIRFLOW_HOME": str(tmp_path / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
-            "MLFLOW_TRACKING_URI": "",
-        }
-    )
-    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
-    script = (
-        "import runpy\n"
-        "dag = runpy.run_path('dags/textflow_pipeline.py')['dag']\n"
-        "run = dag.test(run_conf={'model.type': 'bigru', 'train.epochs': 3, 'train.learning_rate': 0.01})\n"
-        "print('DAG RUN STATE', run.state)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900
-    )
-    output = result.stdout + result.stderr
-    assert "DAG RUN STATE success" in output, output[-4000:]
+    conf = {"model.type": "bigru", "train.epochs": 3, "train.learning_rate": 0.01}
+    project, output = run_dag_test(tmp_path, "dags/textflow_pipeline.py", conf)
     assert all(f"Running stage '{stage}'" in output for stage in STAGES)
 
     workspaces = list((project / ".runs").iterdir())
@@ -138,13 +147,7 @@ def _request(url: str, token: str | None = None, method: str = "GET", body: dict
 def test_two_rest_triggered_runs_at_once_both_succeed_with_their_own_params(tmp_path):
     """`make airflow`'s script on a free loopback port, an `mlflow server` as the one store; two runs with
     different conf triggered at once through REST API v2; bounded polling."""
-    small = {
-        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
-        "embed": {"dim": 16, "epochs": 1},
-        "model": {"embedding_dim": 16},
-        "train": {"epochs": 2},
-    }
-    project = copy_project(tmp_path / "project", small)
+    project = copy_project(tmp_path / "project", SMALL)
     port, home = free_port(), tmp_path / "airflow"
     (tmp_path / "mlflow").mkdir()
     with running_mlflow_server(tmp_path / "mlflow") as tracking:
@@ -299,33 +302,8 @@ def test_sweep_grid_is_validated_and_bounded():
 
 @pytest.mark.slow
 def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tmp_path):
-    small = {
-        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
-        "embed": {"dim": 16, "epochs": 1},
-        "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
-        "train": {"epochs": 2},
-    }
-    project = copy_project(tmp_path / "project", small)
-    env = tool_env(
-        {
-            "AIRFLOW_HOME": str(tmp_path / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
-            "MLFLOW_TRACKING_URI": "",
-        }
-    )
-    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
     grid = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.01]}
-    script = (
-        "import runpy\n"
-        "dag = runpy.run_path('dags/textflow_sweep.py')['dag']\n"
-        f"run = dag.test(run_conf={{'grid': {grid!r}}})\n"
-        "print('DAG RUN STATE', run.state)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900
-    )
-    output = result.stdout + result.stderr
-    assert "DAG RUN STATE success" in output, output[-4000:]
+    project, output = run_dag_test(tmp_path, "dags/textflow_sweep.py", {"grid": grid})
     assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
 
     import mlflow
@@ -354,13 +332,7 @@ BROWSER = ROOT / "tests" / "browser"
 def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
     """Screenshots of the grid after a successful run and of the trigger form, as an admin session
     (SIMPLE_AUTH_MANAGER_ALL_ADMINS: this throw-away stack makes every visitor admin)."""
-    small = {
-        "dataset": {"demo": {"train_size": 600, "test_size": 200}},
-        "embed": {"dim": 16, "epochs": 1},
-        "model": {"embedding_dim": 16},
-        "train": {"epochs": 2},
-    }
-    project = copy_project(tmp_path / "project", small)
+    project = copy_project(tmp_path / "project", SMALL)
     extra = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True", "MLFLOW_TRACKING_URI": ""}
     with airflow_stack(project, tmp_path / "airflow", free_port(), extra) as base:
         dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
