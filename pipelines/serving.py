@@ -7,9 +7,7 @@ tokenizing settings with the stopword list) plus the ``pipelines`` package as co
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,13 +29,14 @@ class TextClassifier(PythonModel):
         self._load(context.artifacts)
 
     def _load(self, artifacts: dict[str, str]) -> None:
+        from pipelines.io import read_json
         from pipelines.models.saved import load_model
         from pipelines.text.preprocess import Preprocessor
         from pipelines.text.vocab import Vocabulary
 
         self.model, saved = load_model(artifacts["model"])
         self.class_names = saved["class_names"]
-        config = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
+        config = read_json(artifacts["preprocessing"])
         vocabulary = Vocabulary.load(artifacts["vocab"])
         self.preprocessor = Preprocessor(config["clean"], config["tokenize"], config["stopwords"], vocabulary)
 

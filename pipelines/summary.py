@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import yaml
+
+from pipelines.io import read_json
 
 OUTPUTS = [
     ("metrics", "reports/metrics.json"),
@@ -21,7 +22,7 @@ def main() -> None:
     metrics_path = Path("reports/metrics.json")
     if not metrics_path.exists():
         sys.exit("no reports/metrics.json yet: run `dvc repro` (or `make run`) first")
-    test = json.loads(metrics_path.read_text())["test"]
+    test = read_json(metrics_path)["test"]
     params = yaml.safe_load(Path("params.yaml").read_text())
     print()
     print(f"textflow: {params['dataset']['name']} / {params['model']['type']}")

@@ -48,17 +48,20 @@ def project_root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or Path.cwd()).resolve()
 
 
-def tracking_uri(root: Path | None = None) -> str:
-    root = (root or project_root()).resolve()
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
 
 
-def connect(root: Path | None = None) -> str:
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def connect() -> str:
     """Point the mlflow client at the store, checking that a server answers before any work is logged."""
     import mlflow
 
-    uri = tracking_uri(root)
-    if uri.startswith(("http://", "https://")):
+    uri = tracking_uri()
+    if _is_server(uri):
         try:
             with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as response:
                 response.read()
@@ -68,13 +71,13 @@ def connect(root: Path | None = None) -> str:
                 "(`make ui` for the local store) or unset MLFLOW_TRACKING_URI"
             ) from None
     else:
-        ((root or project_root()) / "mlruns").mkdir(exist_ok=True)
+        (project_root() / "mlruns").mkdir(exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     return uri
 
 
-def experiment_id(name: str, root: Path | None = None) -> str:
+def experiment_id(name: str) -> str:
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -82,17 +85,17 @@ def experiment_id(name: str, root: Path | None = None) -> str:
     if found is not None:
         return found.experiment_id
     location = None
-    if not tracking_uri(root).startswith(("http://", "https://")):
-        location = ((root or project_root()) / "mlruns" / "artifacts").as_uri()
+    if not _is_server(tracking_uri()):
+        location = (project_root() / "mlruns" / "artifacts").as_uri()
     # The kind tag makes MLflow 3's UI open the experiment on its training-runs view, not the GenAI overview.
     return client.create_experiment(
         name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
     )
 
 
-def git_tags(root: Path | None = None) -> dict[str, str]:
+def git_tags() -> dict[str, str]:
     def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
         return result.stdout.strip() if result.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")

@@ -133,3 +133,19 @@ def running_mlflow_server(home: Path):
             yield f"http://127.0.0.1:{port}"
         finally:
             stop(process)
+
+
+def kill_on_output(command: list[str], cwd: Path, env: dict[str, str], marker: str, seconds: float = 300) -> None:
+    """Run ``command`` in its own process group and SIGKILL the whole group as soon as a line of its output
+    contains ``marker`` (or after ``seconds``): a crash in mid-work, children included."""
+    import signal
+
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + seconds
+    for line in process.stdout:
+        if marker in line or time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)

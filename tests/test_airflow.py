@@ -20,7 +20,7 @@ from pipelines.config import ConfigError
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
 from pipelines.orchestration.form import overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
-from tests.conftest import ROOT, copy_project, free_port, run, running_mlflow_server, tool_env
+from tests.conftest import ROOT, copy_project, free_port, kill_on_output, run, running_mlflow_server, tool_env
 
 SCREENSHOTS = ROOT / "test-artifacts"
 
@@ -262,21 +262,8 @@ def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(
     for stage in ["download", "validate", "clean", "tokenize", "embed"]:
         workspace.run_stage(project, space, stage)
 
-    first_try = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "--single-item", "train"],
-        cwd=space,
-        env=workspace.stage_environment(project),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 300
-    for line in first_try.stdout:
-        if "epoch 3/6" in line or time.monotonic() > deadline:
-            break
-    os.killpg(first_try.pid, signal.SIGKILL)
-    first_try.wait(timeout=30)
+    dvc_train = [sys.executable, "-m", "dvc", "repro", "--single-item", "train"]
+    kill_on_output(dvc_train, space, workspace.stage_environment(project), "epoch 3/6")
     assert not (space / "models" / "model.pt").exists()
 
     with caplog.at_level(logging.INFO, logger="pipelines.orchestration.workspace"):

@@ -6,16 +6,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import copy_project, merge, run, tool_env, write_params
+from tests.conftest import copy_project, kill_on_output, merge, run, tool_env, write_params
 
 pytestmark = pytest.mark.slow
 STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
@@ -188,20 +186,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     run(_train_command(uninterrupted, params), project)
 
-    process = subprocess.Popen(
-        _train_command(resumed, params),
-        cwd=project,
-        env=tool_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    for line in process.stderr:
-        if "epoch 3/6" in line or time.monotonic() > deadline:
-            break
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_on_output(_train_command(resumed, params), project, tool_env(), "epoch 3/6")
     assert not (resumed / "model.pt").exists(), "the run was killed before it could finish"
     assert torch.load(resumed / "checkpoint.pt", weights_only=True)["epoch"] >= 2
 

@@ -15,7 +15,7 @@ import torch
 
 from pipelines import models, tracking, training
 from pipelines.config import load_params
-from pipelines.io import write_json, write_text
+from pipelines.io import read_json, write_json, write_text
 from pipelines.models import build_model
 from pipelines.models.saved import save_model
 from pipelines.stages import stage_cli
@@ -55,7 +55,7 @@ def train(args) -> None:
     device = resolve_device(params.train.device)
     threads = configure_threads(params.train.num_threads)
     vocabulary = Vocabulary.load(args.tokens / "vocab.json")
-    class_names = json.loads((args.tokens / "labels.json").read_text(encoding="utf-8"))
+    class_names = read_json(args.tokens / "labels.json")
     train_split = EncodedSplit.load(args.tokens / "train.npz")
     valid_split = EncodedSplit.load(args.tokens / "valid.npz")
     vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
@@ -79,7 +79,7 @@ def train(args) -> None:
         len(valid_split),
     )
     reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
-    validation = json.loads(reports["validation"].read_text(encoding="utf-8"))
+    validation = read_json(reports["validation"])
     tags = {
         "textflow.device": str(device),
         "textflow.torch": torch.__version__,

@@ -7,13 +7,12 @@ frequency, ties broken alphabetically, so the same corpus always yields the same
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.io import write_json
+from pipelines.io import read_json, write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -57,5 +56,5 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json(path)
         return cls(data["tokens"], data["counts"])
