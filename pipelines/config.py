@@ -95,6 +95,9 @@ class EmbedParams:
     negative: int = bounded(5, minimum=1, maximum=50)
     min_n: int = bounded(3, minimum=1, maximum=10, doc="FastText subword n-gram lengths")
     max_n: int = bounded(6, minimum=1, maximum=10)
+    extra_text: Literal["none", "demo", "trec", "sst2", "sst1", "mr", "ag_news"] = field(
+        default="none", metadata={"doc": "a registry dataset whose sentences (labels unused) add to the corpus"}
+    )
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,18 @@ class TextCNNParams:
 
 
 @dataclass(frozen=True)
-class BiGRUParams:
+class RecurrentParams:
+    """Shared by ``bigru`` and ``bilstm``."""
+
     hidden_size: int = bounded(128, minimum=1, maximum=4096)
     num_layers: int = bounded(1, minimum=1, maximum=8)
+    pooling: Literal["max", "attention"] = "max"
+
+
+@dataclass(frozen=True)
+class CharCNNParams:
+    num_features: int = bounded(256, minimum=1, maximum=4096, doc="filters per convolution (Zhang small: 256)")
+    hidden_size: int = bounded(1024, minimum=1, maximum=8192, doc="fully connected width (Zhang small: 1024)")
 
 
 @dataclass(frozen=True)
@@ -117,13 +129,14 @@ class FastTextParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    type: Literal["fasttext", "textcnn", "bigru"] = "textcnn"
+    type: Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn"] = "textcnn"
     embedding_dim: int = bounded(300, minimum=2, maximum=2048)
-    embedding_init: Literal["rand", "static", "non-static"] = "rand"
+    embedding_init: Literal["rand", "static", "non-static", "multichannel"] = "rand"
     dropout: float = bounded(0.5, minimum=0.0, maximum=0.95)
     textcnn: TextCNNParams = field(default_factory=TextCNNParams)
-    bigru: BiGRUParams = field(default_factory=BiGRUParams)
+    rnn: RecurrentParams = field(default_factory=RecurrentParams)
     fasttext: FastTextParams = field(default_factory=FastTextParams)
+    charcnn: CharCNNParams = field(default_factory=CharCNNParams)
 
 
 @dataclass(frozen=True)
@@ -132,9 +145,15 @@ class TrainParams:
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
     learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
     optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
+    lr_schedule: Literal["constant", "cosine", "linear"] = field(
+        default="constant", metadata={"doc": "per-step decay of the learning rate to 0 over train.epochs"}
+    )
     weight_decay: float = bounded(0.0, minimum=0.0, maximum=1.0)
     grad_clip: float = bounded(5.0, minimum=0.0, doc="max gradient norm; 0 disables clipping")
     patience: int = bounded(4, minimum=1, doc="epochs without validation improvement before stopping")
+    length_buckets: bool = field(
+        default=True, metadata={"doc": "batch texts of similar length together so padding (and compute) shrinks"}
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     mixed_precision: bool = True
     num_threads: int = bounded(0, minimum=0, maximum=256, doc="0 = all CPU cores")
@@ -203,12 +222,28 @@ def _check_consistency(params: Params, source: str) -> None:
                 f"{source}: 'model.embedding_dim' ({params.model.embedding_dim}) must equal 'embed.dim' "
                 f"({params.embed.dim}) when 'model.embedding_init' is {params.model.embedding_init!r}"
             )
+    if params.model.type == "charcnn":
+        if params.tokenize.method != "char":
+            raise ConfigError(
+                f"{source}: 'model.type' charcnn reads characters; set 'tokenize.method' to char "
+                f"(it is {params.tokenize.method!r})"
+            )
+        if params.model.embedding_init != "rand":
+            raise ConfigError(
+                f"{source}: 'model.type' charcnn quantizes characters one-hot and has no word embedding; "
+                f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
+            )
     if any(size < 1 for size in params.model.textcnn.kernel_sizes):
         raise ConfigError(
             f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}"
         )
     if params.register.model_name and not params.register.model_name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{source}: 'register.model_name' may hold letters, digits, '-' and '_' only")
+    if params.embed.extra_text != "none" and params.embed.method == "none":
+        raise ConfigError(
+            f"{source}: 'embed.extra_text' is {params.embed.extra_text!r} but 'embed.method' is 'none', "
+            "so no embeddings would be trained on it; set embed.method or extra_text: none"
+        )
     if params.dataset.name == "local" and not params.dataset.local.train:
         raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")
 

@@ -1,4 +1,6 @@
-"""gensim Word2Vec / FastText trained on the training split, exported as a matrix aligned to the vocabulary.
+"""gensim Word2Vec / FastText trained on the training split (plus, optionally, unlabelled extra text),
+exported as a matrix aligned to the vocabulary, and scored on the word-similarity and analogy sets that ship
+with gensim's test data.
 
 Row ``i`` of the matrix is the vector of vocabulary id ``i``, so a model can copy it straight into its
 embedding layer. Words gensim never saw (below its ``min_count``) get small random vectors, except
@@ -11,8 +13,9 @@ salted ``hash``; a stable CRC32 and a single worker make training deterministic 
 
 from __future__ import annotations
 
+import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,40 @@ NEIGHBOURS = 5
 
 def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
+
+
+def embedding_corpus(
+    train: Sequence[str], extra: Sequence[str], held_out: Iterable[str], tokenize: Callable[[str], list[str]]
+) -> tuple[list[list[str]], int]:
+    """(token lists to train on, extra texts dropped): the cleaned training texts, then every cleaned extra
+    text that is not also a validation or test text. The drop keeps a test sentence that happens to sit in
+    the extra corpus (SST's sentences are MR's) from shaping the vectors the model is tested with."""
+    held = set(held_out)
+    kept = [text for text in extra if text not in held]
+    sentences = [tokens for tokens in map(tokenize, [*train, *kept]) if tokens]
+    return sentences, len(extra) - len(kept)
+
+
+def build_vectors(
+    sentences: Sequence[Sequence[str]], vocabulary: Vocabulary, params: EmbedParams, seed: int
+) -> tuple[np.ndarray, dict[str, Any], Any]:
+    """(matrix aligned to ``vocabulary``, report, gensim keyed vectors): train, align, evaluate."""
+    began = time.perf_counter()
+    model = train_embeddings(sentences, params, seed)
+    seconds = time.perf_counter() - began
+    matrix, coverage = aligned_matrix(model.wv, vocabulary, params.dim, seed, params.method == "fasttext")
+    report = {
+        "method": params.method,
+        "algorithm": params.algorithm,
+        "dim": params.dim,
+        "corpus_sentences": len(sentences),
+        "corpus_tokens": sum(len(sentence) for sentence in sentences),
+        "trained_words": len(model.wv.key_to_index),
+        "coverage": round(coverage, 6),
+        "seconds": round(seconds, 3),
+        **evaluate_embeddings(model.wv),
+    }
+    return matrix, report, model.wv
 
 
 def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, seed: int) -> Any:
@@ -83,3 +120,43 @@ def nearest_neighbours(keyed_vectors: Any, vocabulary: Vocabulary) -> dict[str, 
         token: [[word, round(float(score), 4)] for word, score in keyed_vectors.most_similar(token, topn=NEIGHBOURS)]
         for token in probes
     }
+
+
+SIMILARITY_SETS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+ANALOGY_SET = "questions-words.txt"
+
+
+def evaluate_embeddings(keyed_vectors: Any) -> dict[str, float]:
+    """Spearman correlation with human similarity judgements (WordSim353, SimLex-999), accuracy on Mikolov's
+    analogy questions, and the share of each set's pairs/questions the vocabulary covers.
+
+    Case-insensitive, as the cleaned text is usually lower-cased. Pairs and questions with an unknown word are
+    skipped (gensim's default; a score is 0 when nothing is covered), so read a score with its coverage: on a corpus of a few thousand
+    sentences coverage is low and the scores are noise; they become meaningful with a large ``extra_text``.
+    """
+    import warnings
+
+    from gensim.test.utils import datapath
+
+    scores: dict[str, float] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gensim warns per skipped pair and on constant inputs
+        for name, filename in SIMILARITY_SETS.items():
+            try:
+                _, spearman, oov_percent = keyed_vectors.evaluate_word_pairs(datapath(filename), case_insensitive=True)
+            except ValueError:  # not one pair covered
+                spearman, oov_percent = (0.0,), 100.0
+            correlation = float(spearman[0])
+            scores[f"{name}_spearman"] = round(correlation, 4) if np.isfinite(correlation) else 0.0
+            scores[f"{name}_coverage"] = round(1.0 - float(oov_percent) / 100.0, 4)
+        accuracy, sections = keyed_vectors.evaluate_word_analogies(datapath(ANALOGY_SET), case_insensitive=True)
+    total = next(section for section in sections if section["section"] == "Total accuracy")
+    answered = len(total["correct"]) + len(total["incorrect"])
+    scores["analogy_accuracy"] = round(float(accuracy), 4)
+    scores["analogy_coverage"] = round(answered / _question_count(datapath(ANALOGY_SET)), 4)
+    return scores
+
+
+def _question_count(path: str) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for line in handle if line.strip() and not line.startswith(":"))

@@ -21,8 +21,11 @@ def test_override_by_dotted_key(tmp_path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"model": {"typo": 1}}, "unknown key 'model.typo'; allowed keys here: bigru, dropout"),
-        ({"model": {"type": "transformer"}}, "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru"),
+        ({"model": {"typo": 1}}, "unknown key 'model.typo'; allowed keys here: charcnn, dropout"),
+        (
+            {"model": {"type": "transformer"}},
+            "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru, bilstm, charcnn",
+        ),
         ({"train": {"epochs": "ten"}}, "'train.epochs' must be an integer, got 'ten'"),
         ({"train": {"epochs": 0}}, "'train.epochs' is 0; allowed range: 1 to 1000"),
         ({"train": {"learning_rate": True}}, "'train.learning_rate' must be a number"),
@@ -32,6 +35,13 @@ def test_override_by_dotted_key(tmp_path):
         ({"model": {"embedding_init": "static"}, "embed": {"method": "none"}}, "'embed.method' is 'none'"),
         ({"model": {"embedding_init": "static", "embedding_dim": 100}}, "must equal 'embed.dim'"),
         ({"dataset": {"name": "local"}}, "'dataset.local.train' must name a file"),
+        ({"model": {"type": "charcnn"}}, "charcnn reads characters; set 'tokenize.method' to char"),
+        (
+            {"model": {"type": "charcnn", "embedding_init": "static"}, "tokenize": {"method": "char"}},
+            "'model.embedding_init' must be rand",
+        ),
+        ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),
+        ({"model": {"rnn": {"pooling": "mean"}}}, "'model.rnn.pooling' is 'mean'; allowed values: max, attention"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(data, message):

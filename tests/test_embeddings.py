@@ -1,14 +1,17 @@
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
+import pytest
 import yaml
 
 from pipelines.config import DemoCorpus, EmbedParams
 from pipelines.data.demo import generate_demo_corpus
-from pipelines.embeddings import aligned_matrix, train_embeddings
+from pipelines.embeddings import aligned_matrix, evaluate_embeddings, train_embeddings
 from pipelines.stages.embed import embed
 from pipelines.text.clean import CleanSettings, TextCleaner
-from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import PAD_ID, Vocabulary
 
 
@@ -36,10 +39,67 @@ def test_fasttext_covers_words_it_never_saw_through_subwords():
     assert np.allclose(matrix[vocabulary.index["teamwork"]], model.wv["teamwork"])
 
 
+def _embed_args(tmp_path, **overrides):
+    paths = {name: tmp_path / name for name in ("clean", "tokens", "extra_text", "stopwords", "out", "report")}
+    return SimpleNamespace(params=str(tmp_path / "params.yaml"), **paths | overrides)
+
+
+def _write_clean_splits(tmp_path, texts):
+    (tmp_path / "clean").mkdir()
+    for split, rows in texts.items():
+        pd.DataFrame({"text": rows, "label": ["a"] * len(rows)}).to_parquet(tmp_path / "clean" / f"{split}.parquet")
+    Vocabulary.build([text.split() for text in texts["train"]]).save(tmp_path / "tokens" / "vocab.json")
+
+
 def test_embed_none_writes_an_empty_matrix_and_trains_nothing(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"embed": {"method": "none", "dim": 8}}))
-    Vocabulary.build([["a"]]).save(tmp_path / "tokens" / "vocab.json")
-    EncodedSplit.from_lists([[4]], [0]).save(tmp_path / "tokens" / "train.npz")
-    embed(str(tmp_path / "params.yaml"), tmp_path / "tokens", tmp_path / "vectors.npy", tmp_path / "embed.json")
-    assert np.load(tmp_path / "vectors.npy").shape == (0, 8)
-    assert json.loads((tmp_path / "embed.json").read_text())["method"] == "none"
+    args = _embed_args(tmp_path)
+    embed(args)
+    assert np.load(args.out).shape == (0, 8)
+    assert json.loads(args.report.read_text())["method"] == "none"
+
+
+def test_embed_trains_on_extra_text_cleaned_like_the_data_but_never_on_held_out_texts(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"embed": {"dim": 8, "epochs": 1, "extra_text": "demo"}}))
+    _write_clean_splits(
+        tmp_path, {"train": ["good film", "bad film"], "valid": ["a fine movie !"], "test": ["dull plot"]}
+    )
+    (tmp_path / "stopwords.txt").write_text("# stopwords: none (0 words)\n")
+    (tmp_path / "extra_text").write_text("A <b>Fine</b> movie!\nThe SCORE soars\nDull plot\n", encoding="utf-8")
+    args = _embed_args(tmp_path, stopwords=tmp_path / "stopwords.txt")
+    embed(args)
+    report = json.loads(args.report.read_text())
+    assert report["extra_sentences"] == 1 and report["extra_dropped_as_held_out"] == 2
+    assert report["corpus_sentences"] == 3 and report["corpus_tokens"] == 2 + 2 + 3
+    assert {"wordsim353_spearman", "simlex999_coverage", "analogy_accuracy"} <= set(report)
+    assert np.load(args.out).shape == (len(Vocabulary.load(tmp_path / "tokens" / "vocab.json")), 8)
+
+
+def test_similarity_scores_rank_word_pairs_like_people_do():
+    """Vectors built so that the cosine of each covered WordSim353 pair follows the human score exactly."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    lines = Path(datapath("wordsim353.tsv")).read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    pairs = [(first.lower(), second.lower(), float(score)) for first, second, score in rows]
+    chosen, words = [], set()
+    for first, second, score in pairs:
+        candidate = words | {first, second}
+        covered = {pair[:2] for pair in pairs if pair[0] in candidate and pair[1] in candidate}
+        if first not in words and second not in words and covered == {*(pair[:2] for pair in chosen), (first, second)}:
+            chosen.append((first, second, score))
+            words = candidate
+        if len(chosen) == 20:
+            break
+    vectors = KeyedVectors(2 * len(chosen))
+    for index, (first, second, score) in enumerate(chosen):
+        angle = (1.0 - score / 10.0) * np.pi / 2
+        one, other = np.zeros(2 * len(chosen)), np.zeros(2 * len(chosen))
+        one[2 * index] = 1.0
+        other[2 * index], other[2 * index + 1] = np.cos(angle), np.sin(angle)
+        vectors.add_vectors([first, second], [one, other])
+    scores = evaluate_embeddings(vectors)
+    assert scores["wordsim353_spearman"] > 0.99
+    covered_rows = sum(first in words and second in words for first, second, _ in pairs)  # a few pairs repeat
+    assert scores["wordsim353_coverage"] == pytest.approx(covered_rows / len(pairs), abs=1e-3)

@@ -24,13 +24,20 @@ def _ag_news_file(path, copies):
 def test_local_ag_news_csv_flows_through_download_and_validate(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _ag_news_file(tmp_path / "news.csv", copies=30)
-    params = yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "news.csv", "format": "ag_news_csv"}}})
+    params = yaml.safe_dump(
+        {
+            "dataset": {"name": "local", "local": {"train": "news.csv", "format": "ag_news_csv"}},
+            "embed": {"extra_text": "demo"},
+        }
+    )
     (tmp_path / "params.yaml").write_text(params)
 
-    download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt")
+    download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt", tmp_path / "extra.txt")
     manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())
     assert manifest["format"] == "ag_news_csv" and set(manifest["files"]) == {"train"}
     assert (tmp_path / "stopwords.txt").read_text().startswith("# stopwords: none (0 words)")
+    extra = (tmp_path / "extra.txt").read_text(encoding="utf-8").splitlines()
+    assert len(extra) == 3000 + 800 and all(line.strip() == line and line for line in extra)
 
     validate("params.yaml", tmp_path / "raw", tmp_path / "validated", tmp_path / "validation.json")
     splits = {name: pd.read_parquet(tmp_path / "validated" / f"{name}.parquet") for name in ("train", "valid", "test")}
@@ -47,7 +54,7 @@ def test_missing_local_file_is_named(tmp_path, monkeypatch, capsys):
         yaml.safe_dump({"dataset": {"name": "local", "local": {"train": "nope.txt"}}})
     )
     try:
-        download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt")
+        download("params.yaml", tmp_path / "raw", tmp_path / "stopwords.txt", tmp_path / "extra.txt")
     except FileNotFoundError as error:
         assert "dataset.local.train: nope.txt is not a file" in str(error)
     else:

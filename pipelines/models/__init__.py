@@ -7,11 +7,12 @@ import numpy as np
 from torch import nn
 
 from pipelines.config import ModelParams
-from pipelines.models.bigru import BiGRU
+from pipelines.models.charcnn import CharCNN
 from pipelines.models.fasttext import FastTextClassifier
+from pipelines.models.recurrent import RecurrentClassifier
 from pipelines.models.textcnn import TextCNN
 
-MODEL_TYPES = ("fasttext", "textcnn", "bigru")
+MODEL_TYPES = ("fasttext", "textcnn", "bigru", "bilstm", "charcnn")
 
 
 def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors: np.ndarray | None = None) -> nn.Module:
@@ -30,8 +31,19 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
             max_norm=params.textcnn.max_norm,
             **common,
         )
-    if params.type == "bigru":
-        return BiGRU(
-            vocab_size, num_classes, params.embedding_dim, params.bigru.hidden_size, params.bigru.num_layers, **common
+    if params.type in ("bigru", "bilstm"):
+        rnn = params.rnn
+        return RecurrentClassifier(
+            vocab_size,
+            num_classes,
+            params.embedding_dim,
+            rnn.hidden_size,
+            rnn.num_layers,
+            cell=params.type[2:],
+            pooling=rnn.pooling,
+            **common,
         )
+    if params.type == "charcnn":
+        charcnn = params.charcnn
+        return CharCNN(vocab_size, num_classes, charcnn.num_features, charcnn.hidden_size, params.dropout)
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")

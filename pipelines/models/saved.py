@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,11 +35,11 @@ def save_model(
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """(model in eval mode, the saved record); the embedding is rebuilt as ``rand`` and then overwritten by
-    the saved weights, so no embedding matrix is needed to load."""
+    """(model in eval mode, the saved record); the embedding is built from a zero matrix and then overwritten
+    by the saved weights, so no embedding matrix is needed to load."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     params = build_section(ModelParams, state["model_params"], "model")
-    params = dataclasses.replace(params, embedding_init="rand")
-    model = build_model(params, state["vocab_size"], state["num_classes"])
+    placeholder = np.zeros((state["vocab_size"], params.embedding_dim), dtype=np.float32)
+    model = build_model(params, state["vocab_size"], state["num_classes"], placeholder)
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval(), state

@@ -30,7 +30,7 @@ def stage_cli(
     parser = argparse.ArgumentParser(prog=f"python -m pipelines.stages.{name}", description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     for path in paths:
-        parser.add_argument(f"--{path}", required=True, type=Path)
+        parser.add_argument(f"--{path.replace('_', '-')}", required=True, type=Path)
     args = parser.parse_args(argv)
     run_stage(name, lambda: body(args))
 

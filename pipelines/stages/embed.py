@@ -1,70 +1,79 @@
-"""Stage ``embed``: train Word2Vec or FastText on the training split's tokens and write a matrix aligned to
-the vocabulary (``vectors.npy``); ``embed.method: none`` writes an empty matrix and trains nothing."""
+"""Stage ``embed``: train Word2Vec or FastText on the cleaned training split plus the unlabelled
+``embed.extra_text`` sentences (cleaned the same way, minus any that are validation or test texts), write a
+matrix aligned to the vocabulary (``vectors.npy``) and score the vectors on gensim's word-similarity and
+analogy sets. ``embed.method: none`` writes an empty matrix and trains nothing."""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pipelines.config import load_params
-from pipelines.embeddings import aligned_matrix, nearest_neighbours, train_embeddings
+from pipelines.embeddings import build_vectors, embedding_corpus, nearest_neighbours
 from pipelines.io import atomic_path, write_json
 from pipelines.stages import stage_cli
-from pipelines.text.sequences import EncodedSplit
-from pipelines.text.vocab import PAD_ID, Vocabulary
+from pipelines.text.clean import CleanSettings, clean_texts
+from pipelines.text.stopwords import read_stopwords
+from pipelines.text.tokenizers import get_tokenizer
+from pipelines.text.vocab import Vocabulary
 
 log = logging.getLogger("embed")
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_cli(
-        "embed",
-        __doc__,
-        ["tokens", "out", "report"],
-        lambda args: embed(args.params, args.tokens, args.out, args.report),
-        argv,
-    )
+    stage_cli("embed", __doc__, ["clean", "tokens", "extra_text", "stopwords", "out", "report"], embed, argv)
 
 
-def embed(params_path: str, tokens: Path, out: Path, report_path: Path) -> None:
-    params = load_params(params_path)
+def embed(args) -> None:
+    params = load_params(args.params)
     options = params.embed
     if options.method == "none":
-        _save_matrix(out, np.zeros((0, options.dim), dtype=np.float32))
-        write_json(report_path, {"method": "none", "coverage": 0.0, "seconds": 0.0})
+        _save_matrix(args.out, np.zeros((0, options.dim), dtype=np.float32))
+        write_json(args.report, {"method": "none", "coverage": 0.0, "seconds": 0.0})
         log.info("embed.method is none: no embeddings trained")
         return
-    vocabulary = Vocabulary.load(tokens / "vocab.json")
-    train = EncodedSplit.load(tokens / "train.npz")
-    sentences = [vocabulary.decode(row[row != PAD_ID]) for row in map(train.sequence, range(len(train)))]
-    began = time.perf_counter()
-    model = train_embeddings(sentences, options, params.seed)
-    seconds = time.perf_counter() - began
-    matrix, coverage = aligned_matrix(model.wv, vocabulary, options.dim, params.seed, options.method == "fasttext")
-    _save_matrix(out, matrix)
-    write_json(
-        report_path,
-        {
-            "method": options.method,
-            "algorithm": options.algorithm,
-            "dim": options.dim,
-            "trained_words": len(model.wv.key_to_index),
-            "coverage": round(coverage, 6),
-            "seconds": round(seconds, 3),
-            "nearest_neighbours": nearest_neighbours(model.wv, vocabulary),
-        },
+    vocabulary = Vocabulary.load(args.tokens / "vocab.json")
+    frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in ("train", "valid", "test")}
+    extra = [line for line in args.extra_text.read_text(encoding="utf-8").split("\n") if line]
+    if extra:
+        settings = CleanSettings(
+            params.clean.lowercase, params.clean.punctuation, read_stopwords(args.stopwords), params.clean.stem
+        )
+        extra = clean_texts(extra, settings, params.clean.workers)
+    sentences, dropped = embedding_corpus(
+        frames["train"]["text"].tolist(),
+        extra,
+        [*frames["valid"]["text"], *frames["test"]["text"]],
+        get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
     )
+    matrix, report, vectors = build_vectors(sentences, vocabulary, options, params.seed)
+    _save_matrix(args.out, matrix)
+    report |= {
+        "extra_text": options.extra_text,
+        "extra_sentences": len(extra) - dropped,
+        "extra_dropped_as_held_out": dropped,
+        "nearest_neighbours": nearest_neighbours(vectors, vocabulary),
+    }
+    write_json(args.report, report)
     log.info(
-        "%s %s dim %d: %d words in %.1fs, vocabulary coverage %.1f%%",
+        "%s %s dim %d on %d sentences (%d extra, %d held-out texts dropped): %d words in %.1fs, "
+        "vocabulary coverage %.1f%%; WordSim353 %.3f, SimLex-999 %.3f, analogies %.3f (%.0f%% answerable)",
         options.method,
         options.algorithm,
         options.dim,
-        len(model.wv.key_to_index),
-        seconds,
-        100 * coverage,
+        report["corpus_sentences"],
+        report["extra_sentences"],
+        dropped,
+        report["trained_words"],
+        report["seconds"],
+        100 * report["coverage"],
+        report["wordsim353_spearman"],
+        report["simlex999_spearman"],
+        report["analogy_accuracy"],
+        100 * report["analogy_coverage"],
     )
 
 

@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 
 from pipelines.config import load_params
-from pipelines.data.formats import read_dataset_file
-from pipelines.data.registry import SPLITS
-from pipelines.data.splits import stratified_split
+from pipelines.data.sources import read_raw_splits
+from pipelines.data.splits import complete_splits
 from pipelines.data.validation import ValidationFailed, validate_splits
-from pipelines.io import atomic_directory, read_json, write_json
+from pipelines.io import atomic_directory, write_json
 from pipelines.stages import stage_cli
 
 log = logging.getLogger("validate")
@@ -31,21 +30,9 @@ def main(argv: list[str] | None = None) -> None:
 def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
     began = time.perf_counter()
     params = load_params(params_path)
-    manifest = read_json(raw / "manifest.json")
-    splits = {
-        split: read_dataset_file(raw / entry["path"], manifest["format"], manifest["encoding"])
-        for split, entry in manifest["files"].items()
-    }
-    created = []
-    if "test" not in splits:
-        splits["train"], splits["test"] = stratified_split(splits["train"], params.validate.test_fraction, params.seed)
-        created.append("test")
-    if "valid" not in splits:
-        splits["train"], splits["valid"] = stratified_split(
-            splits["train"], params.validate.valid_fraction, params.seed + 1
-        )
-        created.append("valid")
-    splits = {split: splits[split] for split in SPLITS}
+    manifest, published = read_raw_splits(raw)
+    options = params.validate
+    splits, created = complete_splits(published, options.valid_fraction, options.test_fraction, params.seed)
     report = validate_splits(splits, params.validate)
     write_json(
         report_path,

@@ -1,7 +1,13 @@
-"""Mini-batches from an :class:`EncodedSplit`: seeded shuffling, padding only to the batch's longest row.
+"""Mini-batches from an :class:`EncodedSplit`: seeded shuffling, texts of similar length batched together,
+padding only to the batch's longest row.
 
-The shuffle order of epoch ``e`` depends only on ``(seed, e)``, so a run resumed at epoch ``e`` sees
-exactly the batches an uninterrupted run would have seen, with no generator state to checkpoint.
+The batch order of epoch ``e`` depends only on ``(seed, e)``, so a run resumed at epoch ``e`` sees exactly
+the batches an uninterrupted run would have seen, with no generator state to checkpoint.
+
+Length buckets: a shuffled epoch is cut into pools of :data:`POOL_BATCHES` batches; each pool is sorted by
+length and cut into batches, and the batches are shuffled. Batches stay random (a pool is a random sample)
+while their rows have similar lengths, so a batch of short questions is no longer padded to the one long
+question that happened to land in it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import torch
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import PAD_ID
 
+POOL_BATCHES = 50
+
 
 def pad_batch(split: EncodedSplit, rows: np.ndarray, min_length: int = 1) -> torch.Tensor:
     lengths = split.lengths[rows]
@@ -25,12 +33,43 @@ def pad_batch(split: EncodedSplit, rows: np.ndarray, min_length: int = 1) -> tor
     return torch.from_numpy(batch)
 
 
+def batch_rows(
+    lengths: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, length_buckets: bool = True
+) -> list[np.ndarray]:
+    """Row indices of every batch of one epoch; each row appears exactly once.
+
+    Without shuffling (prediction) and with ``length_buckets``, rows are simply sorted by length: the caller
+    puts the outputs back in row order."""
+    order = np.arange(len(lengths))
+    if not shuffle:
+        if length_buckets:
+            order = np.argsort(lengths, kind="stable")
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(order)
+    if not length_buckets:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    batches = []
+    pool_size = batch_size * POOL_BATCHES
+    for pool_start in range(0, len(order), pool_size):
+        pool = order[pool_start : pool_start + pool_size]
+        pool = pool[np.argsort(lengths[pool], kind="stable")]
+        batches.extend(pool[start : start + batch_size] for start in range(0, len(pool), batch_size))
+    return [batches[index] for index in rng.permutation(len(batches))]
+
+
 def iterate_batches(
-    split: EncodedSplit, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, min_length: int = 1
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    order = np.arange(len(split))
-    if shuffle:
-        order = np.random.default_rng([seed, epoch]).permutation(order)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        yield pad_batch(split, rows, min_length), torch.from_numpy(split.labels[rows])
+    split: EncodedSplit,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    min_length: int = 1,
+    length_buckets: bool = True,
+) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    """(rows, padded ids, labels) per batch."""
+    for rows in batch_rows(
+        split.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, length_buckets=length_buckets
+    ):
+        yield rows, pad_batch(split, rows, min_length), torch.from_numpy(split.labels[rows])

@@ -1,8 +1,8 @@
 """The training loop: epochs over seeded batches, validation, early stopping, and a checkpoint every epoch.
 
-A checkpoint holds everything the next epoch depends on (model, optimizer, torch RNG state for dropout,
-best weights so far, early-stopping counters, history), so a run killed at any point and started again
-ends with exactly the weights and metrics of an uninterrupted run. A checkpoint carries a fingerprint of
+A checkpoint holds everything the next epoch depends on (model, optimizer, learning-rate schedule, torch RNG
+state for dropout, best weights so far, early-stopping counters, history), so a run killed at any point and
+started again ends with exactly the weights and metrics of an uninterrupted run. A checkpoint carries a fingerprint of
 the inputs and params that produced it; one from a different configuration is ignored, never resumed.
 Checkpoints hold only tensors and plain values and are read with ``torch.load(weights_only=True)``.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,18 @@ def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimiz
     return torch.optim.SGD(trainable, momentum=0.9, **options)
 
 
+def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps_per_epoch: int):
+    """Per-step learning-rate factor: ``constant`` 1; ``linear`` and ``cosine`` decay to 0 at the last step of
+    ``train.epochs`` (early stopping may end sooner, at a higher rate)."""
+    total = max(params.epochs * steps_per_epoch, 1)
+    factors = {
+        "constant": lambda step: 1.0,
+        "linear": lambda step: max(0.0, 1.0 - step / total),
+        "cosine": lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)),
+    }
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factors[params.lr_schedule])
+
+
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     if enabled and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.float16)
@@ -62,13 +75,16 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
 def predict_probabilities(
     model: nn.Module, split: EncodedSplit, batch_size: int, device: torch.device, mixed_precision: bool = False
 ) -> np.ndarray:
+    """Class probabilities [rows, classes] in row order (batches are formed by length, then put back)."""
     model.eval()
-    chunks = []
-    for ids, _ in iterate_batches(split, batch_size, shuffle=False, min_length=getattr(model, "min_length", 1)):
+    probabilities = None
+    for rows, ids, _ in iterate_batches(split, batch_size, shuffle=False, min_length=getattr(model, "min_length", 1)):
         with _autocast(device, mixed_precision):
             logits = model(ids.to(device))
-        chunks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        if probabilities is None:
+            probabilities = np.zeros((len(split), logits.shape[1]), dtype=np.float32)
+        probabilities[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return probabilities if probabilities is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 def evaluate_loss_accuracy(
@@ -99,6 +115,7 @@ def train_model(
     torch.manual_seed(seed)
     model.to(device)
     optimizer = make_optimizer(model, params)
+    schedule = make_schedule(optimizer, params, math.ceil(len(train) / params.batch_size))
     use_amp = params.mixed_precision and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_function = nn.CrossEntropyLoss()
@@ -111,6 +128,7 @@ def train_model(
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
             scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["torch_rng"])
             best_state = state["best_model"]
@@ -132,8 +150,14 @@ def train_model(
         epoch_began = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for ids, labels in iterate_batches(
-            train, params.batch_size, shuffle=True, seed=seed, epoch=epoch, min_length=min_length
+        for _, ids, labels in iterate_batches(
+            train,
+            params.batch_size,
+            shuffle=True,
+            seed=seed,
+            epoch=epoch,
+            min_length=min_length,
+            length_buckets=params.length_buckets,
         ):
             ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
@@ -146,6 +170,7 @@ def train_model(
                 nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
             scaler.step(optimizer)
             scaler.update()
+            schedule.step()
             if hasattr(model, "apply_constraints"):
                 model.apply_constraints()
             total_loss += float(loss.detach()) * len(labels)
@@ -189,6 +214,7 @@ def train_model(
                     "epoch": epoch,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
                     "scaler": scaler.state_dict(),
                     "torch_rng": torch.get_rng_state(),
                     "best_model": best_state,

@@ -1,0 +1,90 @@
+"""Batching and the training loop, in-process on small generated data."""
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.config import ModelParams, TrainParams
+from pipelines.models import build_model
+from pipelines.text.sequences import EncodedSplit
+from pipelines.training.batches import batch_rows
+from pipelines.training.loop import predict_probabilities, train_model
+
+CPU = torch.device("cpu")
+
+
+def _split(rows=300, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 60, size=rows)
+    labels = rng.integers(0, 2, size=rows)
+    sequences = [
+        (rng.integers(4, 40, size=length) + 20 * label).tolist() for length, label in zip(lengths, labels, strict=True)
+    ]
+    return EncodedSplit.from_lists(sequences, labels.tolist())
+
+
+def test_length_buckets_cover_every_row_once_reproducibly_and_cut_padding():
+    lengths = _split(2000).lengths
+    epoch = batch_rows(lengths, 20, shuffle=True, seed=3, epoch=1)
+    assert sorted(np.concatenate(epoch).tolist()) == list(range(2000))
+    again = batch_rows(lengths, 20, shuffle=True, seed=3, epoch=1)
+    assert all(np.array_equal(a, b) for a, b in zip(epoch, again, strict=True))
+    assert not np.array_equal(
+        np.concatenate(epoch), np.concatenate(batch_rows(lengths, 20, shuffle=True, seed=3, epoch=2))
+    )
+
+    def padding(batches):
+        return sum(int(lengths[rows].max()) * len(rows) - int(lengths[rows].sum()) for rows in batches)
+
+    plain = batch_rows(lengths, 20, shuffle=True, seed=3, epoch=1, length_buckets=False)
+    assert padding(epoch) < padding(plain) / 5
+
+
+def test_predictions_come_back_in_row_order():
+    split = _split(57)
+    torch.manual_seed(0)
+    model = build_model(ModelParams(type="bigru", embedding_dim=8), 80, 2)
+    together = predict_probabilities(model, split, 16, CPU)
+    one_by_one = np.concatenate([predict_probabilities(model, _subset(split, [row]), 1, CPU) for row in range(57)])
+    assert np.allclose(together, one_by_one, atol=1e-5)
+
+
+def _subset(split, rows):
+    return EncodedSplit.from_lists([split.sequence(row).tolist() for row in rows], split.labels[rows].tolist())
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_a_run_interrupted_and_resumed_ends_with_the_uninterrupted_weights(tmp_path, schedule):
+    train, valid = _split(200, seed=1), _split(60, seed=2)
+    params = TrainParams(epochs=4, batch_size=16, learning_rate=0.01, lr_schedule=schedule, patience=10)
+
+    def run(checkpoint, stop_after=None):
+        torch.manual_seed(7)
+        model = build_model(ModelParams(type="textcnn", embedding_dim=8, dropout=0.5), 80, 2)
+
+        def on_epoch(row):
+            if row["epoch"] == stop_after:
+                raise Interrupted
+
+        result = train_model(
+            model, train, valid, params, seed=7, device=CPU, checkpoint_path=checkpoint, on_epoch=on_epoch
+        )
+        return model, result
+
+    uninterrupted, expected = run(None)
+    with pytest.raises(Interrupted):
+        run(tmp_path / "checkpoint.pt", stop_after=2)
+    resumed, result = run(tmp_path / "checkpoint.pt")
+    assert result.resumed_from_epoch == 1  # epoch 2 was interrupted before its checkpoint was written
+
+    def curves(history):
+        return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+
+    assert curves(result.history) == curves(expected.history)
+    for name, tensor in uninterrupted.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert expected.history[-1]["valid_accuracy"] > 0.9
