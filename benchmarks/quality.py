@@ -1,0 +1,368 @@
+"""Test accuracy of our models side by side with the peers, on the same splits, over several seeds.
+
+    TEXTFLOW_MIRROR=../shared/mirror python -m benchmarks.quality --datasets trec sst2 sst1 mr
+    python -m benchmarks.quality --dataset local --train PATH [--valid PATH] [--test PATH] [--format label_text]
+    python -m benchmarks.quality --datasets demo --seeds 1 --models fasttext --epochs 2     # quick smoke run
+
+Every number goes through the pipeline's own code: raw files from the registry (sha256-checked), the
+validate stage's split completion, the clean stage's cleaner, the tokenize stage's encoder, the embed stage's
+vectors and the train stage's loop, with params.yaml as the base config and each model's overrides on top
+(the overrides are printed in RESULTS.md as ``dvc exp run -S`` flags). A dataset published without a test
+split (MR, a local file given alone) is scored by stratified k-fold cross-validation.
+
+Each run appends a record to ``--records`` (JSON, one entry per dataset/model/seed/fold/device, replaced when
+re-run), and ``--out`` (RESULTS.md) is rendered from all records, so datasets can be run one at a time, on
+different machines (a GPU column appears when records from CUDA exist), and the table still shows them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from benchmarks import peers
+from benchmarks.report import render_results
+from pipelines.config import Params, load_params, params_from_dict, set_dotted, to_dict
+from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
+from pipelines.data.splits import complete_splits, stratified_folds
+from pipelines.embeddings import build_vectors, embedding_corpus
+from pipelines.models import build_model
+from pipelines.text.clean import CleanSettings, clean_texts
+from pipelines.text.encode import encode_corpus
+from pipelines.text.stopwords import stopword_list
+from pipelines.text.tokenizers import get_tokenizer
+from pipelines.training.device import configure_threads, resolve_device
+from pipelines.training.loop import predict_probabilities, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("quality")
+
+# Our models: overrides of params.yaml. Chosen on validation accuracy, never on test.
+MODELS: dict[str, dict[str, Any]] = {
+    # fastText's own classifier setting: a small hidden layer (the paper uses 10 units); 300 dims over 200k
+    # bigram buckets makes every dense Adam step touch 60M weights (39 s an epoch on the demo set, 2 cores).
+    "fasttext": {
+        "model.type": "fasttext",
+        "model.embedding_dim": 10,
+        "model.dropout": 0.0,
+        "train.learning_rate": 0.01,
+    },
+    "textcnn-rand": {"model.type": "textcnn"},
+    "textcnn-static": {"model.type": "textcnn", "model.embedding_init": "static"},
+    "textcnn-non-static": {"model.type": "textcnn", "model.embedding_init": "non-static"},
+    "textcnn-multichannel": {"model.type": "textcnn", "model.embedding_init": "multichannel"},
+    "bigru-max": {"model.type": "bigru"},
+    "bilstm-attention": {"model.type": "bilstm", "model.rnn.pooling": "attention"},
+    "charcnn": {"model.type": "charcnn", "tokenize.method": "char", "train.epochs": 30, "train.patience": 6},
+}
+PEERS = ("tfidf-logreg", "fasttext-binary-unigram", "fasttext-binary-bigram")
+DEFAULT_MODELS = ("fasttext", "textcnn-rand", "textcnn-multichannel", "bilstm-attention", *PEERS)
+# Per-dataset overrides, applied to every model of ours (chosen on validation accuracy).
+DATASET_OVERRIDES: dict[str, dict[str, Any]] = {}
+
+
+@dataclasses.dataclass
+class Partition:
+    """One train/valid/test partition of a dataset: a seed, and for cross-validation a fold."""
+
+    seed: int
+    fold: int | None
+    frames: dict[str, pd.DataFrame]
+
+
+def partitions(published: dict[str, pd.DataFrame], params: Params, seeds: list[int], folds: int) -> Iterator[Partition]:
+    """The validate stage's split completion per seed; k-fold CV when no test split was published."""
+    options = params.validate
+    for seed in seeds:
+        if "test" in published:
+            splits, _ = complete_splits(published, options.valid_fraction, options.test_fraction, seed)
+            yield Partition(seed, None, splits)
+            continue
+        frame = pd.concat([published[name] for name in sorted(published)], ignore_index=True)
+        assignment = stratified_folds(frame["label"], folds, seed)
+        for fold in range(folds):
+            rest = {"train": frame[assignment != fold].reset_index(drop=True)}
+            rest["test"] = frame[assignment == fold].reset_index(drop=True)
+            splits, _ = complete_splits(rest, options.valid_fraction, options.test_fraction, seed)
+            yield Partition(seed, fold, splits)
+
+
+class Workbench:
+    """Caches what several models share within one partition: cleaned text, encodings, embedding vectors."""
+
+    def __init__(self, partition: Partition, extra_text_dir: Path):
+        self.partition = partition
+        self.extra_text_dir = extra_text_dir
+        self._cleaned: dict[Any, dict[str, pd.DataFrame]] = {}
+        self._encoded: dict[Any, Any] = {}
+        self._vectors: dict[Any, np.ndarray] = {}
+        self._extra: dict[str, list[str]] = {}
+
+    def cleaned(self, params: Params) -> dict[str, pd.DataFrame]:
+        key = dataclasses.astuple(params.clean)
+        if key not in self._cleaned:
+            settings = _clean_settings(params)
+            self._cleaned[key] = {
+                split: pd.DataFrame({"text": clean_texts(frame["text"].tolist(), settings), "label": frame["label"]})
+                for split, frame in self.partition.frames.items()
+            }
+        return self._cleaned[key]
+
+    def encoded(self, params: Params):
+        key = (dataclasses.astuple(params.clean), dataclasses.astuple(params.tokenize))
+        if key not in self._encoded:
+            self._encoded[key] = encode_corpus(self.cleaned(params), params.tokenize)
+        return self._encoded[key]
+
+    def vectors(self, params: Params) -> np.ndarray:
+        key = (
+            dataclasses.astuple(params.clean),
+            dataclasses.astuple(params.tokenize),
+            dataclasses.astuple(params.embed),
+        )
+        if key not in self._vectors:
+            frames = self.cleaned(params)
+            extra = []
+            if params.embed.extra_text != "none":
+                if params.embed.extra_text not in self._extra:
+                    directory = self.extra_text_dir / params.embed.extra_text
+                    directory.mkdir(parents=True, exist_ok=True)
+                    self._extra[params.embed.extra_text] = unlabelled_sentences(
+                        params.embed.extra_text, params, directory
+                    )
+                extra = clean_texts(self._extra[params.embed.extra_text], _clean_settings(params))
+            sentences, _ = embedding_corpus(
+                frames["train"]["text"].tolist(),
+                extra,
+                [*frames["valid"]["text"], *frames["test"]["text"]],
+                get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
+            )
+            matrix, report, _ = build_vectors(sentences, self.encoded(params).vocabulary, params.embed, params.seed)
+            log.info("    vectors: %d sentences, coverage %.1f%%", len(sentences), 100 * report["coverage"])
+            self._vectors[key] = matrix
+        return self._vectors[key]
+
+
+def _clean_settings(params: Params) -> CleanSettings:
+    options = params.clean
+    return CleanSettings(
+        options.lowercase, options.punctuation, frozenset(stopword_list(options.stopwords)), options.stem
+    )
+
+
+def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str, Any]:
+    corpus = bench.encoded(params)
+    vectors = bench.vectors(params) if params.model.embedding_init != "rand" else None
+    torch.manual_seed(params.seed)
+    model = build_model(params.model, len(corpus.vocabulary), len(corpus.class_names), vectors)
+    test = corpus.splits["test"]
+
+    def test_accuracy() -> float:
+        probabilities = predict_probabilities(model, test, 256, device, params.train.mixed_precision)
+        return float((probabilities.argmax(axis=1) == test.labels).mean())
+
+    curve: list[tuple[float, float]] = []
+
+    def record_curve(row: dict[str, float]) -> None:
+        """Test accuracy after every epoch, against training seconds so far (this evaluation not counted)."""
+        curve.append((round(sum(point["seconds"] for point in result_rows) + row["seconds"], 3), test_accuracy()))
+        result_rows.append(row)
+
+    result_rows: list[dict[str, float]] = []
+    result = train_model(
+        model,
+        corpus.splits["train"],
+        corpus.splits["valid"],
+        params.train,
+        seed=params.seed,
+        device=device,
+        on_epoch=record_curve if params.model.type == "fasttext" else None,
+    )
+    outcome = {
+        "accuracy": test_accuracy(),
+        "seconds": result.seconds,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+    }
+    return outcome | ({"test_curve": curve} if curve else {})
+
+
+def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[str, Any]:
+    frames = bench.cleaned(params)
+    train, valid, test = (
+        peers.Split(frames[s]["text"].tolist(), frames[s]["label"].astype(str).tolist())
+        for s in ("train", "valid", "test")
+    )
+    if name == "tfidf-logreg":
+        result = peers.tfidf_logistic_regression(train, valid, test, params.seed)
+    else:
+        ngrams = 2 if name.endswith("bigram") else 1
+        result = peers.fasttext_binary(train, valid, test, params.seed, ngrams, threads)
+    return {"accuracy": result.accuracy, "seconds": result.seconds, "setting": result.setting}
+
+
+def benchmark(
+    params: Params,
+    models: list[str],
+    seeds: list[int],
+    folds: int,
+    device: torch.device,
+    threads: int,
+    base_overrides: dict[str, Any],
+) -> list[dict[str, Any]]:
+    records = []
+    with tempfile.TemporaryDirectory(prefix="textflow-quality-") as directory:
+        raw = Path(directory) / "raw"
+        raw.mkdir()
+        write_raw_files(params, raw)
+        _, published = read_raw_splits(raw)
+        for partition in partitions(published, params, seeds, folds):
+            where = f"seed {partition.seed}" + (
+                "" if partition.fold is None else f", fold {partition.fold + 1}/{folds}"
+            )
+            log.info(
+                "%s (%s): %s",
+                params.dataset.name,
+                where,
+                ", ".join(f"{s} {len(f)}" for s, f in partition.frames.items()),
+            )
+            bench = Workbench(partition, Path(directory) / "extra")
+            for name in models:
+                overrides = {**base_overrides, **DATASET_OVERRIDES.get(params.dataset.name, {})}
+                if name not in PEERS:
+                    overrides |= MODELS[name]
+                overrides["seed"] = partition.seed
+                run_params = _with_overrides(params, overrides)
+                began = time.perf_counter()
+                if name in PEERS:
+                    outcome = run_peer(name, bench, run_params, threads)
+                    run_device = "cpu"
+                else:
+                    outcome = run_ours(bench, run_params, device)
+                    run_device = device.type
+                log.info(
+                    "  %-24s accuracy %.4f  train %.1fs  (wall %.1fs)",
+                    name,
+                    outcome["accuracy"],
+                    outcome["seconds"],
+                    time.perf_counter() - began,
+                )
+                records.append(
+                    {
+                        "dataset": params.dataset.name,
+                        "model": name,
+                        "seed": partition.seed,
+                        "fold": partition.fold,
+                        "folds": folds if partition.fold is not None else None,
+                        "device": run_device,
+                        "machine": MACHINE["gpu"] if run_device == "cuda" else MACHINE["cpu"],
+                        "overrides": {k: v for k, v in overrides.items() if k != "seed"} if name not in PEERS else {},
+                        **outcome,
+                    }
+                )
+    return records
+
+
+def _with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
+    data = to_dict(params)
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return params_from_dict(data, source="benchmark overrides")
+
+
+def merge_records(path: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records in ``path`` with ``new`` replacing those of the same dataset/model/seed/fold/device."""
+    old = json.loads(path.read_text()) if path.exists() else []
+
+    def key(record):
+        return (record["dataset"], record["model"], record["seed"], record["fold"], record["device"])
+
+    replaced = {key(record) for record in new}
+    merged = [record for record in old if key(record) not in replaced] + new
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return merged
+
+
+def describe_machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = names[0] if names else cpu
+    info = {"cpu": f"{cpu}, {os.cpu_count()} cores", "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+MACHINE = describe_machine()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument("--datasets", nargs="+", default=["trec", "sst2", "sst1", "mr"])
+    parser.add_argument("--dataset", dest="datasets", nargs=1, help="one dataset (use 'local' with --train)")
+    parser.add_argument("--train", help="local dataset: training file")
+    parser.add_argument("--valid", help="local dataset: validation file (else carved from train)")
+    parser.add_argument("--test", help="local dataset: test file (else k-fold cross-validation)")
+    parser.add_argument("--format", default="label_text", help="local dataset file format")
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=[*MODELS, *PEERS])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--folds", type=int, default=10, help="k for datasets without a test split")
+    parser.add_argument("--epochs", type=int, help="override train.epochs for every model (smoke runs)")
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra params override key=value")
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    parser.add_argument("--records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[quality] %(message)s", stream=sys.stderr, force=True)
+    for noisy in ("gensim", "pipelines.training.loop"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    base = {}
+    for item in args.overrides:
+        key, _, value = item.partition("=")
+        base[key] = yaml.safe_load(value)
+    if args.epochs:
+        base["train.epochs"] = args.epochs
+    threads = configure_threads(0)
+    device = resolve_device("auto")
+    all_records = []
+    for name in args.datasets:
+        dataset_overrides = {"dataset.name": name}
+        if name == "local":
+            if not args.train:
+                parser.error("--dataset local needs --train PATH")
+            dataset_overrides |= {
+                "dataset.local.train": str(Path(args.train).resolve()),
+                "dataset.local.valid": str(Path(args.valid).resolve()) if args.valid else None,
+                "dataset.local.test": str(Path(args.test).resolve()) if args.test else None,
+                "dataset.local.format": args.format,
+            }
+        params = load_params(args.params, dataset_overrides)
+        records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
+        all_records = merge_records(args.records, records)
+    args.out.write_text(render_results(all_records, MACHINE))
+    log.info("wrote %s (%d records in %s)", args.out, len(all_records), args.records)
+
+
+if __name__ == "__main__":
+    main()
