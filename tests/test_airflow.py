@@ -99,7 +99,7 @@ def test_training_task_carries_gpu_routing_for_each_execution_mode(mode):
 
 def test_trigger_form_offers_exactly_what_the_config_accepts():
     params = build_pipeline_dag(ROOT, GpuExecution()).params
-    assert params.get_param("model.type").schema["enum"] == ["fasttext", "textcnn", "bigru"]
+    assert params.get_param("model.type").schema["enum"] == ["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
     epochs = params.get_param("train.epochs")
     assert (epochs.schema["minimum"], epochs.schema["maximum"], epochs.value) == (1, 1000, 15)
     assert params.get_param("dataset.name").value == "demo"

@@ -72,12 +72,12 @@ def test_dvc_metrics_plots_and_dag_show_the_pipeline(project):
 
 
 def test_experiment_reruns_only_what_the_parameter_touches(project):
-    result = run(["dvc", "exp", "run", "-S", "model.type=bigru", "-S", "model.bigru.hidden_size=16"], project)
+    result = run(["dvc", "exp", "run", "-S", "model.type=bilstm", "-S", "model.rnn.hidden_size=16"], project)
     output = result.stdout + result.stderr
     ran = re.findall(r"Running stage '(\w+)'", output)
     assert ran == ["train", "evaluate", "register"], output
     saved = torch.load(project / "models/model.pt", weights_only=True)
-    assert saved["model_params"]["type"] == "bigru"
+    assert saved["model_params"]["type"] == "bilstm"
 
 
 def test_unknown_param_stops_the_stage_with_one_clear_line(project, tmp_path):
@@ -124,6 +124,8 @@ def test_corrupted_download_fails_and_leaves_no_output(project, tmp_path, mirror
             str(env_out),
             "--stopwords",
             str(tmp_path / "stopwords.txt"),
+            "--extra-text",
+            str(tmp_path / "extra.txt"),
         ],
         cwd=project,
         capture_output=True,

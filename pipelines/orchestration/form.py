@@ -16,13 +16,17 @@ from pipelines.config import Params, flatten, load_params
 FORM_KEYS: dict[str, str] = {
     "dataset.name": "Dataset from the registry (demo is synthetic and offline)",
     "model.type": "Classifier architecture",
-    "model.embedding_init": "rand, or vectors from the embed stage (static = frozen, non-static = fine-tuned)",
+    "model.embedding_init": "rand, or vectors from the embed stage (static = frozen, non-static = fine-tuned, "
+    "multichannel = both)",
     "embed.method": "Embeddings trained by the embed stage",
+    "embed.extra_text": "Unlabelled sentences of another dataset added to the embedding corpus",
     "clean.stopwords": "Stopword list removed by the clean stage",
     "clean.stem": "Porter-stem tokens",
+    "tokenize.method": "word, char (needed by charcnn) or jieba tokens",
     "train.epochs": "Maximum epochs (early stopping on validation may end sooner)",
     "train.learning_rate": "Optimizer learning rate",
     "train.batch_size": "Examples per batch",
+    "train.lr_schedule": "Learning-rate decay over the epochs",
     "seed": "Random seed for splits, initialisation and shuffling",
 }
 
