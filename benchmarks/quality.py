@@ -200,6 +200,7 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
         "seconds": result.seconds,
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
+        "valid_accuracy": result.best_valid_accuracy,
     }
     return outcome | ({"test_curve": curve} if curve else {})
 
@@ -331,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=10, help="k for datasets without a test split")
     parser.add_argument("--epochs", type=int, help="override train.epochs for every model (smoke runs)")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra params override key=value")
+    parser.add_argument(
+        "--tag", help="record the models as '<model>+<tag>', so a variant (-S ...) gets its own row beside the base"
+    )
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
     parser.add_argument("--records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
@@ -361,6 +365,8 @@ def main(argv: list[str] | None = None) -> None:
             }
         params = load_params(args.params, dataset_overrides)
         records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
+        for record in records if args.tag else []:
+            record["model"] = f"{record['model']}+{args.tag}"
         all_records = merge_records(args.records, records)
     args.out.write_text(render_results(all_records, MACHINE))
     log.info("wrote %s (%d records in %s)", args.out, len(all_records), args.records)
