@@ -246,10 +246,12 @@ def benchmark(
             )
             bench = Workbench(partition, Path(directory) / "extra")
             for name in models:
-                overrides = {**base_overrides, **DATASET_OVERRIDES.get(params.dataset.name, {})}
-                if name not in PEERS:
-                    overrides |= MODELS[name]
-                overrides["seed"] = partition.seed
+                overrides = {
+                    **DATASET_OVERRIDES.get(params.dataset.name, {}),
+                    **({} if name in PEERS else MODELS[name]),
+                    **base_overrides,  # the command line wins over the built-in settings
+                    "seed": partition.seed,
+                }
                 run_params = _with_overrides(params, overrides)
                 began = time.perf_counter()
                 if name in PEERS:
