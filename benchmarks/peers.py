@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+NAMES = ("tfidf-logreg", "fasttext-binary-unigram", "fasttext-binary-bigram")
 LOGISTIC_C = (1.0, 4.0, 16.0, 64.0)
 FASTTEXT_LR = (0.1, 0.25, 0.5, 1.0)
 FASTTEXT_EPOCHS = 25

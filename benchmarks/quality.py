@@ -40,12 +40,11 @@ from benchmarks.report import render_results
 from pipelines.config import Params, load_params, params_from_dict, set_dotted, to_dict
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
-from pipelines.embeddings import build_vectors, embedding_corpus
+from pipelines.embeddings import build_vectors
 from pipelines.models import build_model
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
 from pipelines.text.stopwords import stopword_list
-from pipelines.text.tokenizers import get_tokenizer
 from pipelines.training.device import configure_threads, resolve_device
 from pipelines.training.loop import predict_probabilities, train_model
 
@@ -70,7 +69,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "bilstm-attention": {"model.type": "bilstm", "model.rnn.pooling": "attention"},
     "charcnn": {"model.type": "charcnn", "tokenize.method": "char", "train.epochs": 30, "train.patience": 6},
 }
-PEERS = ("tfidf-logreg", "fasttext-binary-unigram", "fasttext-binary-bigram")
+PEERS = peers.NAMES
 DEFAULT_MODELS = ("fasttext", "textcnn-rand", "textcnn-multichannel", "bilstm-attention", *PEERS)
 # Per-dataset overrides, applied to every model and peer (they change the cleaned text all of them see).
 # TREC keeps case as in Kim (2014)'s preprocessing (clean_str lower-cases every dataset except TREC): question
@@ -138,33 +137,25 @@ class Workbench:
             dataclasses.astuple(params.embed),
         )
         if key not in self._vectors:
-            frames = self.cleaned(params)
-            extra = []
-            if params.embed.extra_text != "none":
-                if params.embed.extra_text not in self._extra:
-                    directory = self.extra_text_dir / params.embed.extra_text
-                    directory.mkdir(parents=True, exist_ok=True)
-                    self._extra[params.embed.extra_text] = unlabelled_sentences(
-                        params.embed.extra_text, params, directory
-                    )
-                extra = clean_texts(self._extra[params.embed.extra_text], _clean_settings(params))
-            sentences, _ = embedding_corpus(
-                frames["train"]["text"].tolist(),
-                extra,
-                [*frames["valid"]["text"], *frames["test"]["text"]],
-                get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
+            name = params.embed.extra_text
+            if name != "none" and name not in self._extra:
+                directory = self.extra_text_dir / name
+                directory.mkdir(parents=True, exist_ok=True)
+                self._extra[name] = unlabelled_sentences(name, params, directory)
+            matrix, report, _ = build_vectors(
+                self.cleaned(params),
+                self._extra.get(name, []),
+                _clean_settings(params),
+                params,
+                self.encoded(params).vocabulary,
             )
-            matrix, report, _ = build_vectors(sentences, self.encoded(params).vocabulary, params.embed, params.seed)
-            log.info("    vectors: %d sentences, coverage %.1f%%", len(sentences), 100 * report["coverage"])
+            log.info("    vectors: %d sentences, coverage %.1f%%", report["corpus_sentences"], 100 * report["coverage"])
             self._vectors[key] = matrix
         return self._vectors[key]
 
 
 def _clean_settings(params: Params) -> CleanSettings:
-    options = params.clean
-    return CleanSettings(
-        options.lowercase, options.punctuation, frozenset(stopword_list(options.stopwords)), options.stem
-    )
+    return CleanSettings.from_params(params.clean, stopword_list(params.clean.stopwords))
 
 
 def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str, Any]:
@@ -182,10 +173,9 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
 
     def record_curve(row: dict[str, float]) -> None:
         """Test accuracy after every epoch, against training seconds so far (this evaluation not counted)."""
-        curve.append((round(sum(point["seconds"] for point in result_rows) + row["seconds"], 3), test_accuracy()))
-        result_rows.append(row)
+        elapsed = (curve[-1][0] if curve else 0.0) + row["seconds"]
+        curve.append((round(elapsed, 3), test_accuracy()))
 
-    result_rows: list[dict[str, float]] = []
     result = train_model(
         model,
         corpus.splits["train"],

@@ -13,6 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers import NAMES
+
 NOTES = Path(__file__).parent / "results" / "notes.md"
 DATASET_ORDER = ("trec", "sst2", "sst1", "mr")
 # dataset -> (target, published anchor)
@@ -22,12 +24,12 @@ TARGETS = {
     "sst1": (45.5, "CNN-rand 45.0 (Kim 2014)"),
     "mr": (78.0, "CNN-rand 76.1 (Kim 2014), NBSVM-bi 79.4"),
 }
-PEER_PREFIXES = ("tfidf-", "fasttext-binary")
 WITHIN = 0.005
 
 
 def is_peer(model: str) -> bool:
-    return model.startswith(PEER_PREFIXES)
+    """A peer, or a ``--tag``ged variant of one (``tfidf-logreg+k``)."""
+    return model.split("+")[0] in NAMES
 
 
 def per_seed(records: list[dict[str, Any]], field: str = "accuracy") -> list[float]:

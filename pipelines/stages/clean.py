@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None:
     options = load_params(params_path).clean
-    settings = CleanSettings(options.lowercase, options.punctuation, read_stopwords(stopwords_path), options.stem)
+    settings = CleanSettings.from_params(options, read_stopwords(stopwords_path))
     with atomic_directory(out) as staging:
         for split in SPLITS:
             frame = pd.read_parquet(data / f"{split}.parquet")

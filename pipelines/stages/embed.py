@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import load_params
-from pipelines.embeddings import build_vectors, embedding_corpus, nearest_neighbours
+from pipelines.data.registry import SPLITS
+from pipelines.embeddings import build_vectors, nearest_neighbours
 from pipelines.io import atomic_path, write_json
 from pipelines.stages import stage_cli
-from pipelines.text.clean import CleanSettings, clean_texts
+from pipelines.text.clean import CleanSettings
 from pipelines.text.stopwords import read_stopwords
-from pipelines.text.tokenizers import get_tokenizer
 from pipelines.text.vocab import Vocabulary
 
 log = logging.getLogger("embed")
@@ -36,27 +36,12 @@ def embed(args) -> None:
         log.info("embed.method is none: no embeddings trained")
         return
     vocabulary = Vocabulary.load(args.tokens / "vocab.json")
-    frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in ("train", "valid", "test")}
+    frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in SPLITS}
     extra = [line for line in args.extra_text.read_text(encoding="utf-8").split("\n") if line]
-    if extra:
-        settings = CleanSettings(
-            params.clean.lowercase, params.clean.punctuation, read_stopwords(args.stopwords), params.clean.stem
-        )
-        extra = clean_texts(extra, settings, params.clean.workers)
-    sentences, dropped = embedding_corpus(
-        frames["train"]["text"].tolist(),
-        extra,
-        [*frames["valid"]["text"], *frames["test"]["text"]],
-        get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
-    )
-    matrix, report, vectors = build_vectors(sentences, vocabulary, options, params.seed)
+    settings = CleanSettings.from_params(params.clean, read_stopwords(args.stopwords))
+    matrix, report, vectors = build_vectors(frames, extra, settings, params, vocabulary)
     _save_matrix(args.out, matrix)
-    report |= {
-        "extra_text": options.extra_text,
-        "extra_sentences": len(extra) - dropped,
-        "extra_dropped_as_held_out": dropped,
-        "nearest_neighbours": nearest_neighbours(vectors, vocabulary),
-    }
+    report["nearest_neighbours"] = nearest_neighbours(vectors, vocabulary)
     write_json(args.report, report)
     log.info(
         "%s %s dim %d on %d sentences (%d extra, %d held-out texts dropped): %d words in %.1fs, "
@@ -66,7 +51,7 @@ def embed(args) -> None:
         options.dim,
         report["corpus_sentences"],
         report["extra_sentences"],
-        dropped,
+        report["extra_dropped_as_held_out"],
         report["trained_words"],
         report["seconds"],
         100 * report["coverage"],

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from nltk.stem.porter import PorterStemmer
 
+from pipelines.config import CleanParams
+
 # URLs, HTML/XML tags and character entities carry no meaning for a bag of words.
 MARKUP_PATTERN = r"https?://\S+|www\.\S+|<[^>]{1,200}>|&#?\w{1,10};"
 # Contractions are split the treebank way ("don't" -> "do", "n't"; "it's" -> "it", "'s"), then words,
@@ -36,6 +38,11 @@ class CleanSettings:
     punctuation: bool = True
     stopwords: frozenset[str] = frozenset()
     stem: bool = True
+
+    @classmethod
+    def from_params(cls, options: CleanParams, stopwords: Iterable[str]) -> CleanSettings:
+        """What the ``clean`` section of params.yaml asks for, with the stopword list the download stage chose."""
+        return cls(options.lowercase, options.punctuation, frozenset(stopwords), options.stem)
 
 
 def token_pattern(punctuation: bool) -> str:
