@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint ui airflow clean-outputs
+.PHONY: setup run test lint ui airflow runs-prune gc clean-outputs
 
 setup: $(STAMP)
 
@@ -33,6 +33,15 @@ ui: setup
 
 airflow: setup
 	scripts/airflow-local.sh
+
+# Run workspaces under .runs/ (one per Airflow run) grow with every run; keep the newest KEEP.
+KEEP ?= 20
+runs-prune: setup
+	python -m pipelines.runs prune --keep $(KEEP)
+
+# `dvc gc -w` alone would delete cache objects that only the run workspaces use.
+gc: setup
+	python -m pipelines.runs gc
 
 lint: setup
 	ruff check pipelines tests benchmarks dags

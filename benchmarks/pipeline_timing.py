@@ -3,7 +3,8 @@
     python -m benchmarks.pipeline_timing [-S key=value ...]
 
 Copies the tracked project files to a temporary directory, runs ``dvc repro --force``, and reads each
-stage's own "done in" line, so the numbers exclude DVC's bookkeeping; the total includes it.
+stage's own "done in" line, so the numbers exclude DVC's bookkeeping; the total includes it. Runs and
+models go to a store inside the copy, never to the user's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def main() -> None:
             set_dotted(params, key, yaml.safe_load(value))
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-        env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        # Its own MLflow store: a benchmark must never log runs or register models in the user's store.
+        env = {key: value for key, value in os.environ.items() if key != "TEXTFLOW_PROJECT_ROOT"} | {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        }
         began = time.perf_counter()
         result = subprocess.run(["dvc", "repro", "--force"], cwd=project, env=env, capture_output=True, text=True)
         total = time.perf_counter() - began

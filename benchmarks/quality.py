@@ -161,7 +161,7 @@ def _clean_settings(params: Params) -> CleanSettings:
 def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str, Any]:
     corpus = bench.encoded(params)
     vectors = bench.vectors(params) if params.model.embedding_init != "rand" else None
-    torch.manual_seed(params.seed)
+    torch.manual_seed(params.train.seed)
     model = build_model(params.model, len(corpus.vocabulary), len(corpus.class_names), vectors)
     test = corpus.splits["test"]
 
@@ -181,7 +181,7 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
         corpus.splits["train"],
         corpus.splits["valid"],
         params.train,
-        seed=params.seed,
+        seed=params.train.seed,
         device=device,
         on_epoch=record_curve if params.model.type == "fasttext" else None,
     )
@@ -202,10 +202,10 @@ def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[
         for s in ("train", "valid", "test")
     )
     if name == "tfidf-logreg":
-        result = peers.tfidf_logistic_regression(train, valid, test, params.seed)
+        result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed)
     else:
         ngrams = 2 if name.endswith("bigram") else 1
-        result = peers.fasttext_binary(train, valid, test, params.seed, ngrams, threads)
+        result = peers.fasttext_binary(train, valid, test, params.train.seed, ngrams, threads)
     return {"accuracy": result.accuracy, "seconds": result.seconds, "setting": result.setting}
 
 
@@ -240,7 +240,8 @@ def benchmark(
                     **DATASET_OVERRIDES.get(params.dataset.name, {}),
                     **({} if name in PEERS else MODELS[name]),
                     **base_overrides,  # the command line wins over the built-in settings
-                    "seed": partition.seed,
+                    "dataset.seed": partition.seed,
+                    "train.seed": partition.seed,
                 }
                 run_params = _with_overrides(params, overrides)
                 began = time.perf_counter()
@@ -266,7 +267,9 @@ def benchmark(
                         "folds": folds if partition.fold is not None else None,
                         "device": run_device,
                         "machine": MACHINE["gpu"] if run_device == "cuda" else MACHINE["cpu"],
-                        "overrides": {k: v for k, v in overrides.items() if k != "seed"} if name not in PEERS else {},
+                        "overrides": {k: v for k, v in overrides.items() if not k.endswith(".seed")}
+                        if name not in PEERS
+                        else {},
                         **outcome,
                     }
                 )

@@ -16,6 +16,10 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import yaml
 
 PARAMS_FILE = Path("params.yaml")
+MOVED_KEYS = {
+    "seed": "was split in two: 'dataset.seed' (demo corpus, splits, embeddings) and 'train.seed' (initial "
+    "weights, dropout, batch order), so a model can be retrained with another seed on the same data",
+}
 
 
 class ConfigError(ValueError):
@@ -50,6 +54,12 @@ class DemoCorpus:
 @dataclass(frozen=True)
 class DatasetParams:
     name: Literal["demo", "trec", "sst2", "sst1", "mr", "ag_news", "local"] = "demo"
+    seed: int = bounded(
+        42,
+        minimum=0,
+        maximum=2**31 - 1,
+        doc="the data seed: the demo corpus, the created splits and the embeddings (everything before train)",
+    )
     demo: DemoCorpus = field(default_factory=DemoCorpus)
     local: LocalFiles = field(default_factory=LocalFiles)
 
@@ -141,6 +151,9 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    seed: int = bounded(
+        42, minimum=0, maximum=2**31 - 1, doc="the training seed: initial weights, dropout and batch order"
+    )
     epochs: int = bounded(15, minimum=1, maximum=1000)
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
     learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
@@ -156,7 +169,12 @@ class TrainParams:
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     mixed_precision: bool = True
-    num_threads: int = bounded(0, minimum=0, maximum=256, doc="0 = all CPU cores")
+    num_threads: int = bounded(
+        0,
+        minimum=0,
+        maximum=256,
+        doc="0 = this training's share: usable cores / TEXTFLOW_CONCURRENT_TRAININGS (see training/device.py)",
+    )
 
 
 @dataclass(frozen=True)
@@ -173,7 +191,6 @@ class RegisterParams:
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = bounded(42, minimum=0, maximum=2**31 - 1)
     dataset: DatasetParams = field(default_factory=DatasetParams)
     validate: ValidateParams = field(default_factory=ValidateParams)
     clean: CleanParams = field(default_factory=CleanParams)
@@ -292,6 +309,8 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         key = prefix + unknown[0]
+        if key in MOVED_KEYS:
+            raise ConfigError(f"{source}: '{key}' {MOVED_KEYS[key]}")
         raise ConfigError(f"{source}: unknown key '{key}'; allowed keys here: {', '.join(sorted(known))}")
     hints = get_type_hints(cls)
     values = {}

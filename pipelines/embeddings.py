@@ -13,7 +13,7 @@ salted ``hash``; a stable CRC32 and a single worker make training deterministic 
 
 from __future__ import annotations
 
-import time
+import logging
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -22,9 +22,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import EmbedParams, Params
+from pipelines.progress import on_terminal
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.tokenizers import get_tokenizer
 from pipelines.text.vocab import PAD_ID, SPECIALS, Vocabulary
+
+log = logging.getLogger("embed")
 
 PROBE_WORDS = 8
 NEIGHBOURS = 5
@@ -64,10 +67,10 @@ def build_vectors(
         get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
     )
     options = params.embed
-    began = time.perf_counter()
-    model = train_embeddings(sentences, options, params.seed)
-    seconds = time.perf_counter() - began
-    matrix, coverage = aligned_matrix(model.wv, vocabulary, options.dim, params.seed, options.method == "fasttext")
+    model = train_embeddings(sentences, options, params.dataset.seed)
+    matrix, coverage = aligned_matrix(
+        model.wv, vocabulary, options.dim, params.dataset.seed, options.method == "fasttext"
+    )
     report = {
         "method": options.method,
         "algorithm": options.algorithm,
@@ -79,7 +82,6 @@ def build_vectors(
         "extra_dropped_as_held_out": dropped,
         "trained_words": len(model.wv.key_to_index),
         "coverage": round(coverage, 6),
-        "seconds": round(seconds, 3),
         **evaluate_embeddings(model.wv),
     }
     return matrix, report, model.wv
@@ -102,11 +104,34 @@ def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, se
         workers=1,
         hashfxn=stable_hash,
     )
+    options["callbacks"] = [epoch_progress(params.epochs, params.method)]
     if params.method == "word2vec":
         return Word2Vec(**options)
     if params.method == "fasttext":
         return FastText(**options, min_n=params.min_n, max_n=params.max_n)
     raise ValueError(f"embed.method {params.method!r} trains nothing")
+
+
+def epoch_progress(epochs: int, method: str) -> Any:
+    """A gensim callback: an epoch bar on a terminal, one log line per epoch elsewhere."""
+    from gensim.models.callbacks import CallbackAny2Vec
+    from tqdm import tqdm
+
+    class EpochProgress(CallbackAny2Vec):
+        def __init__(self):
+            self.epoch = 0
+            self.bar = tqdm(total=epochs, desc=method, unit="epoch", leave=False, disable=not on_terminal())
+
+        def on_epoch_end(self, model: Any) -> None:
+            self.epoch += 1
+            self.bar.update(1)
+            if not on_terminal():
+                log.info("%s epoch %d/%d", method, self.epoch, epochs)
+
+        def on_train_end(self, model: Any) -> None:
+            self.bar.close()
+
+    return EpochProgress()
 
 
 def aligned_matrix(

@@ -1,39 +1,109 @@
-"""Predict labels for raw text with a registered model: ``python -m pipelines.predict "some text" ...``.
+"""Classify raw text with a trained model.
 
-Defaults to ``models:/<register.model_name or textflow-<dataset>>@champion`` in the configured MLflow store.
+    python -m pipelines.predict "some text" "another text"      # the registered champion (MLflow)
+    python -m pipelines.predict --file texts.txt                # one text per line; "-" reads stdin
+    python -m pipelines.predict --local "some text"             # the last `dvc repro`'s model, no MLflow
+
+The champion is ``models:/<register.model_name or textflow-<dataset>>@champion`` in the configured MLflow
+store. ``--local`` reads ``models/model.pt``, the vocabulary and the stopword list that the pipeline wrote in
+this directory (paths from dvc.yaml) and params.yaml's cleaning and tokenizing settings, so it also works
+with ``tracking.enabled: false``. Output: one line per text, ``label<TAB>probability<TAB>text``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 
-from pipelines.config import load_params
-from pipelines.tracking import CHAMPION, TrackingError, connect, registered_name
+from pipelines.config import ConfigError, load_params
+from pipelines.gate import CHAMPION
+from pipelines.io import write_json
+from pipelines.tracking import TrackingError, connect, registered_name
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("texts", nargs="+", help="raw texts to classify")
-    parser.add_argument("--model", help="model URI (default: the registered champion)")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.predict",
+        description="Classify raw text with the registered champion or the local model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("texts", nargs="*", help="raw texts to classify")
+    parser.add_argument("--file", help="read texts from this file, one per line ('-' = standard input)")
+    parser.add_argument("--model", help="an MLflow model URI (default: the registered champion)")
+    parser.add_argument("--local", action="store_true", help="use models/model.pt from this directory, not MLflow")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     try:
-        connect()
-        uri = args.model or f"models:/{registered_name(load_params(args.params))}@{CHAMPION}"
-        import mlflow
-
-        model = mlflow.pyfunc.load_model(uri)
-    except TrackingError as error:
+        texts = read_texts(args.texts, args.file)
+        model = load_local(args.params) if args.local else load_registered(args.model, args.params)
+        predictions = model.predict(None, _frame(texts)) if args.local else model.predict(_frame(texts))
+    except (ConfigError, TrackingError, FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-    except Exception as error:  # mlflow raises its own types for a missing model or alias
-        sys.exit(f"error: could not load {uri}: {error}. Run the pipeline (make run) to register a model first.")
-    import pandas as pd
-
-    predictions = model.predict(pd.DataFrame({"text": args.texts}))
-    for text, (_, row) in zip(args.texts, predictions.iterrows(), strict=True):
+    for text, (_, row) in zip(texts, predictions.iterrows(), strict=True):
         probabilities = {column.removeprefix("probability_"): row[column] for column in predictions.columns[1:]}
         print(f"{row['label']}\t{probabilities[row['label']]:.3f}\t{text}")
+
+
+def read_texts(arguments: list[str], file: str | None) -> list[str]:
+    texts = list(arguments)
+    if file is not None:
+        handle = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115 - closed below
+        try:
+            texts.extend(line.rstrip("\n") for line in handle if line.strip())
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+    if not texts:
+        raise ValueError("no text to classify: give texts as arguments, or --file PATH (--file - for stdin)")
+    return texts
+
+
+def _frame(texts: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame({"text": texts})
+
+
+def load_registered(uri: str | None, params_path: str):
+    connect()
+    uri = uri or f"models:/{registered_name(load_params(params_path))}@{CHAMPION}"
+    import mlflow
+
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as error:  # mlflow raises its own types for a missing model or alias
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrackingError(
+            f"could not load {uri}: {first_line}. Run the pipeline (make run) to register a model, "
+            "or use --local for the last local training"
+        ) from None
+
+
+def load_local(params_path: str):
+    from pipelines.orchestration.dvc_stages import dvc_paths
+    from pipelines.serving import TextClassifier
+    from pipelines.text.preprocess import Preprocessor
+    from pipelines.text.stopwords import read_stopwords
+    from pipelines.text.vocab import Vocabulary
+
+    params = load_params(params_path)
+    paths = dvc_paths(Path("dvc.yaml"))
+    model, vocab, stopwords = Path(paths["model"]), Path(paths["tokens"]) / "vocab.json", Path(paths["stopwords"])
+    for path in (model, vocab, stopwords):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: run `dvc repro` (or `make run`) here first")
+    preprocessor = Preprocessor.from_params(
+        params.clean, params.tokenize, read_stopwords(stopwords), Vocabulary.load(vocab)
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        preprocessing = Path(scratch, "preprocessing.json")
+        write_json(preprocessing, preprocessor.config)
+        return TextClassifier().load_artifacts(
+            {"model": str(model), "vocab": str(vocab), "preprocessing": str(preprocessing)}
+        )
 
 
 if __name__ == "__main__":

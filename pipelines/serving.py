@@ -26,9 +26,11 @@ warnings.filterwarnings("ignore", message=".*type hints to the `predict` method"
 
 class TextClassifier(PythonModel):
     def load_context(self, context) -> None:
-        self._load(context.artifacts)
+        self.load_artifacts(context.artifacts)
 
-    def _load(self, artifacts: dict[str, str]) -> None:
+    def load_artifacts(self, artifacts: dict[str, str]) -> TextClassifier:
+        """Load from files: ``model`` (the train stage's model.pt), ``vocab`` (vocab.json) and
+        ``preprocessing`` (the cleaning and tokenizing settings with the stopword list, as JSON)."""
         from pipelines.io import read_json
         from pipelines.models.saved import load_model
         from pipelines.text.preprocess import Preprocessor
@@ -39,6 +41,7 @@ class TextClassifier(PythonModel):
         config = read_json(artifacts["preprocessing"])
         vocabulary = Vocabulary.load(artifacts["vocab"])
         self.preprocessor = Preprocessor(config["clean"], config["tokenize"], config["stopwords"], vocabulary)
+        return self
 
     # No type hints on predict: MLflow would try to derive the signature from them; it is logged explicitly.
     def predict(self, context, model_input, params=None):
@@ -62,10 +65,18 @@ class TextClassifier(PythonModel):
 
 
 def _texts(model_input: Any) -> list[str]:
+    """The input's texts; a missing text is an error naming its row, never the string "nan" or "None"."""
     if isinstance(model_input, pd.DataFrame):
         if "text" not in model_input.columns:
             raise ValueError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
-        return model_input["text"].astype(str).tolist()
-    if isinstance(model_input, str):
-        return [model_input]
-    return [str(text) for text in model_input]
+        values = model_input["text"].tolist()
+    elif isinstance(model_input, str):
+        values = [model_input]
+    else:
+        values = list(model_input)
+    missing = [
+        row for row, value in enumerate(values) if value is None or (isinstance(value, float) and np.isnan(value))
+    ]
+    if missing:
+        raise ValueError(f"input row(s) {missing[:10]} have no text (null); give a string for every row")
+    return [str(value) for value in values]

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import subprocess
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,12 @@ from typing import Any
 
 from pipelines.config import Params, flatten
 from pipelines.io import read_json, write_json
+from pipelines.project import project_root
 
 log = logging.getLogger(__name__)
 
-CHAMPION, CHALLENGER = "champion", "challenger"
 DATA_HASH_TAG = "textflow.test_data_sha256"
+VALID_DATA_HASH_TAG = "textflow.valid_data_sha256"
 MODEL_URI_TAG = "textflow.model_uri"
 AIRFLOW_CONTEXT = {
     "AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
@@ -38,14 +40,7 @@ class TrackingError(RuntimeError):
     """The MLflow store cannot be reached or used; the message says which one and what to do."""
 
 
-ROOT_ENV = "TEXTFLOW_PROJECT_ROOT"
 PARENT_ENV = "TEXTFLOW_PARENT_RUN_ID"
-
-
-def project_root() -> Path:
-    """The project whose mlruns/ holds the store: ``TEXTFLOW_PROJECT_ROOT`` (set by Airflow for per-run
-    workspaces, so every workspace logs to one store) or the current directory."""
-    return Path(os.environ.get(ROOT_ENV) or Path.cwd()).resolve()
 
 
 def tracking_uri() -> str:
@@ -54,6 +49,16 @@ def tracking_uri() -> str:
 
 def _is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def describe_store(uri: str) -> str:
+    """The store as logs may show it: no credentials (``user:password@``) and no machine path."""
+    if _is_server(uri):
+        parts = urllib.parse.urlsplit(uri)
+        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    if uri.startswith("sqlite:///") and Path(uri.removeprefix("sqlite:///")) == project_root() / "mlruns" / "mlflow.db":
+        return "the project's store (mlruns/)"
+    return f"a {uri.split(':', 1)[0]} store"
 
 
 def connect() -> str:
@@ -67,7 +72,7 @@ def connect() -> str:
                 response.read()
         except OSError as error:
             raise TrackingError(
-                f"MLflow server at {uri} is not reachable ({getattr(error, 'reason', error)}); start it "
+                f"MLflow server at {describe_store(uri)} is not reachable ({getattr(error, 'reason', error)}); start it "
                 "(`make ui` for the local store) or unset MLFLOW_TRACKING_URI"
             ) from None
     else:
@@ -79,6 +84,7 @@ def connect() -> str:
 
 def experiment_id(name: str) -> str:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
@@ -88,9 +94,15 @@ def experiment_id(name: str) -> str:
     if not _is_server(tracking_uri()):
         location = (project_root() / "mlruns" / "artifacts").as_uri()
     # The kind tag makes MLflow 3's UI open the experiment on its training-runs view, not the GenAI overview.
-    return client.create_experiment(
-        name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
-    )
+    try:
+        return client.create_experiment(
+            name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+        )
+    except MlflowException:  # another run created it between our lookup and our create
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def git_tags() -> dict[str, str]:
@@ -164,8 +176,10 @@ def training_run(
 
     uri = connect()
     experiment = experiment_id(params.tracking.experiment)
-    name = f"{params.dataset.name}-{params.model.type}"
+    name = run_name(params)
     with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
+        name = f"{name} #{run.info.run_id[:6]}"
+        mlflow.set_tag("mlflow.runName", name)
         mlflow.log_params(
             {key: json.dumps(value) if isinstance(value, list) else value for key, value in flatten(params).items()}
         )
@@ -177,8 +191,31 @@ def training_run(
         if dataset is not None:
             mlflow.log_input(mlflow.data.from_pandas(dataset, name=dataset_name, targets="label"), context="training")
         yield TrainingRun(run.info.run_id)
-    write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri})
-    log.info("MLflow run %s (%s) in %s", run.info.run_id, name, uri)
+    write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment})
+    log.info("MLflow run %s (%s) in %s", run.info.run_id, name, describe_store(uri))
+
+
+def run_name(params: Params) -> str:
+    """``<dataset>-<model>`` plus each param that differs from the committed params.yaml (an Airflow or
+    ``dvc exp run -S`` override), so runs of one config can be told apart in the UI."""
+    changed = changed_params(params)
+    shown = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changed.items() if key != "model.type")
+    return f"{params.dataset.name}-{params.model.type}" + (f" {shown}" if shown else "")
+
+
+def changed_params(params: Params) -> dict[str, Any]:
+    """Params that differ from ``HEAD:params.yaml`` (or from the defaults outside a git checkout)."""
+    from pipelines.config import params_from_dict
+
+    result = subprocess.run(["git", "show", "HEAD:params.yaml"], capture_output=True, text=True, timeout=30)
+    try:
+        import yaml
+
+        committed = flatten(params_from_dict(yaml.safe_load(result.stdout) or {})) if result.returncode == 0 else None
+    except Exception:  # an old or broken committed file: name the run without the difference
+        committed = None
+    committed = committed if committed is not None else flatten(Params())
+    return {key: value for key, value in flatten(params).items() if committed.get(key) != value}
 
 
 def airflow_tags() -> dict[str, str]:
@@ -207,75 +244,30 @@ def registered_name(params: Params) -> str:
     return params.register.model_name or f"textflow-{params.dataset.name}"
 
 
-def register_if_better(run_id: str, name: str, metric: str) -> dict[str, Any]:
-    """Register the run's model (once per run) and give it ``champion`` only if it beats the current champion
-    on the same test data; otherwise ``challenger``. Returns what was decided and why."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient()
-    run = client.get_run(run_id)
-    key = f"test_{metric}"
-    if key not in run.data.metrics:
-        raise TrackingError(f"run {run_id} has no metric {key!r}; run the evaluate stage first")
-    candidate_score, candidate_hash = run.data.metrics[key], run.data.tags.get(DATA_HASH_TAG)
-    model_uri = run.data.tags.get(MODEL_URI_TAG)
-    if model_uri is None:
-        raise TrackingError(f"run {run_id} has no logged model ({MODEL_URI_TAG} tag); run the evaluate stage first")
-    existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
-    version = existing[0] if existing else mlflow.register_model(model_uri, name)
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        champion = None
-    if champion is not None and champion.version == version.version:
-        alias, reason = CHAMPION, "this run's version is already the champion"
-    elif champion is None:
-        alias, reason = CHAMPION, "no champion yet"
-    else:
-        best = client.get_run(champion.run_id)
-        best_score, best_hash = best.data.metrics.get(key, float("-inf")), best.data.tags.get(DATA_HASH_TAG)
-        if best_hash != candidate_hash:
-            alias, reason = (
-                CHALLENGER,
-                (
-                    f"champion v{champion.version} was tested on other data "
-                    f"({best_hash} vs {candidate_hash}); not comparable"
-                ),
-            )
-        elif candidate_score > best_score:
-            alias, reason = (
-                CHAMPION,
-                f"{key} {candidate_score:.4f} beats champion v{champion.version} ({best_score:.4f})",
-            )
-        else:
-            alias, reason = (
-                CHALLENGER,
-                f"{key} {candidate_score:.4f} does not beat champion v{champion.version} ({best_score:.4f})",
-            )
-    client.set_registered_model_alias(name, alias, version.version)
-    return {"name": name, "version": int(version.version), "alias": alias, "reason": reason, key: candidate_score}
-
-
-def test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """``test_accuracy``, ``test_macro_f1``, ... and ``test_<class>_<score>`` for each class."""
-    flat = {f"test_{key}": float(value) for key, value in metrics.items() if isinstance(value, (int, float))}
+def split_metrics(split: str, metrics: dict[str, Any]) -> dict[str, float]:
+    """``<split>_accuracy``, ``<split>_macro_f1``, ... and ``<split>_<class>_<score>`` for each class."""
+    flat = {f"{split}_{key}": float(value) for key, value in metrics.items() if isinstance(value, (int, float))}
     for name, scores in metrics["per_class"].items():
-        flat.update({f"test_{name}_{score}": float(value) for score, value in scores.items()})
+        flat.update({f"{split}_{name}_{score}": float(value) for score, value in scores.items()})
     return flat
 
 
 def log_evaluation(
-    metrics: dict[str, Any], data_hash: str, artifacts: list[Path], misclassified: Any, report_text: str
+    metrics: dict[str, dict[str, Any]],
+    data_hashes: dict[str, str],
+    artifacts: list[Path],
+    misclassified: Any,
+    report_text: str,
 ) -> None:
-    """Into the active run: test metrics, the test-data hash the registry gate compares, report files, the
-    text classification report and the table of misclassified test examples."""
+    """Into the active run: validation and test metrics, the content hashes of both splits (the registry gate
+    compares validation scores only on the same validation data), report files, the text classification
+    report and the table of misclassified test examples."""
     import mlflow
 
-    mlflow.log_metrics(test_metrics(metrics))
+    for split, values in metrics.items():
+        mlflow.log_metrics(split_metrics(split, values))
     mlflow.log_text(report_text, "reports/classification_report.txt")
-    mlflow.set_tag(DATA_HASH_TAG, data_hash)
+    mlflow.set_tags({DATA_HASH_TAG: data_hashes["test"], VALID_DATA_HASH_TAG: data_hashes["valid"]})
     for path in artifacts:
         if path.exists():
             mlflow.log_artifact(str(path), artifact_path="reports")
@@ -291,8 +283,7 @@ def log_text_model(artifacts: dict[str, Path], examples: list[str]) -> None:
     import pipelines
     from pipelines.serving import TextClassifier
 
-    local = TextClassifier()
-    local._load({name: str(path) for name, path in artifacts.items()})
+    local = TextClassifier().load_artifacts({name: str(path) for name, path in artifacts.items()})
     example = pd.DataFrame({"text": examples})
     signature = infer_signature(example, local.predict(None, example))
     info = mlflow.pyfunc.log_model(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make airflow`: Airflow 3 on 127.0.0.1 with this project's dags/, metadata in the git-ignored airflow_home/.
-# Starts api-server, scheduler, dag-processor and triggerer; Ctrl-C stops all four.
+# Starts an `mlflow server` over the project's store (unless MLFLOW_TRACKING_URI is set), then api-server,
+# scheduler, dag-processor and triggerer; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$PWD/airflow_home}"
@@ -9,27 +10,52 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 PORT="${AIRFLOW_PORT:-8080}"
+MLFLOW_PORT="${MLFLOW_PORT:-5000}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
-# One MLflow store for every DAG run's workspace: concurrent runs must not share one SQLite file, so point
-# MLFLOW_TRACKING_URI at an `mlflow server` (e.g. `make ui`) when several runs may train at once.
 export TEXTFLOW_PROJECT_ROOT="$PWD"
-
-mkdir -p "$AIRFLOW_HOME"
-airflow db migrate >/dev/null
+# One training per GPU (1 on a CPU-only machine: concurrent trainings on shared cores are slower than queued
+# ones); the pool is shared by textflow_pipeline and textflow_sweep, and trainings size their threads by it.
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-airflow pools set gpu "$(( gpus > 0 ? gpus : 1 ))" "training slots: one per GPU (1 on a CPU-only machine)" >/dev/null
+export TEXTFLOW_TRAINING_SLOTS="${TEXTFLOW_TRAINING_SLOTS:-$(( gpus > 0 ? gpus : 1 ))}"
+export TEXTFLOW_GPU_POOL="${TEXTFLOW_GPU_POOL:-gpu}"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+
+wait_healthy() {  # url, seconds, name
+  for _ in $(seq 1 "$2"); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "$3 did not become healthy at $1 within $2 s; see the logs in $AIRFLOW_HOME" >&2
+  exit 1
+}
+
+mkdir -p "$AIRFLOW_HOME" mlruns
+# Concurrent DAG runs write one MLflow store; SQLite takes one writer at a time, so every run goes through
+# one `mlflow server` in front of it (the same store `make ui` shows).
+if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
+  if curl -fsS "http://127.0.0.1:$MLFLOW_PORT/health" >/dev/null 2>&1; then
+    echo "using the MLflow server already on port $MLFLOW_PORT"
+  else
+    mlflow server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+      --backend-store-uri "sqlite:///$PWD/mlruns/mlflow.db" --artifacts-destination "$PWD/mlruns/artifacts" \
+      >"$AIRFLOW_HOME/mlflow.log" 2>&1 & pids+=($!)
+    wait_healthy "http://127.0.0.1:$MLFLOW_PORT/health" 120 "mlflow server"
+  fi
+  export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
+  echo "MLflow UI: $MLFLOW_TRACKING_URI"
+fi
+
+airflow db migrate >/dev/null
+airflow pools set "$TEXTFLOW_GPU_POOL" "$TEXTFLOW_TRAINING_SLOTS" "training slots: one per GPU (1 on a CPU-only machine)" >/dev/null
+
 airflow api-server --host 127.0.0.1 --port "$PORT" >"$AIRFLOW_HOME/api-server.log" 2>&1 & pids+=($!)
 airflow scheduler >"$AIRFLOW_HOME/scheduler.log" 2>&1 & pids+=($!)
 airflow dag-processor >"$AIRFLOW_HOME/dag-processor.log" 2>&1 & pids+=($!)
 airflow triggerer >"$AIRFLOW_HOME/triggerer.log" 2>&1 & pids+=($!)
 
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 && break
-  sleep 1
-done
+wait_healthy "http://127.0.0.1:$PORT/api/v2/monitor/health" 120 "Airflow api-server"
 password_file="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 echo "Airflow UI: http://127.0.0.1:$PORT  (logs in $AIRFLOW_HOME/*.log)"
 [ -f "$password_file" ] && echo "login: $(cat "$password_file")"

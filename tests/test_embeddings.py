@@ -55,12 +55,33 @@ def test_embed_none_writes_an_empty_matrix_and_trains_nothing(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"embed": {"method": "none", "dim": 8}}))
     args = _embed_args(tmp_path)
     embed(args)
-    assert np.load(args.out).shape == (0, 8)
+    assert np.load(args.out).shape == (0, 0)
     assert json.loads(args.report.read_text())["method"] == "none"
 
 
+def test_a_model_that_reads_no_vectors_gets_no_embeddings_whatever_the_embed_params(tmp_path):
+    """model.embedding_init: rand reads no vectors, so embed trains nothing and its outputs are the same
+    bytes for any embed param: changing one cannot make DVC retrain such a model."""
+    outputs = []
+    for dim in (8, 300):
+        directory = tmp_path / str(dim)
+        directory.mkdir()
+        (directory / "params.yaml").write_text(
+            yaml.safe_dump({"embed": {"dim": dim}, "model": {"embedding_init": "rand"}})
+        )
+        args = _embed_args(directory)
+        embed(args)
+        outputs.append((args.out.read_bytes(), args.report.read_bytes()))
+        assert "embedding_init is rand" in json.loads(args.report.read_text())["skipped"]
+    assert outputs[0] == outputs[1]
+
+
 def test_embed_trains_on_extra_text_cleaned_like_the_data_but_never_on_held_out_texts(tmp_path):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"embed": {"dim": 8, "epochs": 1, "extra_text": "demo"}}))
+    params = {
+        "embed": {"dim": 8, "epochs": 1, "extra_text": "demo"},
+        "model": {"embedding_init": "static", "embedding_dim": 8},
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     _write_clean_splits(
         tmp_path, {"train": ["good film", "bad film"], "valid": ["a fine movie !"], "test": ["dull plot"]}
     )

@@ -3,6 +3,11 @@
 Downloads go through a content-checked cache (``TEXTFLOW_CACHE``, default ``.cache/downloads``) so that
 switching datasets back and forth, or re-running the download stage because an unrelated parameter changed,
 does not fetch the same bytes twice. A cached file is used only if its sha256 still matches.
+
+A file the registry cannot pin (AG News could not be fetched when it was written) is trusted on first use:
+its digest is recorded in ``<cache>/trusted.json`` and every later use is checked against it, so a changed
+upstream file fails loudly instead of silently becoming new data. Archives are extracted into a directory
+named after their digest, so a new archive never reuses an old extraction.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from pipelines.data.registry import RemoteFile
-from pipelines.io import atomic_path
+from pipelines.io import atomic_path, read_json, write_json
+from pipelines.progress import byte_bar
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,7 @@ MIRROR_ENV = "TEXTFLOW_MIRROR"
 CACHE_ENV = "TEXTFLOW_CACHE"
 DEFAULT_CACHE = Path(".cache/downloads")
 CHUNK = 1 << 20
+TRUST_FILE = "trusted.json"
 
 
 class DownloadError(RuntimeError):
@@ -70,8 +77,10 @@ def fetch(
     cache_dir = Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)) if cache_dir is None else cache_dir
     parsed = urllib.parse.urlsplit(url)
     target = cache_dir / parsed.netloc / parsed.path.lstrip("/")
-    if target.exists() and sha256 and sha256_of(target) == sha256:
-        return target, sha256
+    trusted = TrustStore(cache_dir / TRUST_FILE)
+    pinned = sha256 or trusted.get(url)
+    if target.exists() and pinned and sha256_of(target) == pinned:
+        return target, pinned
     source = mirrored_url(url)
     for attempt in range(1, retries + 1):
         try:
@@ -92,15 +101,37 @@ def fetch(
         wait = 2 ** (attempt - 1)
         log.warning("download of %s failed (attempt %d/%d); retrying in %ds", source, attempt, retries, wait)
         time.sleep(wait)
-    if sha256 is None:
+    if pinned is None:
+        trusted.record(url, actual)
         log.warning("%s has no pinned sha256 in the registry; recorded %s (trust on first use)", url, actual)
-    elif actual != sha256:
+    elif actual != pinned:
         target.unlink(missing_ok=True)
+        where = (
+            "the registry entry in pipelines/data/registry.py"
+            if sha256
+            else f"the digest recorded on first use in {trusted.path} (delete that entry to trust the new file)"
+        )
         raise DownloadError(
-            f"{source}: sha256 mismatch (expected {sha256}, got {actual}); the file is corrupted or was changed "
-            "upstream. Nothing was kept; check the mirror copy or the registry entry in pipelines/data/registry.py"
+            f"{source}: sha256 mismatch (expected {pinned}, got {actual}); the file is corrupted or was changed "
+            f"upstream. Nothing was kept; check the mirror copy or {where}"
         )
     return target, actual
+
+
+class TrustStore:
+    """URL -> sha256 recorded on first download of a file the registry does not pin."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        return read_json(self.path) if self.path.exists() else {}
+
+    def get(self, url: str) -> str | None:
+        return self._read().get(url)
+
+    def record(self, url: str, digest: str) -> None:
+        write_json(self.path, self._read() | {url: digest})
 
 
 def _download(source: str, target: Path, timeout: float) -> str:
@@ -110,11 +141,13 @@ def _download(source: str, target: Path, timeout: float) -> str:
     with urllib.request.urlopen(request, timeout=timeout) as response, atomic_path(target) as temporary:
         expected_size = response.headers.get("Content-Length")
         received = 0
-        with open(temporary, "wb") as handle:
+        bar = byte_bar(int(expected_size) if expected_size else None, target.name)
+        with open(temporary, "wb") as handle, bar:
             for block in iter(lambda: response.read(CHUNK), b""):
                 handle.write(block)
                 digest.update(block)
                 received += len(block)
+                bar.update(len(block))
         if expected_size is not None and received != int(expected_size):
             raise ConnectionError(f"truncated transfer: {received} of {expected_size} bytes")
     return digest.hexdigest()
@@ -154,7 +187,7 @@ def materialize(remote: RemoteFile, destination: Path, *, cache_dir: Path | None
         with atomic_path(destination) as temporary:
             shutil.copyfile(path, temporary)
         return digest
-    unpacked = path.with_name(path.name + ".d")
+    unpacked = path.with_name(f"{path.name}.{digest[:16]}.d")
     member = unpacked / remote.member
     if not member.exists():
         shutil.rmtree(unpacked, ignore_errors=True)

@@ -7,6 +7,7 @@ mis-split line would change the dataset without anyone noticing.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -62,8 +63,11 @@ def read_ag_news_csv(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     """AG News CSV: ``"class index","title","description"`` with class 1..4; text = title + description."""
     path = Path(path)
     texts, labels = [], []
-    reader = csv.reader(_read_text(path, encoding).splitlines())
-    for number, row in enumerate(reader, start=1):
+    # Not str.splitlines(): it also breaks on U+0085/U+2028/U+2029 inside a field. The csv module, reading a
+    # newline="" stream, splits records on real line ends only and keeps quoted newlines inside fields.
+    reader = csv.reader(io.StringIO(_read_text(path, encoding), newline=""))
+    for row in reader:
+        number = reader.line_num
         if not row:
             continue
         if len(row) != 3 or row[0] not in AG_NEWS_CLASSES:

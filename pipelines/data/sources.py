@@ -19,8 +19,9 @@ from pipelines.config import Params
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.download import materialize, sha256_of
 from pipelines.data.formats import read_dataset_file, write_label_text
-from pipelines.data.registry import get_dataset
+from pipelines.data.registry import SPLITS, get_dataset
 from pipelines.io import read_json, write_json
+from pipelines.project import project_root
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     files = {}
     if dataset.name == "demo":
         fmt, encoding = "label_text", "utf-8"
-        for split, frame in generate_demo_corpus(params.dataset.demo, params.seed).items():
+        for split, frame in generate_demo_corpus(params.dataset.demo, params.dataset.seed).items():
             target = directory / f"{split}.txt"
             write_label_text(frame, target)
             files[split] = {
@@ -46,15 +47,10 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     elif dataset.name == "local":
         local = params.dataset.local
         fmt, encoding = local.format, local.encoding
-        for split in ("train", "valid", "test"):
-            source = getattr(local, split)
-            if source is None:
-                continue
-            if not Path(source).is_file():
-                raise FileNotFoundError(f"dataset.local.{split}: {source} is not a file")
+        for split, (given, source) in local_files(params).items():
             target = directory / f"{split}.{EXTENSIONS[fmt]}"
             shutil.copyfile(source, target)
-            files[split] = {"path": target.name, "source": str(source), "sha256": sha256_of(target)}
+            files[split] = {"path": target.name, "source": given, "sha256": sha256_of(target)}
     else:
         fmt, encoding = dataset.format, dataset.encoding
         for split, remote in dataset.splits.items():
@@ -72,6 +68,24 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     }
     write_json(directory / MANIFEST, manifest)
     return manifest
+
+
+def local_files(params: Params) -> dict[str, tuple[str, Path]]:
+    """``{split: (path as written in params, resolved path)}`` for ``dataset.name: local``; relative paths are
+    relative to the project root (also from an Airflow run's workspace). Empty for registry datasets."""
+    if params.dataset.name != "local":
+        return {}
+    found = {}
+    for split in SPLITS:
+        given = getattr(params.dataset.local, split)
+        if given is None:
+            continue
+        path = Path(given).expanduser()
+        path = path if path.is_absolute() else project_root() / path
+        if not path.is_file():
+            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file (relative to the project root)")
+        found[split] = (given, path)
+    return found
 
 
 def read_raw_splits(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pipelines.config import ModelParams, build_section
-from pipelines.io import atomic_path
+from pipelines.io import save_torch
 from pipelines.models import build_model
 
 
@@ -30,8 +30,7 @@ def save_model(
         "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
         **(extra or {}),
     }
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+    save_torch(path, state)
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -1,5 +1,10 @@
 """Builds ``textflow_pipeline``: prepare a workspace for the run, then one task per dvc.yaml stage, wired
-as dvc.yaml wires them; training goes where the GPUs are (see gpu.py)."""
+as dvc.yaml wires them; training goes where the GPUs are (see gpu.py).
+
+Both DAGs are built from the *committed* dvc.yaml and params.yaml of the project's HEAD, and that commit is
+part of the trigger form; the run checks it out, so the task list, the form's defaults and what runs are one
+version of the project, whatever is edited in the working tree meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import tracking
-from pipelines.config import load_params
+from pipelines.config import params_from_dict
 from pipelines.orchestration import workspace
-from pipelines.orchestration.dvc_stages import load_stages, upstream_stages
-from pipelines.orchestration.form import FORM_KEYS, form_params, overrides_from_conf
+from pipelines.orchestration.dvc_stages import Stage, parse_stages, upstream_stages
+from pipelines.orchestration.form import COMMIT_KEY, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.sweep import MAX_COMBINATIONS, best_training, expand_grid, training_result
 
@@ -20,49 +25,77 @@ SWEEP_DAG_ID = "textflow_sweep"
 DEFAULT_GRID = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.001, 0.003]}
 DOC = """
 Runs the textflow DVC pipeline: each task is one `dvc.yaml` stage, run with `dvc repro --single-item` in
-this DAG run's own git worktree with the project's shared DVC cache, so unchanged stages are restored from
-cache and concurrent runs never share outputs. Trigger with the form to override params.yaml keys.
+this DAG run's own git worktree (at the commit shown in the form) with the project's shared DVC cache, so
+unchanged stages are restored from cache and concurrent runs never share outputs. Trigger with the form to
+override params.yaml keys; a REST trigger's conf may set any params.yaml key.
 """
+
+
+class ProjectVersion:
+    """The commit a DAG is built from, with its params and stage graph."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.commit = workspace.head_commit(self.root)
+        self.params = workspace.committed_params(self.root, self.commit)
+        self.stages: dict[str, Stage] = parse_stages(workspace.committed_text(self.root, self.commit, "dvc.yaml"))
+
+    def form(self) -> dict[str, Any]:
+        from pipelines.config import flatten
+
+        return form_params(flatten(params_from_dict(self.params, source="params.yaml")), self.commit)
+
+
+def run_conf(params: dict[str, Any] | None, dag_run: Any) -> dict[str, Any]:
+    """The form's values, then every key of the run's conf (a REST trigger may send keys the form lacks)."""
+    return {**dict(params or {}), **dict(getattr(dag_run, "conf", None) or {})}
+
+
+def workspace_for_conf(root: Path, run_id: str, conf: dict[str, Any]) -> Path:
+    """Check the conf against the params of its commit and build the run's workspace at that commit."""
+    commit = conf.get(COMMIT_KEY) or workspace.head_commit(root)
+    overrides = overrides_from_conf(conf, workspace.committed_params(root, commit))
+    return workspace.prepare_workspace(root, run_id, overrides, commit)
 
 
 def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = PIPELINE_DAG_ID) -> Any:
     from airflow.sdk import DAG, task
 
-    root = root.resolve()
+    version = ProjectVersion(root)
+    root = version.root
     execution = execution or GpuExecution.from_env()
-    stages = load_stages(root / "dvc.yaml")
-    params_file = root / "params.yaml"
 
     @task
-    def prepare_workspace(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        conf = {key: (params or {})[key] for key in FORM_KEYS if key in (params or {})}
-        overrides = overrides_from_conf(conf, params_file)
-        return str(workspace.prepare_workspace(root, run_id or "manual", overrides))
+    def prepare_workspace(params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None) -> str:
+        return str(workspace_for_conf(root, run_id or "manual", run_conf(params, dag_run)))
 
     @task
-    def run_stage(stage: str, workspace_path: str) -> None:
-        workspace.run_stage(root, Path(workspace_path), stage)
+    def run_stage(stage: str, workspace_path: str, environment: dict[str, str]) -> None:
+        workspace.run_stage(root, Path(workspace_path), stage, environment)
 
     with DAG(
         dag_id,
         schedule=None,
         start_date=datetime(2026, 1, 1),
         catchup=False,
-        params=form_params(params_file),
+        params=version.form(),
         tags=["textflow"],
         doc_md=DOC,
         max_active_runs=4,
     ) as dag:
         prepared = prepare_workspace()
         tasks = {}
-        for name in stages:
+        for name in version.stages:
             if name == "train" and execution.mode in ("kubernetes", "docker"):
                 tasks[name] = container_train_task(execution, root, workspace.runs_dir(root))
                 prepared >> tasks[name]
             else:
                 options = execution.task_options() if name == "train" else {}
-                tasks[name] = run_stage.override(task_id=name, **options)(stage=name, workspace_path=prepared)
-        for name, upstream in upstream_stages(stages).items():
+                environment = execution.stage_env() if name == "train" else {}
+                tasks[name] = run_stage.override(task_id=name, **options)(
+                    stage=name, workspace_path=prepared, environment=environment
+                )
+        for name, upstream in upstream_stages(version.stages).items():
             for other in upstream:
                 tasks[other] >> tasks[name]
     return dag
@@ -85,40 +118,47 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     MLflow parent run), then the best by validation accuracy through the register stage's gate."""
     from airflow.sdk import DAG, Param, get_current_context, task
 
-    root = root.resolve()
+    version = ProjectVersion(root)
+    root = version.root
     execution = execution or GpuExecution.from_env()
-    params_file = root / "params.yaml"
-    stages = load_stages(root / "dvc.yaml")
-    before_train = ancestors("train", upstream_stages(stages), list(stages))
+    before_train = ancestors("train", upstream_stages(version.stages), list(version.stages))
+    upstream_params = [param for name in before_train for param in version.stages[name].params]
+
+    def sweep_commit(params: dict[str, Any] | None) -> str:
+        return (params or {}).get(COMMIT_KEY) or workspace.head_commit(root)
 
     @task
     def expand(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return expand_grid((params or {}).get("grid") or {}, params_file)
+        committed = workspace.committed_params(root, sweep_commit(params))
+        return expand_grid((params or {}).get("grid") or {}, committed, upstream_params)
 
     @task
-    def run_upstream(run_id: str | None = None) -> str:
-        space = workspace.prepare_workspace(root, f"{run_id}-upstream", {})
+    def run_upstream(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
+        space = workspace.prepare_workspace(root, f"{run_id}-upstream", {}, sweep_commit(params))
         for stage in before_train:
             workspace.run_stage(root, space, stage)
         return str(space)
 
     @task
     def start_parent(params: dict[str, Any] | None = None, run_id: str | None = None) -> str | None:
-        settings = load_params(params_file)
+        committed = workspace.committed_params(root, sweep_commit(params))
+        settings = params_from_dict(committed, source="params.yaml")
         if not settings.tracking.enabled:
             return None
         return tracking.start_parent_run(f"sweep {run_id}", settings.tracking.experiment, (params or {}).get("grid"))
 
     @task(**execution.task_options())
-    def train_combination(overrides: dict[str, Any], parent: str | None, upstream: str) -> dict[str, Any]:
+    def train_combination(
+        overrides: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``upstream`` (the upstream workspace) orders this after it; its outputs reach this workspace
         through DVC's run-cache in the shared cache."""
         context = get_current_context()
         index = context["ti"].map_index
-        space = workspace.prepare_workspace(root, f"{context['run_id']}-{index}", overrides)
+        space = workspace.prepare_workspace(root, f"{context['run_id']}-{index}", overrides, sweep_commit(params))
         extra = {tracking.PARENT_ENV: parent} if parent else {}
         for stage in [*before_train, "train", "evaluate"]:
-            workspace.run_stage(root, space, stage, extra)
+            workspace.run_stage(root, space, stage, extra | (execution.stage_env() if stage == "train" else {}))
         return training_result(space, index, overrides)
 
     @task
@@ -137,9 +177,11 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 DEFAULT_GRID,
                 type="object",
                 description=(
-                    f"params.yaml keys (model.*, train.*, seed) -> lists of values; at most {MAX_COMBINATIONS} combinations"
+                    f"params.yaml keys that only train and later stages read (model.*, train.*) -> lists of "
+                    f"values; at most {MAX_COMBINATIONS} combinations"
                 ),
-            )
+            ),
+            COMMIT_KEY: version.form()[COMMIT_KEY],
         },
         tags=["textflow"],
         doc_md=build_sweep_dag.__doc__,

@@ -21,20 +21,39 @@ class Stage:
     name: str
     deps: tuple[str, ...]
     outs: tuple[str, ...]
+    params: tuple[str, ...] = ()
 
 
 def load_stages(dvc_yaml: Path) -> dict[str, Stage]:
     """Stages in dvc.yaml order."""
-    document = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))
+    return parse_stages(dvc_yaml.read_text(encoding="utf-8"))
+
+
+def _variables(document: dict) -> dict:
     variables: dict = {}
     for entry in document.get("vars", []):
         if isinstance(entry, dict):
             variables.update(entry)
+    return variables
+
+
+def dvc_paths(dvc_yaml: Path) -> dict[str, str]:
+    """dvc.yaml's ``vars.paths``: where the stages write (tools outside DVC, like predict, read them here)."""
+    if not dvc_yaml.exists():
+        raise FileNotFoundError(f"{dvc_yaml} not found: run this from the project root")
+    return dict(_variables(yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")))["paths"])
+
+
+def parse_stages(text: str) -> dict[str, Stage]:
+    """Stages in dvc.yaml order, from dvc.yaml's text (e.g. of a commit)."""
+    document = yaml.safe_load(text)
+    variables = _variables(document)
     stages = {}
     for name, spec in document["stages"].items():
         outs = [_path(item, variables) for section in ("outs", "metrics", "plots") for item in spec.get(section, [])]
         deps = [_path(item, variables) for item in spec.get("deps", [])]
-        stages[name] = Stage(name, tuple(deps), tuple(outs))
+        params = [item for item in spec.get("params", []) if isinstance(item, str)]
+        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params))
     return stages
 
 

@@ -1,18 +1,22 @@
-"""The Airflow trigger form: ``Param``s built from the typed config, defaults read from params.yaml.
+"""The Airflow trigger form and the DAG run's conf: ``Param``s built from the typed config, defaults read from
+the params.yaml of the commit the run will use.
 
-The form holds the keys people change between runs; every other key keeps its params.yaml value. Types,
-enums and ranges come from pipelines/config.py, so the form cannot offer a value the pipeline rejects.
+The form holds the keys people change between runs, plus the commit (``git_commit``) whose params.yaml gave
+those defaults; the run's workspace is that commit, so a run uses exactly what the form showed. Any other
+params.yaml key may come in a REST trigger's conf too: every key is applied, and an unknown key or a bad value
+fails the run naming the key. Types, enums and ranges come from pipelines/config.py, so the form cannot offer
+a value the pipeline rejects.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.config import Params, flatten, load_params
+from pipelines.config import ConfigError, Params, flatten, params_from_dict, set_dotted
 
+COMMIT_KEY = "git_commit"
 FORM_KEYS: dict[str, str] = {
     "dataset.name": "Dataset from the registry (demo is synthetic and offline)",
     "model.type": "Classifier architecture",
@@ -27,7 +31,8 @@ FORM_KEYS: dict[str, str] = {
     "train.learning_rate": "Optimizer learning rate",
     "train.batch_size": "Examples per batch",
     "train.lr_schedule": "Learning-rate decay over the epochs",
-    "seed": "Random seed for splits, initialisation and shuffling",
+    "train.seed": "Training seed: initial weights, dropout and batch order (the data stays the same)",
+    "dataset.seed": "Data seed: demo corpus, created splits and embeddings",
 }
 
 
@@ -41,10 +46,10 @@ def field_spec(key: str) -> tuple[Any, dict]:
     return typing.get_type_hints(cls)[leaf], dict(field.metadata)
 
 
-def form_params(params_file: Path) -> dict[str, Any]:
+def form_params(defaults: dict[str, Any], commit: str) -> dict[str, Any]:
+    """The form: ``defaults`` are the flattened params of ``commit``."""
     from airflow.sdk import Param
 
-    defaults = flatten(load_params(params_file))
     form = {}
     for key, description in FORM_KEYS.items():
         hint, metadata = field_spec(key)
@@ -60,17 +65,37 @@ def form_params(params_file: Path) -> dict[str, Any]:
             if metadata.get("maximum") is not None:
                 schema["maximum"] = metadata["maximum"]
         form[key] = Param(defaults[key], **schema)
+    form[COMMIT_KEY] = Param(
+        commit,
+        type="string",
+        pattern="^[0-9a-f]{40}$",
+        title="git commit",
+        description="The project commit this run checks out; the defaults above are its params.yaml",
+    )
     return form
 
 
-def overrides_from_conf(conf: dict[str, Any], params_file: Path) -> dict[str, Any]:
-    """The form (or REST ``conf``) values that differ from params.yaml, validated like params.yaml itself."""
-    defaults = flatten(load_params(params_file))
-    unknown = sorted(set(conf) - set(defaults))
+def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]:
+    """Every params key of the run's conf whose value differs from ``committed`` (the nested params.yaml of
+    the run's commit), validated like params.yaml itself. ``git_commit`` is not a params key."""
+    defaults = flatten(params_from_dict(committed, source="params.yaml"))
+    keys = {key: value for key, value in conf.items() if key != COMMIT_KEY}
+    unknown = sorted(set(keys) - set(defaults))
     if unknown:
-        from pipelines.config import ConfigError
-
-        raise ConfigError(f"DAG run conf: unknown key '{unknown[0]}'; use dotted params.yaml keys like 'model.type'")
-    overrides = {key: value for key, value in conf.items() if value != defaults[key]}
-    load_params(params_file, overrides)
+        raise ConfigError(
+            f"DAG run conf: unknown key '{unknown[0]}'; use dotted params.yaml keys like 'model.type' "
+            f"(or '{COMMIT_KEY}')"
+        )
+    overrides = {key: value for key, value in keys.items() if value != defaults[key]}
+    params_from_dict(merged_params(committed, overrides), source="DAG run conf")
     return overrides
+
+
+def merged_params(committed: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the nested ``committed`` params with the dotted ``overrides`` set."""
+    import copy
+
+    data = copy.deepcopy(committed)
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return data

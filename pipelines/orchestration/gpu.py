@@ -1,11 +1,17 @@
-"""Where the training task runs. One task spec, three executions, chosen by ``TEXTFLOW_GPU_EXECUTION``:
+"""Where the training task runs. One task spec, four executions, chosen by ``TEXTFLOW_GPU_EXECUTION``:
 
-- ``local`` / ``celery``: a Python task in pool ``gpu`` (slots = GPUs on the worker, created by
-  ``make airflow``); with CeleryExecutor it also goes to queue ``gpu``, which only GPU workers consume
-  (``airflow celery worker --queues gpu``).
+- ``local`` / ``celery``: a Python task; with CeleryExecutor it also goes to queue ``gpu``, which only GPU
+  workers consume (``airflow celery worker --queues gpu``).
 - ``kubernetes``: a ``KubernetesPodOperator`` with an ``nvidia.com/gpu`` limit; the run workspaces live
   on a shared volume claim mounted at the same path as on the Airflow workers.
 - ``docker``: a ``DockerOperator`` with a GPU device request and the workspaces bind-mounted.
+
+How many trainings run at once: ``TEXTFLOW_TRAINING_SLOTS`` (default: the GPUs ``nvidia-smi`` lists, else 1).
+A stock Airflow has only ``default_pool``, and a task in a pool that does not exist is never scheduled (the
+only trace is a scheduler warning), so by default the limit is the task's own ``max_active_tis_per_dag``;
+``TEXTFLOW_GPU_POOL`` names a pool instead (``make airflow`` creates ``gpu`` with that many slots and sets it),
+so that one limit is shared by the pipeline and the sweep. The same number reaches the training as
+``TEXTFLOW_CONCURRENT_TRAININGS`` so it sizes its CPU threads to its share of the cores.
 
 Every mode gets the same ``execution_timeout`` and retries; a retried training resumes from the checkpoint
 the previous try left in the workspace (the train stage persists it).
@@ -14,21 +20,35 @@ the previous try left in the workspace (the train stage persists it).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.tracking import ROOT_ENV
+from pipelines.project import ROOT_ENV
+from pipelines.training.device import CONCURRENT_TRAININGS_ENV
 
 EXECUTION_MODES = ("local", "celery", "kubernetes", "docker")
 WORKSPACE_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') }}"
 
 
+def visible_gpus() -> int:
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in listing.splitlines() if line.startswith("GPU"))
+
+
 @dataclass(frozen=True)
 class GpuExecution:
     mode: str = "local"
-    pool: str = "gpu"
+    pool: str | None = None
+    slots: int = 1
     queue: str = "gpu"
     gpus: int = 1
     image: str = "textflow:cuda"
@@ -42,9 +62,11 @@ class GpuExecution:
         mode = os.environ.get("TEXTFLOW_GPU_EXECUTION", "local")
         if mode not in EXECUTION_MODES:
             raise ValueError(f"TEXTFLOW_GPU_EXECUTION is {mode!r}; allowed: {', '.join(EXECUTION_MODES)}")
+        slots = os.environ.get("TEXTFLOW_TRAINING_SLOTS") or max(visible_gpus(), 1)
         return cls(
             mode=mode,
-            pool=os.environ.get("TEXTFLOW_GPU_POOL", cls.pool),
+            pool=os.environ.get("TEXTFLOW_GPU_POOL") or None,
+            slots=max(int(slots), 1),
             queue=os.environ.get("TEXTFLOW_GPU_QUEUE", cls.queue),
             gpus=int(os.environ.get("TEXTFLOW_GPUS", cls.gpus)),
             image=os.environ.get("TEXTFLOW_IMAGE", cls.image),
@@ -55,14 +77,21 @@ class GpuExecution:
 
     def task_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "pool": self.pool,
             "execution_timeout": self.timeout,
             "retries": self.retries,
             "retry_delay": timedelta(seconds=30),
         }
+        if self.pool:
+            options["pool"] = self.pool
+        else:
+            options["max_active_tis_per_dag"] = self.slots
         if self.mode == "celery":
             options["queue"] = self.queue
         return options
+
+    def stage_env(self) -> dict[str, str]:
+        """What the train stage is told about the trainings that share its machine."""
+        return {CONCURRENT_TRAININGS_ENV: str(self.slots)}
 
 
 def container_command(stage: str) -> str:
@@ -71,7 +100,7 @@ def container_command(stage: str) -> str:
 
 def container_train_task(execution: GpuExecution, root: Path, runs: Path) -> Any:
     """The train task as a pod or a container (modes ``kubernetes`` and ``docker``)."""
-    environment = {ROOT_ENV: str(root), "TEXTFLOW_RUNS_DIR": str(runs)}
+    environment = {ROOT_ENV: str(root), "TEXTFLOW_RUNS_DIR": str(runs), **execution.stage_env()}
     if execution.mode == "kubernetes":
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
         from kubernetes.client import models as k8s

@@ -1,34 +1,51 @@
 """The sweep: a grid of training params, one training per combination, the best through the register gate.
 
-Only keys that change training alone (``model.*``, ``train.*``, ``seed``) may vary, so every combination
-shares the upstream stages: they run once, and each combination's workspace restores them from DVC's
-run-cache instead of recomputing. The grid's size is bounded because every combination holds a GPU slot.
+The upstream stages run once and every combination's workspace restores them from DVC's run-cache, so a grid
+may vary only keys that no upstream stage reads. Which keys those are is read from dvc.yaml (each stage's
+``params:``), never listed here: ``dataset.seed`` or ``model.embedding_init`` (read by embed) are refused,
+``train.seed`` and ``model.type`` are sweepable. The grid's size is bounded because every combination holds
+a training slot.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ConfigError, flatten, load_params
+from pipelines.config import ConfigError, flatten, params_from_dict
 from pipelines.io import read_json
+from pipelines.orchestration.form import merged_params
 
 MAX_COMBINATIONS = 16
-SWEEPABLE_PREFIXES = ("model.", "train.")
-SWEEPABLE_KEYS = ("seed",)
 
 
-def expand_grid(grid: dict[str, list[Any]], params_file: Path, limit: int = MAX_COMBINATIONS) -> list[dict[str, Any]]:
-    """Every combination of ``grid`` as dotted overrides, each validated like params.yaml."""
+def reads(stage_params: Iterable[str], key: str) -> bool:
+    """Whether a stage whose dvc.yaml ``params:`` are ``stage_params`` reads the dotted ``key``."""
+    return any(key == param or key.startswith(param + ".") for param in stage_params)
+
+
+def expand_grid(
+    grid: dict[str, list[Any]],
+    committed: dict[str, Any],
+    upstream_params: Iterable[str],
+    limit: int = MAX_COMBINATIONS,
+) -> list[dict[str, Any]]:
+    """Every combination of ``grid`` as dotted overrides, each validated like params.yaml. ``committed`` is
+    the run commit's params.yaml; ``upstream_params`` the params of the stages that run once."""
     if not grid:
         raise ConfigError("sweep grid is empty; give e.g. {'model.type': ['textcnn', 'bigru']}")
-    known = flatten(load_params(params_file))
+    known = flatten(params_from_dict(committed, source="params.yaml"))
+    upstream_params = list(upstream_params)
     for key, values in grid.items():
         if key not in known:
             raise ConfigError(f"sweep grid: unknown key '{key}'; use dotted params.yaml keys like 'model.type'")
-        if not (key.startswith(SWEEPABLE_PREFIXES) or key in SWEEPABLE_KEYS):
-            raise ConfigError(f"sweep grid: '{key}' changes upstream stages; a sweep varies model.*, train.* or seed")
+        if reads(upstream_params, key):
+            raise ConfigError(
+                f"sweep grid: '{key}' is read by a stage before train (see dvc.yaml), which a sweep runs once; "
+                "vary keys that only train and later stages read, e.g. model.type, train.learning_rate, train.seed"
+            )
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep grid: '{key}' needs a non-empty list of values, got {values!r}")
     size = 1
@@ -40,7 +57,7 @@ def expand_grid(grid: dict[str, list[Any]], params_file: Path, limit: int = MAX_
         )
     combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for overrides in combinations:
-        load_params(params_file, overrides)
+        params_from_dict(merged_params(committed, overrides), source="sweep grid")
     return combinations
 
 

@@ -1,29 +1,43 @@
-"""One workspace per DAG run: a git worktree of the project at its current commit, sharing one DVC cache.
+"""One workspace per DAG run: a git worktree of the project at the run's commit, sharing one DVC cache.
 
 Why not run every DAG run in the project directory: DVC holds a repo lock during ``dvc repro``, so two
 concurrent runs fail with "Unable to acquire lock" (treeverse/dvc 10465, 5795, 3783). A worktree per run
 gives each its own lock and outputs, while the shared cache (and DVC's run-cache inside it) restores any
-stage whose inputs and params were seen before instead of re-running it.
+stage whose inputs and params were seen before instead of re-running it. Two tasks of one run that Airflow
+starts at once (stages that do not depend on each other) would still meet in one workspace, so
+:func:`run_stage` serialises them on a lock file beside the workspace instead of letting DVC fail.
+
+The run's commit is the one whose params.yaml and dvc.yaml the DAG and its trigger form were built from, so
+an uncommitted edit in the project directory is never half-applied: the run uses the committed files, and
+the task log says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pipelines.config import set_dotted
-from pipelines.tracking import ROOT_ENV
+from pipelines.project import ROOT_ENV
 
 log = logging.getLogger(__name__)
 RUNS_ENV = "TEXTFLOW_RUNS_DIR"
+PINNED_FILES = ("params.yaml", "dvc.yaml")
+
+
+class WorkspaceError(RuntimeError):
+    """The project is not a git checkout, or a commit or worktree is not what the run needs."""
 
 
 def runs_dir(root: Path) -> Path:
@@ -33,32 +47,73 @@ def runs_dir(root: Path) -> Path:
 def _git(root: Path, *args: str) -> str:
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed in {root}: {result.stderr.strip()}")
+        raise WorkspaceError(f"git {' '.join(args)} failed in the project: {result.stderr.strip()}")
     return result.stdout.strip()
 
 
-def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any]) -> Path:
-    """Create (or reuse, on a retry) the run's worktree and write its params.yaml with ``overrides``."""
+def head_commit(root: Path) -> str:
+    """The project's HEAD; a clear error when the project is not a git checkout with a commit."""
+    try:
+        return _git(root, "rev-parse", "--verify", "HEAD^{commit}")
+    except WorkspaceError as error:
+        raise WorkspaceError(
+            f"{error}. The DAGs run committed code: make the project a git checkout with at least one commit"
+        ) from None
+
+
+def committed_text(root: Path, commit: str, path: str) -> str:
+    return _git(root, "show", f"{commit}:{path}")
+
+
+def committed_params(root: Path, commit: str) -> dict[str, Any]:
+    return yaml.safe_load(committed_text(root, commit, "params.yaml")) or {}
+
+
+def uncommitted_changes(root: Path, commit: str) -> list[str]:
+    """Which of params.yaml and dvc.yaml in the project directory differ from ``commit``."""
+    return [
+        name
+        for name in PINNED_FILES
+        if not (root / name).exists()
+        or (root / name).read_text(encoding="utf-8").rstrip("\n") != committed_text(root, commit, name)
+    ]
+
+
+def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any], commit: str | None = None) -> Path:
+    """Create (or reuse, on a retry) the run's worktree at ``commit`` (default: HEAD) and write its
+    params.yaml with ``overrides``."""
     root = root.resolve()
+    commit = commit or head_commit(root)
     workspace = runs_dir(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     if not (workspace / ".git").exists():
         workspace.parent.mkdir(parents=True, exist_ok=True)
-        commit = _git(root, "rev-parse", "HEAD")
         for attempt in range(1, 4):  # mapped sweep tasks add worktrees concurrently; git may hold a lock briefly
             try:
                 _git(root, "worktree", "add", "--detach", str(workspace), commit)
                 break
-            except RuntimeError:
+            except WorkspaceError:
                 if attempt == 3:
                     raise
                 time.sleep(attempt)
-        log.info("workspace %s at commit %s", workspace, commit[:12])
+        log.info("workspace %s at commit %s", workspace.name, commit[:12])
+    elif (current := _git(workspace, "rev-parse", "HEAD")) != commit:
+        raise WorkspaceError(f"workspace {workspace.name} is at commit {current[:12]}, not the run's {commit[:12]}")
+    stale = uncommitted_changes(root, commit)
+    if stale:
+        log.warning(
+            "%s in the project directory differ(s) from commit %s; this run uses the committed version (what the "
+            "trigger form showed). Commit the change to run it.",
+            " and ".join(stale),
+            commit[:12],
+        )
     cache = _shared_cache(root)
     _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(cache)], workspace)
-    params = yaml.safe_load((workspace / "params.yaml").read_text(encoding="utf-8"))
+    params = committed_params(root, commit)
     for key, value in overrides.items():
         set_dotted(params, key, value)
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    if overrides:
+        log.info("params overridden for this run: %s", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
     return workspace
 
 
@@ -75,10 +130,36 @@ def stage_environment(root: Path) -> dict[str, str]:
     return os.environ | {ROOT_ENV: str(root.resolve()), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+@contextlib.contextmanager
+def workspace_lock(workspace: Path, timeout: float = 6 * 3600) -> Iterator[None]:
+    """Hold the workspace's stage lock (a file beside it, so the worktree stays clean), waiting at most
+    ``timeout`` seconds for a stage of the same run to finish."""
+    lock_path = workspace.parent / f"{workspace.name}.lock"
+    deadline = time.monotonic() + timeout
+    with open(lock_path, "a") as handle:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WorkspaceError(f"workspace {workspace.name} stayed locked for {timeout:.0f}s") from None
+                if not waited:
+                    log.info("another stage is running in workspace %s; waiting for it", workspace.name)
+                    waited = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_stage(root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None) -> None:
     """``dvc repro --single-item <stage>`` in the workspace, its output streamed into the task log."""
     command = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    _run(command, workspace, stage_environment(root) | (extra_env or {}))
+    with workspace_lock(workspace):
+        _run(command, workspace, stage_environment(root) | (extra_env or {}))
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -87,8 +168,11 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> No
     for line in process.stdout:
         log.info("%s", line.rstrip())
     if process.wait() != 0:
-        raise RuntimeError(f"{' '.join(command[2:])} failed in {cwd} with exit code {process.returncode}")
+        raise RuntimeError(
+            f"{' '.join(command[2:])} failed in workspace {cwd.name} with exit code {process.returncode}"
+        )
 
 
 def remove_workspace(root: Path, workspace: Path) -> None:
     _git(root.resolve(), "worktree", "remove", "--force", str(workspace))
+    (workspace.parent / f"{workspace.name}.lock").unlink(missing_ok=True)

@@ -13,9 +13,19 @@ from pipelines.config import ConfigError
 from pipelines.data.download import DownloadError
 from pipelines.data.formats import FormatError
 from pipelines.data.validation import ValidationFailed
+from pipelines.timings import record_timing
 from pipelines.tracking import TrackingError
+from pipelines.training.device import DeviceError
 
-EXPECTED_ERRORS = (ConfigError, DownloadError, FormatError, ValidationFailed, TrackingError, FileNotFoundError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    DownloadError,
+    FormatError,
+    ValidationFailed,
+    TrackingError,
+    DeviceError,
+    FileNotFoundError,
+)
 
 
 def stage_cli(
@@ -35,6 +45,11 @@ def stage_cli(
     run_stage(name, lambda: body(args))
 
 
+def _is_mlflow_error(error: Exception) -> bool:
+    """MLflow's own exceptions (a refused request, a missing model) are the store's answer, not a bug here."""
+    return type(error).__module__.startswith("mlflow.")
+
+
 def run_stage(name: str, body: Callable[[], None]) -> None:
     """Run a stage body with progress logging; an expected error becomes one line on stderr and exit 1."""
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr, force=True)
@@ -46,4 +61,12 @@ def run_stage(name: str, body: Callable[[], None]) -> None:
     except EXPECTED_ERRORS as error:
         print(f"[{name}] error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
-    logging.getLogger(name).info("done in %.1fs", time.perf_counter() - began)
+    except Exception as error:
+        if not _is_mlflow_error(error):
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"[{name}] error: MLflow: {first}", file=sys.stderr)
+        raise SystemExit(1) from None
+    seconds = time.perf_counter() - began
+    record_timing(name, seconds)
+    logging.getLogger(name).info("done in %.1fs", seconds)

@@ -1,7 +1,8 @@
 """Stage ``embed``: train Word2Vec or FastText on the cleaned training split plus the unlabelled
 ``embed.extra_text`` sentences (cleaned the same way, minus any that are validation or test texts), write a
 matrix aligned to the vocabulary (``vectors.npy``) and score the vectors on gensim's word-similarity and
-analogy sets. ``embed.method: none`` writes an empty matrix and trains nothing."""
+analogy sets. ``embed.method: none``, or a model that does not read vectors (``model.embedding_init: rand``),
+writes an empty matrix and trains nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config import load_params
+from pipelines.config import Params, load_params
 from pipelines.data.registry import SPLITS
 from pipelines.embeddings import build_vectors, nearest_neighbours
 from pipelines.io import atomic_path, write_json
@@ -27,13 +28,24 @@ def main(argv: list[str] | None = None) -> None:
     stage_cli("embed", __doc__, ["clean", "tokens", "extra_text", "stopwords", "out", "report"], embed, argv)
 
 
+def skip_reason(params: Params) -> str | None:
+    """Why no vectors are needed, or None. The outputs then depend on no embed param, so changing one never
+    retrains a model that does not read vectors."""
+    if params.embed.method == "none":
+        return "embed.method is none"
+    if params.model.embedding_init == "rand":
+        return "model.embedding_init is rand, so no model reads the vectors"
+    return None
+
+
 def embed(args) -> None:
     params = load_params(args.params)
     options = params.embed
-    if options.method == "none":
-        _save_matrix(args.out, np.zeros((0, options.dim), dtype=np.float32))
-        write_json(args.report, {"method": "none", "coverage": 0.0, "seconds": 0.0})
-        log.info("embed.method is none: no embeddings trained")
+    skipped = skip_reason(params)
+    if skipped:
+        _save_matrix(args.out, np.zeros((0, 0), dtype=np.float32))
+        write_json(args.report, {"method": "none", "skipped": skipped, "coverage": 0.0})
+        log.info("no embeddings trained: %s", skipped)
         return
     vocabulary = Vocabulary.load(args.tokens / "vocab.json")
     frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in SPLITS}
@@ -44,7 +56,7 @@ def embed(args) -> None:
     report["nearest_neighbours"] = nearest_neighbours(vectors, vocabulary)
     write_json(args.report, report)
     log.info(
-        "%s %s dim %d on %d sentences (%d extra, %d held-out texts dropped): %d words in %.1fs, "
+        "%s %s dim %d on %d sentences (%d extra, %d held-out texts dropped): %d words, "
         "vocabulary coverage %.1f%%; WordSim353 %.3f, SimLex-999 %.3f, analogies %.3f (%.0f%% answerable)",
         options.method,
         options.algorithm,
@@ -53,7 +65,6 @@ def embed(args) -> None:
         report["extra_sentences"],
         report["extra_dropped_as_held_out"],
         report["trained_words"],
-        report["seconds"],
         100 * report["coverage"],
         report["wordsim353_spearman"],
         report["simlex999_spearman"],

@@ -1,5 +1,7 @@
-"""Stage ``evaluate``: score the trained model on the test split; write metrics, the per-example confusion
-table for ``dvc plots`` and a confusion-matrix PNG; log all of it, and the raw-text model, to the run."""
+"""Stage ``evaluate``: score the trained model on the validation and test splits; write metrics, the
+per-example confusion table for ``dvc plots`` and a confusion-matrix PNG (test); log all of it, the content
+hashes of both splits and the raw-text model to the run. The registry gate selects on validation; test is
+reported."""
 
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def test_data_hash(frame: pd.DataFrame) -> str:
-    """A content hash of the test split (labels and texts), independent of the file format that holds it."""
+def split_hash(frame: pd.DataFrame) -> str:
+    """A content hash of a split (labels and texts), independent of the file format that holds it."""
     digest = hashlib.sha256()
     for label, text in zip(frame["label"], frame["text"], strict=True):
         digest.update(f"{label}\t{text}\n".encode())
@@ -53,11 +55,14 @@ def evaluate(args) -> None:
     device = resolve_device(params.train.device)
     model, saved = load_model(args.model, device)
     class_names = saved["class_names"]
+    valid = EncodedSplit.load(args.tokens / "valid.npz")
+    valid_predictions = predict_probabilities(model, valid, BATCH_SIZE, device).argmax(axis=1)
+    valid_metrics = classification_metrics(valid.labels, valid_predictions, class_names)
     test = EncodedSplit.load(args.tokens / "test.npz")
     probabilities = predict_probabilities(model, test, BATCH_SIZE, device)
     predictions = probabilities.argmax(axis=1)
     metrics = classification_metrics(test.labels, predictions, class_names)
-    write_json(args.metrics, {"test": metrics})
+    write_json(args.metrics, {"test": metrics, "valid": valid_metrics})
     with atomic_path(args.confusion) as temporary:
         confusion_frame(test.labels, predictions, class_names).to_csv(temporary, index=False)
     title = f"{params.dataset.name} / {params.model.type}: accuracy {metrics['accuracy']:.3f}"
@@ -65,6 +70,7 @@ def evaluate(args) -> None:
     log.info("test accuracy %.4f, macro-F1 %.4f on %d examples", metrics["accuracy"], metrics["macro_f1"], len(test))
 
     test_frame = pd.read_parquet(args.validated / "test.parquet")
+    hashes = {"test": split_hash(test_frame), "valid": split_hash(pd.read_parquet(args.validated / "valid.parquet"))}
     with tracking.resumed_run(args.run) as run_id:
         if run_id is None:
             return
@@ -94,7 +100,9 @@ def evaluate(args) -> None:
             digits=4,
             zero_division=0,
         )
-        tracking.log_evaluation(metrics, test_data_hash(test_frame), report_files, misclassified, report_text)
+        tracking.log_evaluation(
+            {"test": metrics, "valid": valid_metrics}, hashes, report_files, misclassified, report_text
+        )
         preprocessor = Preprocessor.from_params(
             params.clean, params.tokenize, read_stopwords(args.stopwords), Vocabulary.load(args.tokens / "vocab.json")
         )

@@ -1,5 +1,6 @@
 """Stage ``register``: register the run's raw-text model and move alias ``champion`` only when it beats the
-current champion on the same test data; otherwise the new version becomes ``challenger``."""
+current champion on the same validation data (see pipelines/gate.py); otherwise the new version becomes
+``challenger``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 
 from pipelines import tracking
 from pipelines.config import load_params
+from pipelines.gate import register_if_better
 from pipelines.io import write_json
 from pipelines.stages import stage_cli
 
@@ -25,7 +27,7 @@ def register(args) -> None:
         log.info("nothing to register: tracking was off for this run")
         return
     tracking.connect()
-    decision = tracking.register_if_better(run_id, tracking.registered_name(params), params.register.metric)
+    decision = register_if_better(run_id, tracking.registered_name(params), params.register.metric)
     write_json(args.out, {"registered": True, "run_id": run_id, **decision})
     log.info("%s v%d -> %s: %s", decision["name"], decision["version"], decision["alias"], decision["reason"])
 

@@ -4,7 +4,6 @@ write every split as id arrays; vocabulary size and OOV rates go to the metrics 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +28,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> None:
-    began = time.perf_counter()
     options = load_params(params_path).tokenize
     corpus = encode_corpus({split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}, options)
     with atomic_directory(out) as staging:
@@ -42,7 +40,6 @@ def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> Non
         "vocab_size": len(corpus.vocabulary),
         "num_classes": len(corpus.class_names),
         "splits": splits,
-        "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(metrics_path, metrics)
     log.info(

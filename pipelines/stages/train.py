@@ -21,7 +21,8 @@ from pipelines.models.saved import save_model
 from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import Vocabulary
-from pipelines.training.device import configure_threads, resolve_device
+from pipelines.timings import read_timings
+from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
 from pipelines.training.loop import train_model
 
 log = logging.getLogger("train")
@@ -41,8 +42,9 @@ CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]
 
 
 def fingerprint(paths: list[Path], settings: dict) -> str:
-    """What a checkpoint must match to be resumed: the bytes of every input, the training settings, and the
-    model and training code (a changed model or loop must start fresh, not resume an old run)."""
+    """What a checkpoint must match to be resumed: the bytes of every input, the training settings (with the
+    resolved device and precision: a CPU checkpoint holds no GradScaler state a CUDA run could continue),
+    and the model and training code (a changed model or loop must start fresh, not resume an old run)."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     sources = sorted(source for package in CODE_PACKAGES for source in package.rglob("*.py"))
     for path in [*paths, *sources]:
@@ -54,20 +56,22 @@ def train(args) -> None:
     params = load_params(args.params)
     device = resolve_device(params.train.device)
     threads = configure_threads(params.train.num_threads)
+    use_amp = mixed_precision_enabled(params.train, device)
     vocabulary = Vocabulary.load(args.tokens / "vocab.json")
     class_names = read_json(args.tokens / "labels.json")
     train_split = EncodedSplit.load(args.tokens / "train.npz")
     valid_split = EncodedSplit.load(args.tokens / "valid.npz")
     vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
-    torch.manual_seed(params.seed)
+    torch.manual_seed(params.train.seed)
     model = build_model(params.model, len(vocabulary), len(class_names), vectors)
     inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [
         args.embeddings
     ]
     settings = {
-        "seed": params.seed,
         "model": dataclasses.asdict(params.model),
-        "train": dataclasses.asdict(params.train),
+        "train": {**dataclasses.asdict(params.train), "num_threads": None},
+        "device": device.type,
+        "mixed_precision": use_amp,
     }
     log.info(
         "%s on %s (%d threads): %d parameters, %d train / %d valid examples",
@@ -79,11 +83,13 @@ def train(args) -> None:
         len(valid_split),
     )
     reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
+    upstream = tracking.upstream_metrics(reports) | read_timings(["download", "validate", "clean", "tokenize", "embed"])
     validation = read_json(reports["validation"])
     tags = {
         "textflow.device": str(device),
         "textflow.torch": torch.__version__,
         "textflow.cuda": str(torch.version.cuda),
+        "textflow.threads": str(threads),
         **{f"textflow.data_sha256.{split}": digest for split, digest in validation.get("files", {}).items()},
     }
     train_frame = pd.read_parquet(args.validated / "train.parquet")
@@ -91,7 +97,7 @@ def train(args) -> None:
         params,
         args.run,
         tags=tags,
-        metrics=tracking.upstream_metrics(reports),
+        metrics=upstream,
         dataset=train_frame,
         dataset_name=params.dataset.name,
     ) as run:
@@ -100,7 +106,7 @@ def train(args) -> None:
             train_split,
             valid_split,
             params.train,
-            seed=params.seed,
+            seed=params.train.seed,
             device=device,
             checkpoint_path=args.checkpoint,
             fingerprint=fingerprint(inputs, settings),
@@ -111,6 +117,7 @@ def train(args) -> None:
                 "best_valid_accuracy": result.best_valid_accuracy,
                 "best_epoch": result.best_epoch,
                 "train_seconds": result.seconds,
+                "resumed_from_epoch": result.resumed_from_epoch,
             }
         )
     save_model(args.model, model, params.model, len(vocabulary), len(class_names), {"class_names": class_names})
@@ -121,13 +128,9 @@ def train(args) -> None:
             "best_valid_accuracy": result.best_valid_accuracy,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
-            "resumed_from_epoch": result.resumed_from_epoch,
-            "seconds": result.seconds,
-            "device": str(device),
-            "torch": torch.__version__,
         },
     )
-    columns = list(result.history[0])
+    columns = [column for column in result.history[0] if column != "seconds"]
     write_text(
         args.history,
         "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n",

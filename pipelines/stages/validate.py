@@ -4,7 +4,6 @@ Great Expectations suite and write the splits as parquet. A failed expectation s
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from pipelines.config import load_params
@@ -28,18 +27,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
-    began = time.perf_counter()
     params = load_params(params_path)
     manifest, published = read_raw_splits(raw)
     options = params.validate
-    splits, created = complete_splits(published, options.valid_fraction, options.test_fraction, params.seed)
+    splits, created = complete_splits(published, options.valid_fraction, options.test_fraction, params.dataset.seed)
     report = validate_splits(splits, params.validate)
     write_json(
         report_path,
         report.to_dict()
         | {
             "created_splits": created,
-            "seconds": round(time.perf_counter() - began, 3),
             "dataset": manifest["dataset"],
             "files": {split: entry["sha256"] for split, entry in manifest["files"].items()},
         },

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.io import atomic_path
+from pipelines.io import save_arrays
 
 
 @dataclass
@@ -42,8 +42,7 @@ class EncodedSplit:
         return self.ids[self.offsets[index] : self.offsets[index + 1]]
 
     def save(self, path: str | Path) -> None:
-        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, ids=self.ids, offsets=self.offsets, labels=self.labels)
+        save_arrays(path, ids=self.ids, offsets=self.offsets, labels=self.labels)
 
     @classmethod
     def load(cls, path: str | Path) -> EncodedSplit:

@@ -1,7 +1,7 @@
 """The training loop: epochs over seeded batches, validation, early stopping, and a checkpoint every epoch.
 
-A checkpoint holds everything the next epoch depends on (model, optimizer, learning-rate schedule, torch RNG
-state for dropout, best weights so far, early-stopping counters, history), so a run killed at any point and
+A checkpoint holds everything the next epoch depends on (model, optimizer, learning-rate schedule, CPU and
+CUDA RNG states for dropout, best weights so far, early-stopping counters, history), so a run killed at any point and
 started again ends with exactly the weights and metrics of an uninterrupted run. A checkpoint carries a fingerprint of
 the inputs and params that produced it; one from a different configuration is ignored, never resumed.
 Checkpoints hold only tensors and plain values and are read with ``torch.load(weights_only=True)``.
@@ -24,9 +24,11 @@ import torch
 from torch import nn
 
 from pipelines.config import TrainParams
-from pipelines.io import atomic_path
+from pipelines.io import save_torch
+from pipelines.progress import progress
 from pipelines.text.sequences import EncodedSplit
 from pipelines.training.batches import iterate_batches
+from pipelines.training.device import mixed_precision_enabled
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ def train_model(
     model.to(device)
     optimizer = make_optimizer(model, params)
     schedule = make_schedule(optimizer, params, math.ceil(len(train) / params.batch_size))
-    use_amp = params.mixed_precision and device.type == "cuda"
+    use_amp = mixed_precision_enabled(params, device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_function = nn.CrossEntropyLoss()
     result = TrainResult()
@@ -129,8 +131,11 @@ def train_model(
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
-            scaler.load_state_dict(state["scaler"])
+            if use_amp:
+                scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["torch_rng"])
+            if device.type == "cuda" and state.get("cuda_rng"):
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
             best_state = state["best_model"]
             stale_epochs = state["stale_epochs"]
             result.history = state["history"]
@@ -150,7 +155,7 @@ def train_model(
         epoch_began = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for _, ids, labels in iterate_batches(
+        batches = iterate_batches(
             train,
             params.batch_size,
             shuffle=True,
@@ -158,7 +163,9 @@ def train_model(
             epoch=epoch,
             min_length=min_length,
             length_buckets=params.length_buckets,
-        ):
+        )
+        total_batches = math.ceil(len(train) / params.batch_size)
+        for _, ids, labels in progress(batches, total=total_batches, desc=f"epoch {epoch}", unit="batch"):
             ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device, use_amp):
@@ -217,6 +224,7 @@ def train_model(
                     "schedule": schedule.state_dict(),
                     "scaler": scaler.state_dict(),
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                     "best_model": best_state,
                     "best_epoch": result.best_epoch,
                     "best_valid_accuracy": result.best_valid_accuracy,
@@ -231,8 +239,7 @@ def train_model(
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+    save_torch(path, state)
 
 
 def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:

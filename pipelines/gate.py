@@ -1,0 +1,148 @@
+"""The registry gate: which registered version carries alias ``champion``.
+
+A version competes only with versions scored on the same validation data (the content hash the evaluate
+stage tags), on the validation metric (``register.metric``), in its direction; the test metrics are reported,
+never selected on. Ties keep the older version, so re-training the same model never moves the alias.
+
+Two registers may run at once (a sweep, concurrent DAG runs), and MLflow has no transactions, so a plain
+read-compare-set lets the worse of two candidates win. Instead the decision is a pure function of the whole
+set of versions (:func:`choose_champion`): each register adds its version first, then decides, sets the
+alias, and reads the version list again; if it changed meanwhile it decides again (bounded). The last
+register to finish has seen every version that exists before its final check, and any register that set the
+alias later than that decided on a list that already held them all, so the best version ends as champion
+whatever the interleaving, with any store (SQLite file, ``mlflow server``, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
+
+log = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+MAX_DECISIONS = 5
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One registered version as the gate sees it; ``score`` None when its run lacks the metric."""
+
+    version: int
+    score: float | None
+    data_hash: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    champion: int
+    reason: str
+
+
+def choose_champion(
+    candidate: Scored, current: Scored | None, versions: list[Scored], metric: str, higher_is_better: bool = True
+) -> Decision:
+    """The version that should be champion once ``candidate`` is registered, and why."""
+    if current is None:
+        pool = [v for v in versions if v.data_hash == candidate.data_hash and v.score is not None]
+        best = _best(pool or [candidate], higher_is_better)
+        reason = "no champion yet" if best.version == candidate.version else f"v{best.version} is best on this data"
+        return Decision(best.version, reason)
+    if current.score is None or current.data_hash is None:
+        return Decision(
+            current.version,
+            f"champion v{current.version} has no {metric} on tagged validation data (registered by older code); "
+            f"not comparable: move the alias by hand if v{candidate.version} should replace it",
+        )
+    if candidate.data_hash != current.data_hash:
+        return Decision(
+            current.version,
+            f"champion v{current.version} was validated on other data ({current.data_hash[:12]} vs "
+            f"{(candidate.data_hash or 'none')[:12]}); not comparable",
+        )
+    pool = [v for v in versions if v.data_hash == current.data_hash and v.score is not None]
+    best = _best([current, *pool], higher_is_better)
+    if best.version == current.version:
+        if candidate.version == current.version:
+            return Decision(current.version, "this run's version is already the champion")
+        return Decision(
+            current.version,
+            f"{metric} {candidate.score:.4f} does not beat champion v{current.version} ({current.score:.4f})",
+        )
+    return Decision(best.version, f"{metric} {best.score:.4f} beats champion v{current.version} ({current.score:.4f})")
+
+
+def _best(pool: list[Scored], higher_is_better: bool) -> Scored:
+    """Best score; among equals the oldest version."""
+    sign = 1.0 if higher_is_better else -1.0
+    return max(pool, key=lambda v: (sign * v.score if v.score is not None else float("-inf"), -v.version))
+
+
+def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bool = True) -> dict[str, Any]:
+    """Register the run's model (once per run) and set ``champion`` by :func:`choose_champion`; the run's
+    version gets ``challenger`` when it is not the champion. Returns what was decided and why."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    key = f"valid_{metric}"
+    if key not in run.data.metrics:
+        raise TrackingError(f"run {run_id} has no metric {key!r}; run the evaluate stage first")
+    model_uri = run.data.tags.get(MODEL_URI_TAG)
+    if model_uri is None:
+        raise TrackingError(f"run {run_id} has no logged model ({MODEL_URI_TAG} tag); run the evaluate stage first")
+    existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    version = int((existing[0] if existing else mlflow.register_model(model_uri, name)).version)
+    scores: dict[int, Scored] = {}
+    seen: set[int] = set()
+    for _ in range(MAX_DECISIONS):
+        versions = _scored_versions(client, name, key, scores)
+        candidate = next(v for v in versions if v.version == version)
+        decision = choose_champion(
+            candidate, _current_champion(client, name, versions), versions, key, higher_is_better
+        )
+        client.set_registered_model_alias(name, CHAMPION, str(decision.champion))
+        if decision.champion != version:
+            client.set_registered_model_alias(name, CHALLENGER, str(version))
+        seen = {v.version for v in versions}
+        if {int(v.version) for v in client.search_model_versions(f"name='{name}'")} == seen:
+            break
+        log.info("another version was registered while deciding; deciding again")
+    alias = CHAMPION if decision.champion == version else CHALLENGER
+    return {
+        "name": name,
+        "version": version,
+        "alias": alias,
+        "champion": decision.champion,
+        "reason": decision.reason,
+        key: run.data.metrics[key],
+        **{name: value for name, value in run.data.metrics.items() if name == f"test_{metric}"},
+    }
+
+
+def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored]) -> list[Scored]:
+    scored = []
+    for version in client.search_model_versions(f"name='{name}'"):
+        number = int(version.version)
+        if number not in cache:
+            data = client.get_run(version.run_id).data if version.run_id else None
+            cache[number] = Scored(
+                int(version.version),
+                data.metrics.get(key) if data else None,
+                data.tags.get(VALID_DATA_HASH_TAG) if data else None,
+            )
+        scored.append(cache[number])
+    return sorted(scored, key=lambda v: v.version)
+
+
+def _current_champion(client: Any, name: str, versions: list[Scored]) -> Scored | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        number = int(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+    return next((v for v in versions if v.version == number), None)
