@@ -25,9 +25,14 @@ MIRROR = Path(os.environ.get("TEXTFLOW_MIRROR", ROOT.parent / "shared" / "mirror
 
 @pytest.fixture
 def mirror(monkeypatch, tmp_path) -> Path:
-    """The shared mirror of public datasets, with downloads cached in a per-test directory."""
+    """The shared mirror of public datasets, with downloads cached in a per-test directory. These tests check
+    real public files against the registry's checksums, so a missing mirror fails them: a skip would turn a
+    missing fixture into a green run."""
     if not MIRROR.is_dir():
-        pytest.skip(f"dataset mirror not found at {MIRROR}; set TEXTFLOW_MIRROR")
+        pytest.fail(
+            f"dataset mirror not found at {MIRROR}: set TEXTFLOW_MIRROR to a directory laid out as "
+            "<host>/<path> of the registry's URLs (CI and `make test` use ../shared/mirror)"
+        )
     monkeypatch.setenv("TEXTFLOW_MIRROR", str(MIRROR))
     monkeypatch.setenv("TEXTFLOW_CACHE", str(tmp_path / "download-cache"))
     return MIRROR
@@ -149,3 +154,50 @@ def kill_on_output(command: list[str], cwd: Path, env: dict[str, str], marker: s
             break
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def captured_log(logger: str, level: int = 10):
+    """The messages ``logger`` emits inside the block (Airflow reconfigures logging once imported, so
+    pytest's caplog may see nothing); yields the list they are appended to."""
+    import logging
+
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    target = logging.getLogger(logger)
+    handler, previous = Collect(level), target.level
+    target.addHandler(handler)
+    target.setLevel(level)
+    try:
+        yield messages
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(previous)
+
+
+SMALL_PIPELINE = {
+    "dataset": {"demo": {"train_size": 900, "test_size": 300}},
+    "embed": {"dim": 32, "epochs": 2},
+    "model": {"embedding_dim": 32, "textcnn": {"num_filters": 16}},
+    "train": {"epochs": 4, "batch_size": 32, "learning_rate": 0.01},
+}
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory) -> Path:
+    """A git + DVC copy of the project with small params (tracking into its own mlruns/), reproduced once.
+    Shared by several test modules, so no test may change it: copy it with :func:`clone_project` first."""
+    project = copy_project(tmp_path_factory.mktemp("project"), SMALL_PIPELINE)
+    result = run(["dvc", "repro"], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
+    project.joinpath("first-repro.log").write_text(result.stdout + result.stderr)
+    return project
+
+
+def clone_project(project: Path, destination: Path) -> Path:
+    """A full copy (git history, DVC cache, outputs, MLflow store) that a test may change freely."""
+    shutil.copytree(project, destination, symlinks=True)
+    return destination

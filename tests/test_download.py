@@ -1,5 +1,6 @@
 import hashlib
 import io
+import json
 import tarfile
 import zipfile
 from pathlib import Path
@@ -113,3 +114,52 @@ def test_nltk_stopwords_arrive_through_the_download_mechanism(mirror):
     assert {"the", "and", "what", "not"} <= set(words)
     assert len(words) > 150
     assert NLTK_STOPWORDS.member == "stopwords/english"
+
+
+def _ag_news_archive(rows: bytes) -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        for member in ("ag_news_csv/train.csv", "ag_news_csv/test.csv"):
+            info = tarfile.TarInfo(member)
+            info.size = len(rows)
+            bundle.addfile(info, io.BytesIO(rows))
+    return archive.getvalue()
+
+
+def test_an_unpinned_file_is_trusted_on_first_use_then_checked_and_not_fetched_again(tmp_path, monkeypatch):
+    """AG News has no pinned digest: the first download records one; later runs reuse the verified copy
+    without fetching, and a changed upstream file is refused instead of silently becoming new data."""
+    mirror = tmp_path / "mirror" / "example.org"
+    mirror.mkdir(parents=True)
+    (mirror / "news.tgz").write_bytes(_ag_news_archive(b'"1","Old","Text"\n'))
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
+    remote = RemoteFile("https://example.org/news.tgz", None, member="ag_news_csv/train.csv")
+    cache = tmp_path / "cache"
+    first = materialize(remote, tmp_path / "first.csv", cache_dir=cache)
+    assert json.loads((cache / "trusted.json").read_text()) == {remote.url: first}
+
+    (mirror / "news.tgz").unlink()
+    assert materialize(remote, tmp_path / "again.csv", cache_dir=cache) == first, "served from the checked cache"
+
+    (mirror / "news.tgz").write_bytes(_ag_news_archive(b'"1","New","Text"\n'))
+    cached = next(cache.rglob("news.tgz"))
+    cached.write_bytes(b"a torn download")
+    with pytest.raises(DownloadError, match="recorded on first use"):
+        materialize(remote, tmp_path / "changed.csv", cache_dir=cache)
+    assert not cached.exists() and not (tmp_path / "changed.csv").exists()
+
+
+def test_a_new_archive_is_never_read_through_an_old_extraction(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror" / "example.org"
+    mirror.mkdir(parents=True)
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
+    contents = []
+    for text in (b'"1","First","Text"\n', b'"2","Second","Text"\n'):
+        archive = _ag_news_archive(text)
+        (mirror / "news.tgz").write_bytes(archive)
+        remote = RemoteFile(
+            "https://example.org/news.tgz", hashlib.sha256(archive).hexdigest(), member="ag_news_csv/train.csv"
+        )
+        materialize(remote, tmp_path / "train.csv", cache_dir=tmp_path / "cache")
+        contents.append((tmp_path / "train.csv").read_bytes())
+    assert contents == [b'"1","First","Text"\n', b'"2","Second","Text"\n']

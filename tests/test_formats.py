@@ -60,3 +60,16 @@ def test_ag_news_bad_row_names_file_and_line(tmp_path):
 def test_unknown_format_is_rejected(tmp_path):
     with pytest.raises(FormatError, match="unknown format 'xml'"):
         read_dataset_file(tmp_path / "x", "xml")
+
+
+def test_ag_news_line_separators_and_quoted_newlines_stay_inside_their_field(tmp_path):
+    """U+2028, U+0085 and a quoted newline are text inside a field, not record breaks."""
+    path = tmp_path / "train.csv"
+    path.write_text(
+        '"1","Summit\u2028opens","Leaders met\u0085today"\n"4","Chip","line one\nline two"\n"2","Cup","Won"\n',
+        encoding="utf-8",
+    )
+    frame = read_ag_news_csv(path)
+    assert frame.label.tolist() == ["World", "Sci_Tech", "Sports"]
+    assert frame.text[0] == "Summit\u2028opens Leaders met\u0085today"
+    assert frame.text[1] == "Chip line one\nline two"

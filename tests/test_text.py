@@ -2,7 +2,7 @@ import numpy as np
 
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.tokenizers import get_tokenizer
-from pipelines.text.vocab import BOS, EOS, PAD, PAD_ID, UNK, UNK_ID, Vocabulary
+from pipelines.text.vocab import BOS, EOS, PAD, UNK, UNK_ID, Vocabulary
 
 
 def test_vocabulary_reserves_specials_and_orders_by_frequency():
@@ -35,4 +35,6 @@ def test_encoded_split_is_ragged_and_round_trips(tmp_path):
     split.save(tmp_path / "train.npz")
     loaded = EncodedSplit.load(tmp_path / "train.npz")
     assert np.array_equal(loaded.ids, split.ids) and np.array_equal(loaded.labels, split.labels)
-    assert PAD_ID not in loaded.ids
+    assert len(loaded.ids) == 6, "stored ragged: no padding on disk"
+    split.save(tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "train.npz").read_bytes(), "same ids, same bytes"

@@ -88,3 +88,49 @@ def test_a_run_interrupted_and_resumed_ends_with_the_uninterrupted_weights(tmp_p
     for name, tensor in uninterrupted.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
     assert expected.history[-1]["valid_accuracy"] > 0.9
+
+
+def test_thread_share_divides_the_usable_cores_among_the_trainings_that_share_them():
+    from pipelines.training.device import thread_share
+
+    assert thread_share(0, cores=2, trainings=1) == 2
+    assert thread_share(0, cores=2, trainings=2) == 1
+    assert thread_share(0, cores=16, trainings=3) == 5
+    assert thread_share(0, cores=2, trainings=4) == 1, "never zero threads"
+    assert thread_share(3, cores=2, trainings=2) == 3, "an explicit train.num_threads wins"
+
+
+def test_usable_cores_follow_affinity_and_the_cgroup_quota_not_the_machine(tmp_path):
+    import os
+
+    from pipelines.training.device import usable_cores
+
+    affinity = len(os.sched_getaffinity(0))
+    unlimited, quota = tmp_path / "unlimited", tmp_path / "quota"
+    unlimited.write_text("max 100000\n")
+    quota.write_text("100000 100000\n")
+    assert usable_cores(unlimited) == affinity
+    assert usable_cores(quota) == 1
+    assert usable_cores(tmp_path / "absent") == affinity
+
+
+def test_a_checkpoint_from_another_device_or_precision_is_not_resumed(tmp_path):
+    """A CPU checkpoint has no GradScaler state for a CUDA mixed-precision run: the fingerprint differs, so
+    the retry starts fresh instead of crashing on every try."""
+    from pipelines.stages.train import fingerprint
+
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"inputs")
+    cpu = fingerprint([data], {"train": {}, "device": "cpu", "mixed_precision": False})
+    cuda = fingerprint([data], {"train": {}, "device": "cuda", "mixed_precision": True})
+    assert cpu != cuda
+
+    train, valid = _split(120, seed=1), _split(40, seed=2)
+    params = TrainParams(epochs=2, batch_size=16, learning_rate=0.01)
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.manual_seed(0)
+    model = build_model(ModelParams(type="fasttext", embedding_dim=8), 64, 2, None)
+    train_model(model, train, valid, params, seed=0, device=CPU, checkpoint_path=checkpoint, fingerprint=cpu)
+    model = build_model(ModelParams(type="fasttext", embedding_dim=8), 64, 2, None)
+    result = train_model(model, train, valid, params, seed=0, device=CPU, checkpoint_path=checkpoint, fingerprint=cuda)
+    assert result.resumed_from_epoch == 0 and len(result.history) == 2

@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from typing import Any, Literal
 
-from pipelines.config import ConfigError, Params, flatten, params_from_dict, set_dotted
+from pipelines.config import MOVED_KEYS, ConfigError, Params, flatten, params_from_dict, set_dotted
 
 COMMIT_KEY = "git_commit"
 FORM_KEYS: dict[str, str] = {
@@ -82,6 +82,8 @@ def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict
     keys = {key: value for key, value in conf.items() if key != COMMIT_KEY}
     unknown = sorted(set(keys) - set(defaults))
     if unknown:
+        if unknown[0] in MOVED_KEYS:
+            raise ConfigError(f"DAG run conf: '{unknown[0]}' {MOVED_KEYS[unknown[0]]}")
         raise ConfigError(
             f"DAG run conf: unknown key '{unknown[0]}'; use dotted params.yaml keys like 'model.type' "
             f"(or '{COMMIT_KEY}')"

@@ -1,0 +1,139 @@
+"""The registry gate: every branch of the decision, and the real register on a temporary MLflow store,
+including two registers racing (threads against one SQLite file would lock, so they share a real server)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pipelines.gate import CHALLENGER, CHAMPION, Scored, choose_champion, register_if_better
+from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
+from tests.conftest import running_mlflow_server
+
+KEY = "valid_macro_f1"
+SAME, OTHER = "a" * 64, "b" * 64
+
+
+def test_first_version_becomes_champion():
+    candidate = Scored(1, 0.8, SAME)
+    assert choose_champion(candidate, None, [candidate], KEY).champion == 1
+
+
+def test_better_score_on_the_same_data_takes_the_alias():
+    current, candidate = Scored(1, 0.8, SAME), Scored(2, 0.9, SAME)
+    decision = choose_champion(candidate, current, [current, candidate], KEY)
+    assert decision.champion == 2 and "beats champion v1" in decision.reason
+
+
+def test_a_tie_keeps_the_champion():
+    current, candidate = Scored(1, 0.8, SAME), Scored(2, 0.8, SAME)
+    decision = choose_champion(candidate, current, [current, candidate], KEY)
+    assert decision.champion == 1 and "does not beat champion v1" in decision.reason
+
+
+def test_other_validation_data_is_not_comparable():
+    current, candidate = Scored(1, 0.5, SAME), Scored(2, 0.99, OTHER)
+    decision = choose_champion(candidate, current, [current, candidate], KEY)
+    assert decision.champion == 1 and "validated on other data" in decision.reason
+
+
+def test_already_champion_stays():
+    current = Scored(1, 0.8, SAME)
+    decision = choose_champion(current, current, [current], KEY)
+    assert decision.champion == 1 and "already the champion" in decision.reason
+
+
+def test_a_champion_without_the_metric_is_not_replaced_silently():
+    current, candidate = Scored(1, None, None), Scored(2, 0.9, SAME)
+    decision = choose_champion(candidate, current, [current, candidate], KEY)
+    assert decision.champion == 1 and "move the alias by hand" in decision.reason
+
+
+def test_lower_is_better_promotes_the_lower_score():
+    current, candidate = Scored(1, 120.0, SAME), Scored(2, 95.0, SAME)
+    assert choose_champion(candidate, current, [current, candidate], "valid_perplexity", False).champion == 2
+
+
+def test_a_candidate_that_lost_a_race_still_yields_the_best():
+    """Seen by a register that decides after a better version arrived: the best of all wins, not the newest."""
+    current, raced, candidate = Scored(1, 0.7, SAME), Scored(2, 0.9, SAME), Scored(3, 0.8, SAME)
+    assert choose_champion(candidate, current, [current, raced, candidate], KEY).champion == 2
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    import mlflow
+
+    with running_mlflow_server(tmp_path_factory.mktemp("gate-store")) as uri:
+        mlflow.set_tracking_uri(uri)
+        yield mlflow.MlflowClient()
+
+
+def _scored_run(client, score: float | None, data_hash: str | None) -> str:
+    """A run that evaluate could have left: a validation score, the data hash and a model to register."""
+    import mlflow
+
+    experiment = client.get_experiment_by_name("gate") or client.get_experiment(client.create_experiment("gate"))
+    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+        if score is not None:
+            mlflow.log_metric(KEY, score)
+            mlflow.log_metric("test_macro_f1", score - 0.01)
+        if data_hash is not None:
+            mlflow.set_tag(VALID_DATA_HASH_TAG, data_hash)
+        mlflow.log_text("artifact_path: model\nflavors: {}\n", "model/MLmodel")
+        mlflow.set_tag(MODEL_URI_TAG, f"runs:/{run.info.run_id}/model")
+    return run.info.run_id
+
+
+def _champion(client, name: str) -> int:
+    return int(client.get_model_version_by_alias(name, CHAMPION).version)
+
+
+def test_register_promotes_only_the_better_and_is_idempotent(store):
+    name = "gate-sequence"
+    first = register_if_better(_scored_run(store, 0.80, SAME), name, "macro_f1")
+    assert (first["alias"], first["version"], first["reason"]) == (CHAMPION, 1, "no champion yet")
+    worse_run = _scored_run(store, 0.70, SAME)
+    worse = register_if_better(worse_run, name, "macro_f1")
+    assert worse["alias"] == CHALLENGER and _champion(store, name) == 1
+    tie = register_if_better(_scored_run(store, 0.80, SAME), name, "macro_f1")
+    assert tie["alias"] == CHALLENGER and _champion(store, name) == 1
+    other_data = register_if_better(_scored_run(store, 0.99, OTHER), name, "macro_f1")
+    assert other_data["alias"] == CHALLENGER and "other data" in other_data["reason"]
+    better = register_if_better(_scored_run(store, 0.90, SAME), name, "macro_f1")
+    assert better["alias"] == CHAMPION and _champion(store, name) == better["version"]
+    again = register_if_better(worse_run, name, "macro_f1")
+    assert again["version"] == worse["version"], "re-registering a run adds no version"
+    assert len(store.search_model_versions(f"name='{name}'")) == 5
+
+
+def test_a_run_without_validation_scores_is_refused(store):
+    with pytest.raises(TrackingError, match="has no metric 'valid_macro_f1'"):
+        register_if_better(_scored_run(store, None, SAME), "gate-refused", "macro_f1")
+
+
+def test_concurrent_registers_end_with_the_best_as_champion(store):
+    """Many registers at once, each with a different score: whatever the interleaving, the best wins."""
+    name = "gate-race"
+    register_if_better(_scored_run(store, 0.50, SAME), name, "macro_f1")
+    scores = [0.61, 0.93, 0.72, 0.88, 0.55, 0.90]
+    runs = [_scored_run(store, score, SAME) for score in scores]
+    barrier = threading.Barrier(len(runs))
+    errors: list[BaseException] = []
+
+    def register(run_id: str) -> None:
+        barrier.wait()
+        try:
+            register_if_better(run_id, name, "macro_f1")
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=register, args=(run_id,)) for run_id in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    champion = store.get_model_version_by_alias(name, CHAMPION)
+    assert champion.run_id == runs[scores.index(max(scores))]

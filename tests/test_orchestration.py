@@ -1,0 +1,126 @@
+"""What a DAG run will do, checked without a scheduler: every conf key applied or refused by name, the form
+and the run from one commit, sweepable keys read from dvc.yaml, parallel stages in one workspace, and the
+training slots on a stock Airflow."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import yaml
+
+from pipelines.config import ConfigError
+from pipelines.orchestration import workspace
+from pipelines.orchestration.dags import build_pipeline_dag, workspace_for_conf
+from pipelines.orchestration.form import COMMIT_KEY, overrides_from_conf
+from pipelines.orchestration.gpu import GpuExecution
+from pipelines.orchestration.sweep import expand_grid
+from tests.conftest import ROOT, captured_log, copy_project, run
+
+COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_every_params_key_of_a_conf_is_applied_not_only_the_forms():
+    overrides = overrides_from_conf({"train.weight_decay": 0.01, "model.type": "textcnn"}, COMMITTED)
+    assert overrides == {"train.weight_decay": 0.01}, "keys outside the form count; values equal to params.yaml drop"
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"train.wieght_decay": 0.01}, "unknown key 'train.wieght_decay'"),
+        ({"train.weight_decay": -1}, "'train.weight_decay' is -1"),
+        ({"model.type": "gpt"}, "'model.type' is 'gpt'; allowed values"),
+        ({"seed": 3}, "'seed' was split in two"),
+    ],
+)
+def test_a_bad_conf_key_or_value_fails_naming_it(conf, message):
+    with pytest.raises(ConfigError, match=message):
+        overrides_from_conf(conf, COMMITTED)
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path / "project", {})
+
+
+def _commit(project, message: str) -> str:
+    run(["git", "commit", "-qam", message], project)
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def test_the_form_and_the_run_use_the_committed_params_not_an_uncommitted_edit(project):
+    form_commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    edited = (project / "params.yaml").read_text().replace("  epochs: 15", "  epochs: 99")
+    (project / "params.yaml").write_text(edited)
+    dag = build_pipeline_dag(project, GpuExecution())
+    assert dag.params.get_param("train.epochs").value == 15, "the form shows what the run will use"
+    assert dag.params.get_param(COMMIT_KEY).value == form_commit
+
+    with captured_log("pipelines.orchestration.workspace") as messages:
+        space = workspace_for_conf(project, "form-run", {COMMIT_KEY: form_commit, "train.weight_decay": 0.01})
+    params = yaml.safe_load((space / "params.yaml").read_text())
+    assert params["train"]["epochs"] == 15 and params["train"]["weight_decay"] == 0.01
+    warning = "\n".join(messages)
+    assert "params.yaml in the project directory differ" in warning and "Commit the change" in warning
+
+
+def test_a_run_checks_out_the_commit_its_form_showed_even_after_a_new_commit(project):
+    form_commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("  epochs: 15", "  epochs: 7"))
+    newer = _commit(project, "fewer epochs")
+    pinned = workspace_for_conf(project, "pinned", {COMMIT_KEY: form_commit})
+    assert run(["git", "rev-parse", "HEAD"], pinned).stdout.strip() == form_commit
+    assert yaml.safe_load((pinned / "params.yaml").read_text())["train"]["epochs"] == 15
+    latest = workspace_for_conf(project, "latest", {})
+    assert run(["git", "rev-parse", "HEAD"], latest).stdout.strip() == newer
+
+
+def test_the_task_list_comes_from_the_committed_dvc_yaml(project):
+    (project / "dvc.yaml").write_text((project / "dvc.yaml").read_text().replace("  register:", "  registerx:"))
+    assert "register" in build_pipeline_dag(project, GpuExecution()).task_dict
+
+
+def test_sweepable_keys_are_read_from_dvc_yaml():
+    upstream = ["dataset", "dataset.seed", "validate", "clean.lowercase", "embed", "model.embedding_init"]
+    grid = expand_grid({"model.type": ["textcnn", "bigru"], "train.seed": [1, 2]}, COMMITTED, upstream)
+    assert len(grid) == 4 and {"model.type": "bigru", "train.seed": 2} in grid
+    for key in ("dataset.seed", "model.embedding_init", "embed.dim"):
+        with pytest.raises(ConfigError, match=f"'{key}' is read by a stage before train"):
+            expand_grid({key: [1, 2]}, COMMITTED, upstream)
+    with pytest.raises(ConfigError, match="17 combinations; the limit is 16"):
+        expand_grid({"train.seed": list(range(17))}, COMMITTED, upstream)
+    with pytest.raises(ConfigError, match="'model.type' is 'gpt'"):
+        expand_grid({"model.type": ["textcnn", "gpt"]}, COMMITTED, upstream)
+
+
+def test_two_stages_started_at_once_in_one_workspace_both_succeed(project):
+    """DVC fails a second `dvc repro` in a workspace with "Unable to acquire lock"; run_stage queues it."""
+    space = workspace.prepare_workspace(project, "parallel", {})
+    errors: list[BaseException] = []
+
+    def stage(name: str) -> None:
+        try:
+            workspace.run_stage(project, space, name)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=stage, args=(name,)) for name in ("local_files", "download")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert (space / "data" / "raw" / "manifest.json").exists()
+
+
+def test_a_stock_airflow_needs_no_pool_and_training_knows_its_share(monkeypatch):
+    for name in ("TEXTFLOW_GPU_POOL", "TEXTFLOW_TRAINING_SLOTS"):
+        monkeypatch.delenv(name, raising=False)
+    train = build_pipeline_dag(ROOT, GpuExecution.from_env()).get_task("train")
+    assert train.pool == "default_pool" and train.max_active_tis_per_dag == 1
+    assert train.op_kwargs["environment"] == {"TEXTFLOW_CONCURRENT_TRAININGS": "1"}
+    monkeypatch.setenv("TEXTFLOW_GPU_POOL", "gpu")
+    monkeypatch.setenv("TEXTFLOW_TRAINING_SLOTS", "3")
+    pooled = build_pipeline_dag(ROOT, GpuExecution.from_env()).get_task("train")
+    assert pooled.pool == "gpu" and pooled.op_kwargs["environment"] == {"TEXTFLOW_CONCURRENT_TRAININGS": "3"}

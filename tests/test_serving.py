@@ -1,0 +1,81 @@
+"""Train/serve skew and the predict command: the served model must see a raw text exactly as the pipeline's
+stages saw it, so its accuracy on the test split's raw texts equals the evaluate stage's to the example."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run, tool_env
+
+pytestmark = pytest.mark.slow
+
+
+def _raw_test_split(project: Path) -> pd.DataFrame:
+    return pd.read_parquet(project / "data/validated/test.parquet")
+
+
+def test_the_registered_pyfunc_reproduces_the_evaluate_stage_accuracy_exactly(reproduced_project):
+    import mlflow
+
+    project = reproduced_project
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/textflow-demo@champion")
+    test = _raw_test_split(project)
+    predicted = model.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
+    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
+    correct = int((predicted == test["label"].to_numpy()).sum())
+    assert correct == round(evaluated["accuracy"] * evaluated["examples"]) and len(test) == evaluated["examples"]
+
+
+def test_predict_local_file_and_stdin_give_the_registered_models_labels(reproduced_project, tmp_path):
+    project = reproduced_project
+    texts = _raw_test_split(project)["text"].head(8).tolist()
+    env = tool_env({"MLFLOW_TRACKING_URI": ""})
+    registered = run([sys.executable, "-m", "pipelines.predict", *texts], project, env=env).stdout.splitlines()
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    local = run(
+        [sys.executable, "-m", "pipelines.predict", "--local", "--file", str(tmp_path / "texts.txt")], project, env=env
+    ).stdout.splitlines()
+    piped = run(
+        ["bash", "-c", f"{sys.executable} -m pipelines.predict --local --file - < {tmp_path / 'texts.txt'}"],
+        project,
+        env=env,
+    ).stdout.splitlines()
+    assert len(registered) == len(texts)
+    assert [line.split("\t")[0] for line in local] == [line.split("\t")[0] for line in registered]
+    assert local == piped
+
+
+def test_predict_errors_are_one_line(reproduced_project, tmp_path):
+    env = tool_env({"MLFLOW_TRACKING_URI": ""})
+    outside = run([sys.executable, "-m", "pipelines.predict", "some text"], tmp_path, check=False, env=env)
+    assert outside.returncode != 0 and "Traceback" not in outside.stderr
+    assert "params.yaml: params file not found" in outside.stderr
+    local = run([sys.executable, "-m", "pipelines.predict", "--local", "x"], tmp_path, check=False, env=env)
+    assert "not found" in local.stderr and "Traceback" not in local.stderr
+    empty = run([sys.executable, "-m", "pipelines.predict"], reproduced_project, check=False, env=env)
+    assert "no text to classify" in empty.stderr
+
+
+def test_a_null_text_is_an_error_not_the_string_nan(reproduced_project):
+    import os
+
+    from pipelines.predict import load_local
+
+    previous = Path.cwd()
+    os.chdir(reproduced_project)
+    try:
+        model = load_local("params.yaml")
+    finally:
+        os.chdir(previous)
+    with pytest.raises(ValueError, match=r"row\(s\) \[1\] have no text"):
+        model.predict(None, pd.DataFrame({"text": ["fine", np.nan, "also fine"]}))
+    with pytest.raises(ValueError, match=r"row\(s\) \[0\] have no text"):
+        model.predict(None, pd.DataFrame({"text": [None]}))
