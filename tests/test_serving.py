@@ -65,7 +65,6 @@ def test_predict_errors_are_one_line(reproduced_project, tmp_path):
 
 
 def test_a_null_text_is_an_error_not_the_string_nan(reproduced_project):
-    import os
 
     from pipelines.predict import load_local
 
