@@ -201,3 +201,16 @@ def clone_project(project: Path, destination: Path) -> Path:
     """A full copy (git history, DVC cache, outputs, MLflow store) that a test may change freely."""
     shutil.copytree(project, destination, symlinks=True)
     return destination
+
+
+def assert_shows_content(png: Path) -> None:
+    """A screenshot of a rendered page, not a blank or error-only one: many colours, and a real share of the
+    pixels differ from the background colour."""
+    import numpy as np
+    from matplotlib import image
+
+    pixels = (image.imread(png)[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    background_share = counts.max() / len(pixels)
+    assert len(colours) > 200, f"{png.name}: only {len(colours)} colours; the page looks blank"
+    assert background_share < 0.97, f"{png.name}: {background_share:.1%} of the pixels are background"

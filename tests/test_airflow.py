@@ -15,16 +15,27 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipelines.config import ConfigError
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
-from pipelines.orchestration.form import overrides_from_conf
+from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
-from tests.conftest import ROOT, copy_project, free_port, kill_on_output, run, running_mlflow_server, tool_env
+from tests.conftest import (
+    ROOT,
+    assert_shows_content,
+    copy_project,
+    free_port,
+    kill_on_output,
+    run,
+    stop,
+    tool_env,
+    wait_for,
+)
 
 SCREENSHOTS = ROOT / "test-artifacts"
 
-STAGES = ["download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
+STAGES = ["local_files", "download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
 SMALL = {
     "dataset": {"demo": {"train_size": 600, "test_size": 200}},
     "embed": {"dim": 16, "epochs": 1},
@@ -83,7 +94,7 @@ def test_task_graph_equals_the_dvc_stage_graph():
 
 @pytest.mark.parametrize("mode", ["local", "celery", "kubernetes", "docker"])
 def test_training_task_carries_gpu_routing_for_each_execution_mode(mode):
-    execution = GpuExecution(mode=mode, gpus=2)
+    execution = GpuExecution(mode=mode, gpus=2, pool="gpu")
     train = build_pipeline_dag(ROOT, execution).get_task("train")
     assert train.pool == "gpu" and train.retries == 2 and train.execution_timeout.total_seconds() == 6 * 3600
     assert (train.queue == "gpu") is (mode == "celery")
@@ -103,13 +114,12 @@ def test_trigger_form_offers_exactly_what_the_config_accepts():
     epochs = params.get_param("train.epochs")
     assert (epochs.schema["minimum"], epochs.schema["maximum"], epochs.value) == (1, 1000, 15)
     assert params.get_param("dataset.name").value == "demo"
-    assert overrides_from_conf({"model.type": "bigru", "train.epochs": 15}, ROOT / "params.yaml") == {
-        "model.type": "bigru"
-    }
+    committed = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert overrides_from_conf({"model.type": "bigru", "train.epochs": 15}, committed) == {"model.type": "bigru"}
     with pytest.raises(ConfigError, match="unknown key 'model.typo'"):
-        overrides_from_conf({"model.typo": 1}, ROOT / "params.yaml")
+        overrides_from_conf({"model.typo": 1}, committed)
     with pytest.raises(ConfigError, match="'train.epochs' is 0"):
-        overrides_from_conf({"train.epochs": 0}, ROOT / "params.yaml")
+        overrides_from_conf({"train.epochs": 0}, committed)
 
 
 @pytest.mark.slow
@@ -145,13 +155,69 @@ def _request(url: str, token: str | None = None, method: str = "GET", body: dict
 
 @pytest.mark.slow
 def test_two_rest_triggered_runs_at_once_both_succeed_with_their_own_params(tmp_path):
-    """`make airflow`'s script on a free loopback port, an `mlflow server` as the one store; two runs with
-    different conf triggered at once through REST API v2; bounded polling."""
+    """`make airflow` exactly as a user starts it (no MLFLOW_TRACKING_URI: it puts an `mlflow server` in front
+    of the project's store); two runs with different conf triggered at once through REST API v2."""
     project = copy_project(tmp_path / "project", SMALL)
-    port, home = free_port(), tmp_path / "airflow"
-    (tmp_path / "mlflow").mkdir()
-    with running_mlflow_server(tmp_path / "mlflow") as tracking:
-        _run_two_at_once(project, port, home, tracking, tmp_path)
+    _run_two_at_once(project, free_port(), tmp_path / "airflow")
+
+
+@contextlib.contextmanager
+def stock_airflow(project: Path, home: Path, port: int):
+    """Airflow as `airflow standalone` or the official compose start it: no `gpu` pool, no textflow variables,
+    only the settings any Airflow 3 needs (DESIGN.md); every visitor is admin."""
+    home.mkdir()
+    env = tool_env(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "MLFLOW_TRACKING_URI": "",
+        }
+    )
+    for name in ("TEXTFLOW_GPU_POOL", "TEXTFLOW_TRAINING_SLOTS", "TEXTFLOW_PROJECT_ROOT"):
+        env.pop(name, None)
+    run(["airflow", "db", "migrate"], project, env=env, timeout=300)
+    commands = [
+        ["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        ["airflow", "scheduler"],
+        ["airflow", "dag-processor"],
+    ]
+    processes = []
+    try:
+        for command in commands:
+            log = open(home / f"{command[1]}.log", "w")  # noqa: SIM115 - closed with the process below
+            processes.append((subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=log), log))
+        wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", processes[0][0], 180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for process, log in processes:
+            stop(process)
+            log.close()
+
+
+@pytest.mark.slow
+def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(tmp_path):
+    project = copy_project(tmp_path / "project", SMALL)
+    with stock_airflow(project, tmp_path / "airflow", free_port()) as base:
+        dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+        _unpause(dag_url, None)
+        good_conf = {"train.weight_decay": 0.01, "train.epochs": 2}
+        good = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": good_conf})["dag_run_id"]
+        bad_conf = {"train.wieght_decay": 0.01}
+        bad = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": bad_conf})["dag_run_id"]
+        deadline = time.monotonic() + 600
+        _wait_for_run(dag_url, good, None, deadline)
+        state, tasks = _finished_run(dag_url, bad, None, deadline)
+        assert state == "failed" and tasks["prepare_workspace"] == "failed" and tasks["train"] == "upstream_failed"
+        assert "unknown key 'train.wieght_decay'" in _task_log(dag_url, bad, "prepare_workspace", None)
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    (trained,) = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
+    assert trained.data.params["train.weight_decay"] == "0.01" and trained.data.params["train.epochs"] == "2"
 
 
 @contextlib.contextmanager
@@ -194,18 +260,33 @@ def _unpause(dag_url: str, token: str | None) -> None:
             time.sleep(2)
 
 
-def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:
+def _finished_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> tuple[str, dict[str, str]]:
+    """(run state, {task id: state}) once the run succeeded or failed; bounded by ``deadline``."""
     run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
     while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
-        assert time.monotonic() < deadline, f"run {run_id} still {state}"
+        assert time.monotonic() < deadline, (
+            f"run {run_id} still {state}: "
+            + json.dumps(_request(f"{run_url}/taskInstances", token)["task_instances"])[:3000]
+        )
         time.sleep(3)
     tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
-    assert state == "success", [(task["task_id"], task["state"]) for task in tasks]
-    assert {task["task_id"] for task in tasks if task["state"] == "success"} == {"prepare_workspace", *STAGES}
+    return state, {task["task_id"]: task["state"] for task in tasks}
 
 
-def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_path: Path) -> None:
-    with airflow_stack(project, home, port, {"MLFLOW_TRACKING_URI": tracking}) as base:
+def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:
+    state, tasks = _finished_run(dag_url, run_id, token, deadline)
+    assert state == "success", tasks
+    assert {task for task, task_state in tasks.items() if task_state == "success"} == {"prepare_workspace", *STAGES}
+
+
+def _task_log(dag_url: str, run_id: str, task_id: str, token: str | None) -> str:
+    url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task_id}/logs/1?full_content=true"
+    return json.dumps(_request(url, token))
+
+
+def _run_two_at_once(project: Path, port: int, home: Path) -> None:
+    defaults = {"MLFLOW_TRACKING_URI": "", "MLFLOW_PORT": str(free_port())}
+    with airflow_stack(project, home, port, defaults) as base:
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         token = _request(f"{base}/auth/token", method="POST", body={"username": "admin", "password": password})[
             "access_token"
@@ -225,8 +306,7 @@ def _run_two_at_once(project: Path, port: int, home: Path, tracking: str, tmp_pa
             _wait_for_run(dag_url, run_id, token, deadline)
     import mlflow
 
-    mlflow.set_tracking_uri(tracking)
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
     by_dag_run = {run.data.tags["airflow.run_id"]: run for run in runs}
     assert set(by_dag_run) == set(run_ids.values())
@@ -273,23 +353,9 @@ def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(
     assert (space / "models" / "model.pt").exists()
 
 
-def test_sweep_grid_is_validated_and_bounded():
-    from pipelines.orchestration.sweep import expand_grid
-
-    params_file = ROOT / "params.yaml"
-    combos = expand_grid({"model.type": ["textcnn", "bigru"], "train.learning_rate": [0.001, 0.01]}, params_file)
-    assert len(combos) == 4 and {"model.type": "bigru", "train.learning_rate": 0.01} in combos
-    with pytest.raises(ConfigError, match="17 combinations; the limit is 16"):
-        expand_grid({"seed": list(range(17))}, params_file)
-    with pytest.raises(ConfigError, match="'clean.stem' changes upstream stages"):
-        expand_grid({"clean.stem": [True, False]}, params_file)
-    with pytest.raises(ConfigError, match="'model.type' is 'gpt'"):
-        expand_grid({"model.type": ["textcnn", "gpt"]}, params_file)
-
-
 @pytest.mark.slow
 def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tmp_path):
-    grid = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.01]}
+    grid = {"model.type": ["fasttext", "textcnn"], "train.seed": [3]}
     project, output = run_dag_test(tmp_path, "dags/textflow_sweep.py", {"grid": grid})
     assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
 
@@ -327,21 +393,16 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
         run_id = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": {}})["dag_run_id"]
         _wait_for_run(dag_url, run_id, None, time.monotonic() + 420)
         SCREENSHOTS.mkdir(exist_ok=True)
+        expected = {"tasks": ["prepare_workspace", *STAGES], "fields": [*FORM_KEYS, COMMIT_KEY]}
         result = subprocess.run(
-            ["node", str(BROWSER / "airflow_screenshots.js"), base, str(SCREENSHOTS)],
+            ["node", str(BROWSER / "airflow_screenshots.js"), base, str(SCREENSHOTS), json.dumps(expected)],
             capture_output=True,
             text=True,
             timeout=180,
         )
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen["grid_tasks"] == ["prepare_workspace", *STAGES]
-    assert seen["form_fields"] == [
-        "dataset.name",
-        "model.type",
-        "model.embedding_init",
-        "train.epochs",
-        "train.learning_rate",
-    ]
+    assert seen["grid_tasks"] == expected["tasks"], "every task is visible in the grid"
+    assert seen["form_fields"] == expected["fields"], "every form field, the commit included, is visible"
     for name in ("airflow-grid.png", "airflow-trigger-form.png"):
-        assert (SCREENSHOTS / name).stat().st_size > 20_000, name
+        assert_shows_content(SCREENSHOTS / name)

@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, free_port, run, running_mlflow_server, stop, tool_env, wait_for
+from tests.conftest import (
+    assert_shows_content,
+    copy_project,
+    free_port,
+    run,
+    running_mlflow_server,
+    stop,
+    tool_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 SMALL = {
@@ -222,11 +231,37 @@ def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["chromium", *flags, *arguments], capture_output=True, text=True, timeout=120)
 
 
+def visible_text(dom: str) -> str:
+    """The text a person sees in a dumped DOM: text nodes outside script, style and template elements."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.parts = 0, []
+
+        def handle_starttag(self, tag, attrs):
+            self.hidden += tag in ("script", "style", "template", "noscript")
+
+        def handle_endtag(self, tag):
+            self.hidden -= tag in ("script", "style", "template", "noscript") and self.hidden > 0
+
+        def handle_data(self, data):
+            if not self.hidden and data.strip():
+                self.parts.append(data.strip())
+
+    parser = Text()
+    parser.feed(dom)
+    return "\n".join(parser.parts)
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, mlflow_server, tmp_path):
     experiment = client.get_experiment_by_name("textflow")
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])[:2]
-    names = {run.info.run_name for run in runs}
+    names = [run.info.run_name for run in runs]
+    assert len(set(names)) == 2, f"two runs of one config must be told apart in the UI: {names}"
+    assert all("#" + run.info.run_id[:6] in run.info.run_name for run in runs)
     ids = json.dumps([run.info.run_id for run in runs], separators=(",", ":"))
     pages = {
         "mlflow-runs": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs",
@@ -235,9 +270,10 @@ def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, 
     }
     SCREENSHOTS.mkdir(exist_ok=True)
     for name, url in pages.items():
-        dom = chromium("--dump-dom", url, profile=tmp_path / name).stdout
-        assert all(run_name in dom for run_name in names), f"{name}: run names {names} not in the page"
+        text = visible_text(chromium("--dump-dom", url, profile=tmp_path / name).stdout)
+        assert all(run_name in text for run_name in names), f"{name}: run names {names} not shown"
         shot = SCREENSHOTS / f"{name}.png"
         chromium("--window-size=1400,900", f"--screenshot={shot}", url, profile=tmp_path / name)
-        assert shot.stat().st_size > 20_000, f"{shot} looks empty"
-    assert "Comparing 2 Runs" in chromium("--dump-dom", pages["mlflow-compare"], profile=tmp_path / "c").stdout
+        assert_shows_content(shot)
+    compared = visible_text(chromium("--dump-dom", pages["mlflow-compare"], profile=tmp_path / "c").stdout)
+    assert "Comparing 2 Runs" in compared and "test_accuracy" in compared and "test_macro_f1" in compared

@@ -1,24 +1,33 @@
-// Screenshots of the textflow_pipeline grid and its trigger form: node airflow_screenshots.js <base url> <out dir>
+// Screenshots of the textflow_pipeline grid and its trigger form, and which of the expected task ids and form
+// fields a person can see on them: node airflow_screenshots.js <base url> <out dir> '<{"tasks": [...], "fields": [...]}>'
 const { chromium } = require('playwright-core');
+
+async function visible(page, texts) {
+  const seen = [];
+  for (const text of texts) {
+    const matches = page.getByText(text, { exact: true });
+    for (let index = 0; index < await matches.count(); index += 1) {
+      if (await matches.nth(index).isVisible()) { seen.push(text); break; }
+    }
+  }
+  return seen;
+}
+
 (async () => {
-  const [base, out] = process.argv.slice(2);
+  const [base, out, expectedJson] = process.argv.slice(2);
+  const expected = JSON.parse(expectedJson);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`${base}/dags/textflow_pipeline`, { waitUntil: 'networkidle', timeout: 60000 });
-  await page.getByText('register').first().waitFor({ timeout: 30000 });
+  await page.getByText('register', { exact: true }).first().waitFor({ timeout: 30000 });
   await page.screenshot({ path: `${out}/airflow-grid.png` });
-  const gridPage = await page.content();
+  const gridTasks = await visible(page, expected.tasks);
   await page.getByRole('button', { name: /trigger/i }).first().click();
-  await page.getByText("model.type").first().waitFor({ timeout: 30000 });
+  await page.getByText('model.type', { exact: true }).first().waitFor({ timeout: 30000 });
   await page.waitForTimeout(1500); // let the dialog finish fading in
   await page.screenshot({ path: `${out}/airflow-trigger-form.png` });
-  const formPage = await page.content();
-  const taskIds = ['prepare_workspace', 'download', 'validate', 'clean', 'tokenize', 'embed', 'train', 'evaluate', 'register'];
-  const fields = ['dataset.name', 'model.type', 'model.embedding_init', 'train.epochs', 'train.learning_rate'];
-  console.log(JSON.stringify({
-    grid_tasks: taskIds.filter((id) => gridPage.includes(id)),
-    form_fields: fields.filter((field) => formPage.includes(field)),
-  }));
+  const formFields = await visible(page, expected.fields);
+  console.log(JSON.stringify({ grid_tasks: gridTasks, form_fields: formFields }));
   await browser.close();
 })().catch((error) => { console.error(error); process.exit(1); });
