@@ -324,9 +324,8 @@ def _run_two_at_once(project: Path, port: int, home: Path) -> None:
 
 
 @pytest.mark.slow
-def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(tmp_path, caplog):
+def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(tmp_path):
     """What an Airflow retry of ``train`` executes: the same stage in the same workspace after a SIGKILL."""
-    import logging
 
     from pipelines.orchestration import workspace
 
@@ -339,16 +338,16 @@ def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(
     project = copy_project(tmp_path / "project", small)
     overrides = {"train.epochs": 6, "train.patience": 10, "train.learning_rate": 0.01}
     space = workspace.prepare_workspace(project, "retry-test", overrides)
-    for stage in ["download", "validate", "clean", "tokenize", "embed"]:
+    for stage in ["local_files", "download", "validate", "clean", "tokenize", "embed"]:
         workspace.run_stage(project, space, stage)
 
     dvc_train = [sys.executable, "-m", "dvc", "repro", "--single-item", "train"]
     kill_on_output(dvc_train, space, workspace.stage_environment(project), "epoch 3/6")
     assert not (space / "models" / "model.pt").exists()
 
-    with caplog.at_level(logging.INFO, logger="pipelines.orchestration.workspace"):
+    with captured_log("pipelines.orchestration.workspace") as messages:
         workspace.run_stage(project, space, "train")
-    retry_log = "\n".join(record.getMessage() for record in caplog.records)
+    retry_log = "\n".join(messages)
     assert re.search(r"resumed from checkpoint .* after epoch [2-5]", retry_log), retry_log[-3000:]
     assert (space / "models" / "model.pt").exists()
 
