@@ -24,6 +24,7 @@ from pipelines.orchestration.gpu import GpuExecution
 from tests.conftest import (
     ROOT,
     assert_shows_content,
+    captured_log,
     copy_project,
     free_port,
     kill_on_output,
