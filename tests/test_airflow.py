@@ -403,6 +403,6 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["grid_tasks"] == expected["tasks"], "every task is visible in the grid"
-    assert seen["form_fields"] == expected["fields"], "every form field, the commit included, is visible"
+    assert seen["form_fields"] == expected["fields"], "every form field, the commit included, is in the form"
     for name in ("airflow-grid.png", "airflow-trigger-form.png"):
         assert_shows_content(SCREENSHOTS / name)
