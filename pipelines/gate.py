@@ -88,7 +88,7 @@ def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bo
 
     client = MlflowClient()
     run = client.get_run(run_id)
-    key = f"valid_{metric}"
+    key = f"validation_{metric}"
     if key not in run.data.metrics:
         raise TrackingError(f"run {run_id} has no metric {key!r}; run the evaluate stage first")
     model_uri = run.data.tags.get(MODEL_URI_TAG)

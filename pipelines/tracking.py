@@ -265,7 +265,7 @@ def log_evaluation(
     import mlflow
 
     for split, values in metrics.items():
-        mlflow.log_metrics(split_metrics(split, values))
+        mlflow.log_metrics(split_metrics(split, values))  # "validation_*": "valid_*" are the per-epoch curves
     mlflow.log_text(report_text, "reports/classification_report.txt")
     mlflow.set_tags({DATA_HASH_TAG: data_hashes["test"], VALID_DATA_HASH_TAG: data_hashes["valid"]})
     for path in artifacts:

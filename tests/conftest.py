@@ -58,7 +58,10 @@ def write_params(project: Path, update: dict) -> None:
 
 def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the project's command-line tools (dvc, mlflow) from this interpreter's venv."""
-    return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"} | (extra or {})
+    # mlflow.set_tracking_uri() in a test process exports MLFLOW_TRACKING_URI; a tool must not inherit a server
+    # that test already stopped, so the store is only what ``extra`` names.
+    base = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    return base | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"} | (extra or {})
 
 
 def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 600, env: dict | None = None):

@@ -11,7 +11,7 @@ from pipelines.gate import CHALLENGER, CHAMPION, Scored, choose_champion, regist
 from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
 from tests.conftest import running_mlflow_server
 
-KEY = "valid_macro_f1"
+KEY = "validation_macro_f1"
 SAME, OTHER = "a" * 64, "b" * 64
 
 
@@ -52,7 +52,7 @@ def test_a_champion_without_the_metric_is_not_replaced_silently():
 
 def test_lower_is_better_promotes_the_lower_score():
     current, candidate = Scored(1, 120.0, SAME), Scored(2, 95.0, SAME)
-    assert choose_champion(candidate, current, [current, candidate], "valid_perplexity", False).champion == 2
+    assert choose_champion(candidate, current, [current, candidate], "validation_perplexity", False).champion == 2
 
 
 def test_a_candidate_that_lost_a_race_still_yields_the_best():
@@ -109,7 +109,7 @@ def test_register_promotes_only_the_better_and_is_idempotent(store):
 
 
 def test_a_run_without_validation_scores_is_refused(store):
-    with pytest.raises(TrackingError, match="has no metric 'valid_macro_f1'"):
+    with pytest.raises(TrackingError, match="has no metric 'validation_macro_f1'"):
         register_if_better(_scored_run(store, None, SAME), "gate-refused", "macro_f1")
 
 

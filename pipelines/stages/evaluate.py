@@ -101,7 +101,7 @@ def evaluate(args) -> None:
             zero_division=0,
         )
         tracking.log_evaluation(
-            {"test": metrics, "valid": valid_metrics}, hashes, report_files, misclassified, report_text
+            {"test": metrics, "validation": valid_metrics}, hashes, report_files, misclassified, report_text
         )
         preprocessor = Preprocessor.from_params(
             params.clean, params.tokenize, read_stopwords(args.stopwords), Vocabulary.load(args.tokens / "vocab.json")
