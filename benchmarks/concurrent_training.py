@@ -28,25 +28,12 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.config import set_dotted
+from benchmarks.project_copy import copy_project
+from pipelines.stages.train import standalone_command
 from pipelines.training.device import CONCURRENT_TRAININGS_ENV, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "concurrent_training.md"
-
-
-def project_copy(directory: Path, overrides: dict) -> Path:
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, tracked.split("\0")):
-        if (ROOT / name).is_file() and name != "dvc.lock":
-            (directory / name).parent.mkdir(parents=True, exist_ok=True)
-            (directory / name).write_bytes((ROOT / name).read_bytes())
-    params = yaml.safe_load((directory / "params.yaml").read_text())
-    for key, value in overrides.items():
-        set_dotted(params, key, value)
-    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=directory, check=True)
-    return directory
 
 
 def environment(trainings: int) -> dict[str, str]:
@@ -66,19 +53,7 @@ def train_command(project: Path, label: str, seed: int, num_threads: int | None)
     if num_threads is not None:
         params["train"]["num_threads"] = num_threads
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    options = {
-        "params": out / "params.yaml",
-        "tokens": "data/tokens",
-        "validated": "data/validated",
-        "reports": "reports",
-        "embeddings": "data/embeddings/vectors.npy",
-        "model": out / "model.pt",
-        "checkpoint": out / "checkpoint.pt",
-        "metrics": out / "train.json",
-        "history": out / "history.csv",
-        "run": out / "run.json",
-    }
-    return [sys.executable, "-m", "pipelines.stages.train", *(f"--{k}={v}" for k, v in options.items())]
+    return standalone_command(project, out / "params.yaml", out)
 
 
 def timed(project: Path, commands: list[list[str]], trainings_sharing: int, at_once: bool) -> float:
@@ -117,7 +92,7 @@ def main() -> None:
     }
     cores = usable_cores()
     with tempfile.TemporaryDirectory(prefix="textflow-concurrency-") as scratch:
-        project = project_copy(Path(scratch), overrides)
+        project = copy_project(Path(scratch), overrides)
         subprocess.run(
             [sys.executable, "-m", "dvc", "repro", "embed"],
             cwd=project,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.config import set_dotted
+from benchmarks.project_copy import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,17 +31,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
-        tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        for name in filter(None, tracked.split("\0")):
-            if (ROOT / name).is_file() and name != "dvc.lock":
-                (project / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / name, project / name)
-        params = yaml.safe_load((project / "params.yaml").read_text())
+        overrides = {}
         for override in args.overrides:
             key, _, value = override.partition("=")
-            set_dotted(params, key, yaml.safe_load(value))
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+            overrides[key] = yaml.safe_load(value)
+        copy_project(project, overrides)
         # Its own MLflow store: a benchmark must never log runs or register models in the user's store.
         env = {key: value for key, value in os.environ.items() if key != "TEXTFLOW_PROJECT_ROOT"} | {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

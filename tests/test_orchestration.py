@@ -95,8 +95,12 @@ def test_sweepable_keys_are_read_from_dvc_yaml():
 
 
 def test_two_stages_started_at_once_in_one_workspace_both_succeed(project):
-    """DVC fails a second `dvc repro` in a workspace with "Unable to acquire lock"; run_stage queues it."""
+    """DVC fails a second `dvc repro` in a workspace with "Unable to acquire lock"; run_stage queues it.
+
+    The two are the same stage (a retry overlapping a try still running) so that either order is a valid one:
+    a stage started before its upstream has finished fails for a different reason."""
     space = workspace.prepare_workspace(project, "parallel", {})
+    workspace.run_stage(project, space, "local_files")
     errors: list[BaseException] = []
 
     def stage(name: str) -> None:
@@ -105,7 +109,7 @@ def test_two_stages_started_at_once_in_one_workspace_both_succeed(project):
         except BaseException as error:  # surfaced below
             errors.append(error)
 
-    threads = [threading.Thread(target=stage, args=(name,)) for name in ("local_files", "download")]
+    threads = [threading.Thread(target=stage, args=(name,)) for name in ("download", "download")]
     for thread in threads:
         thread.start()
     for thread in threads:

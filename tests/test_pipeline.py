@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from pipelines.stages.train import standalone_command
 from tests.conftest import (
+    ROOT,
     SMALL_PIPELINE,
     clone_project,
     copy_project,
@@ -254,19 +256,7 @@ def test_validation_failure_stops_with_a_readable_summary(project, tmp_path):
 
 
 def _train_command(out: Path, params: Path) -> list[str]:
-    options = {
-        "params": params,
-        "tokens": "data/tokens",
-        "validated": "data/validated",
-        "reports": "reports",
-        "embeddings": "data/embeddings/vectors.npy",
-        "model": out / "model.pt",
-        "checkpoint": out / "checkpoint.pt",
-        "metrics": out / "train.json",
-        "history": out / "history.csv",
-        "run": out / "run.json",
-    }
-    return [sys.executable, "-m", "pipelines.stages.train", *(f"--{k}={v}" for k, v in options.items())]
+    return standalone_command(ROOT, params, out)
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):

@@ -15,8 +15,8 @@ from typing import Any
 from pipelines import tracking
 from pipelines.config import params_from_dict
 from pipelines.orchestration import workspace
-from pipelines.orchestration.dvc_stages import Stage, parse_stages, upstream_stages
-from pipelines.orchestration.form import COMMIT_KEY, form_params, overrides_from_conf
+from pipelines.orchestration.dvc_stages import Stage, ancestors, parse_stages, upstream_stages
+from pipelines.orchestration.form import COMMIT_KEY, commit_param, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.sweep import MAX_COMBINATIONS, best_training, expand_grid, training_result
 
@@ -51,9 +51,14 @@ def run_conf(params: dict[str, Any] | None, dag_run: Any) -> dict[str, Any]:
     return {**dict(params or {}), **dict(getattr(dag_run, "conf", None) or {})}
 
 
+def run_commit(root: Path, conf: dict[str, Any] | None) -> str:
+    """The commit a run uses: the one its form showed (``git_commit``), else HEAD (a REST trigger without it)."""
+    return (conf or {}).get(COMMIT_KEY) or workspace.head_commit(root)
+
+
 def workspace_for_conf(root: Path, run_id: str, conf: dict[str, Any]) -> Path:
     """Check the conf against the params of its commit and build the run's workspace at that commit."""
-    commit = conf.get(COMMIT_KEY) or workspace.head_commit(root)
+    commit = run_commit(root, conf)
     overrides = overrides_from_conf(conf, workspace.committed_params(root, commit))
     return workspace.prepare_workspace(root, run_id, overrides, commit)
 
@@ -101,18 +106,6 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
     return dag
 
 
-def ancestors(stage: str, upstream: dict[str, list[str]], order: list[str]) -> list[str]:
-    """Every stage ``stage`` transitively reads from, in dvc.yaml order."""
-    found: set[str] = set()
-    pending = list(upstream[stage])
-    while pending:
-        name = pending.pop()
-        if name not in found:
-            found.add(name)
-            pending.extend(upstream[name])
-    return [name for name in order if name in found]
-
-
 def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = SWEEP_DAG_ID) -> Any:
     """``textflow_sweep``: upstream stages once, one mapped training per grid combination (children of one
     MLflow parent run), then the best by validation accuracy through the register stage's gate."""
@@ -124,24 +117,21 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     before_train = ancestors("train", upstream_stages(version.stages), list(version.stages))
     upstream_params = [param for name in before_train for param in version.stages[name].params]
 
-    def sweep_commit(params: dict[str, Any] | None) -> str:
-        return (params or {}).get(COMMIT_KEY) or workspace.head_commit(root)
-
     @task
     def expand(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        committed = workspace.committed_params(root, sweep_commit(params))
+        committed = workspace.committed_params(root, run_commit(root, params))
         return expand_grid((params or {}).get("grid") or {}, committed, upstream_params)
 
     @task
     def run_upstream(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        space = workspace.prepare_workspace(root, f"{run_id}-upstream", {}, sweep_commit(params))
+        space = workspace.prepare_workspace(root, f"{run_id}-upstream", {}, run_commit(root, params))
         for stage in before_train:
             workspace.run_stage(root, space, stage)
         return str(space)
 
     @task
     def start_parent(params: dict[str, Any] | None = None, run_id: str | None = None) -> str | None:
-        committed = workspace.committed_params(root, sweep_commit(params))
+        committed = workspace.committed_params(root, run_commit(root, params))
         settings = params_from_dict(committed, source="params.yaml")
         if not settings.tracking.enabled:
             return None
@@ -155,7 +145,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         through DVC's run-cache in the shared cache."""
         context = get_current_context()
         index = context["ti"].map_index
-        space = workspace.prepare_workspace(root, f"{context['run_id']}-{index}", overrides, sweep_commit(params))
+        space = workspace.prepare_workspace(root, f"{context['run_id']}-{index}", overrides, run_commit(root, params))
         extra = {tracking.PARENT_ENV: parent} if parent else {}
         for stage in [*before_train, "train", "evaluate"]:
             workspace.run_stage(root, space, stage, extra | (execution.stage_env() if stage == "train" else {}))
@@ -181,7 +171,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                     f"values; at most {MAX_COMBINATIONS} combinations"
                 ),
             ),
-            COMMIT_KEY: version.form()[COMMIT_KEY],
+            COMMIT_KEY: commit_param(version.commit),
         },
         tags=["textflow"],
         doc_md=build_sweep_dag.__doc__,

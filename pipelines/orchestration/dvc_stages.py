@@ -85,3 +85,23 @@ def upstream_stages(stages: dict[str, Stage]) -> dict[str, list[str]]:
         ]
         for stage in stages.values()
     }
+
+
+def ancestors(stage: str, upstream: dict[str, list[str]], order: list[str]) -> list[str]:
+    """Every stage ``stage`` transitively reads from, in dvc.yaml order."""
+    found: set[str] = set()
+    pending = list(upstream[stage])
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending.extend(upstream[name])
+    return [name for name in order if name in found]
+
+
+def stages_before(dvc_yaml: Path, stage: str) -> list[str]:
+    """The stages ``stage`` transitively reads from, per ``dvc_yaml`` (empty when there is no dvc.yaml)."""
+    if not dvc_yaml.exists():
+        return []
+    stages = load_stages(dvc_yaml)
+    return ancestors(stage, upstream_stages(stages), list(stages))

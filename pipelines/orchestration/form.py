@@ -65,14 +65,21 @@ def form_params(defaults: dict[str, Any], commit: str) -> dict[str, Any]:
             if metadata.get("maximum") is not None:
                 schema["maximum"] = metadata["maximum"]
         form[key] = Param(defaults[key], **schema)
-    form[COMMIT_KEY] = Param(
+    form[COMMIT_KEY] = commit_param(commit)
+    return form
+
+
+def commit_param(commit: str) -> Any:
+    """The form field holding the commit a run checks out (both DAGs' forms end with it)."""
+    from airflow.sdk import Param
+
+    return Param(
         commit,
         type="string",
         pattern="^[0-9a-f]{40}$",
         title="git commit",
         description="The project commit this run checks out; the defaults above are its params.yaml",
     )
-    return form
 
 
 def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]:

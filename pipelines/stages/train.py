@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from pipelines.config import load_params
 from pipelines.io import read_json, write_json, write_text
 from pipelines.models import build_model
 from pipelines.models.saved import save_model
+from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
 from pipelines.text.sequences import EncodedSplit
 from pipelines.text.vocab import Vocabulary
@@ -36,6 +38,26 @@ def main(argv: list[str] | None = None) -> None:
         train,
         argv,
     )
+
+
+def standalone_command(project: Path, params: Path, out: Path) -> list[str]:
+    """The train stage's command line with the pipeline's inputs (paths from ``project``'s dvc.yaml) and every
+    output in ``out``: one training beside the pipeline (a benchmark, a test) that touches none of its outputs.
+    Run it with ``project`` as the working directory."""
+    paths = dvc_paths(project / "dvc.yaml")
+    options = {
+        "params": params,
+        "tokens": paths["tokens"],
+        "validated": paths["validated"],
+        "reports": "reports",
+        "embeddings": paths["vectors"],
+        "model": out / "model.pt",
+        "checkpoint": out / "checkpoint.pt",
+        "metrics": out / "train.json",
+        "history": out / "history.csv",
+        "run": out / "run.json",
+    }
+    return [sys.executable, "-m", "pipelines.stages.train", *(f"--{key}={value}" for key, value in options.items())]
 
 
 CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]
@@ -83,7 +105,7 @@ def train(args) -> None:
         len(valid_split),
     )
     reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
-    upstream = tracking.upstream_metrics(reports) | read_timings(["download", "validate", "clean", "tokenize", "embed"])
+    upstream = tracking.upstream_metrics(reports) | read_timings(stages_before(Path("dvc.yaml"), "train"))
     validation = read_json(reports["validation"])
     tags = {
         "textflow.device": str(device),
