@@ -42,6 +42,22 @@ class TrackingError(RuntimeError):
 
 PARENT_ENV = "TEXTFLOW_PARENT_RUN_ID"
 
+SCORES_VIEW = "scores"
+"""A view of the runs table kept on every textflow experiment: open ``#/experiments/<id>/runs?viewStateShareKey=scores``.
+
+MLflow's runs table starts with no metric column (Source, Models, Dataset), so a new user sees identical-looking
+rows. The UI's own "share view" mechanism reads a view from the experiment tag ``mlflow.sharedViewState.<key>``
+(a JSON object of its UI state keys), which lets the project ship the view instead of asking every user to pick
+columns by hand."""
+SCORES_VIEW_TAG = f"mlflow.sharedViewState.{SCORES_VIEW}"
+SCORES_VIEW_STATE = json.dumps(
+    {
+        "selectedColumns": [f"params.`{key}`" for key in ("dataset.name", "model.type")]
+        + [f"metrics.`{split}_{score}`" for split in ("validation", "test") for score in ("accuracy", "macro_f1")]
+        + ["attributes.`Duration`"],
+    }
+)
+
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
@@ -89,6 +105,8 @@ def experiment_id(name: str) -> str:
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(SCORES_VIEW_TAG) != SCORES_VIEW_STATE:
+            client.set_experiment_tag(found.experiment_id, SCORES_VIEW_TAG, SCORES_VIEW_STATE)
         return found.experiment_id
     location = None
     if not _is_server(tracking_uri()):
@@ -96,7 +114,9 @@ def experiment_id(name: str) -> str:
     # The kind tag makes MLflow 3's UI open the experiment on its training-runs view, not the GenAI overview.
     try:
         return client.create_experiment(
-            name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+            name,
+            artifact_location=location,
+            tags={"mlflow.experimentKind": "custom_model_development", SCORES_VIEW_TAG: SCORES_VIEW_STATE},
         )
     except MlflowException:  # another run created it between our lookup and our create
         found = client.get_experiment_by_name(name)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.tracking import SCORES_VIEW
 from tests.conftest import (
     assert_shows_content,
     copy_project,
@@ -264,7 +265,7 @@ def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, 
     assert all("#" + run.info.run_id[:6] in run.info.run_name for run in runs)
     ids = json.dumps([run.info.run_id for run in runs], separators=(",", ":"))
     pages = {
-        "mlflow-runs": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs",
+        "mlflow-runs": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey={SCORES_VIEW}",
         "mlflow-compare": f"{mlflow_server}/#/compare-runs?runs={urllib.parse.quote(ids)}"
         f"&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}",
     }
@@ -272,6 +273,8 @@ def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, 
     for name, url in pages.items():
         text = visible_text(chromium("--dump-dom", url, profile=tmp_path / name).stdout)
         assert all(run_name in text for run_name in names), f"{name}: run names {names} not shown"
+        if name == "mlflow-runs":
+            assert "test_accuracy" in text and "test_macro_f1" in text, "the scores view shows no score columns"
         shot = SCREENSHOTS / f"{name}.png"
         chromium("--window-size=1400,900", f"--screenshot={shot}", url, profile=tmp_path / name)
         assert_shows_content(shot)
