@@ -2,6 +2,7 @@
 
     TEXTFLOW_MIRROR=../shared/mirror python -m benchmarks.quality --datasets trec sst2 sst1 mr
     python -m benchmarks.quality --dataset local --train PATH [--valid PATH] [--test PATH] [--format label_text]
+        [--encoding utf-8] [--text-columns title body] [--label-column label] [--no-header] [--on-bad-lines skip]
     python -m benchmarks.quality --datasets demo --seeds 1 --models fasttext --epochs 2     # quick smoke run
 
 Every number goes through the pipeline's own code: raw files from the registry (sha256-checked), the
@@ -37,11 +38,13 @@ import yaml
 
 from benchmarks import peers
 from benchmarks.report import render_results
-from pipelines.config import Params, load_params, params_from_dict, set_dotted, to_dict
+from pipelines.config import LocalFiles, Params, load_params, params_from_dict, set_dotted, to_dict
+from pipelines.data.formats import FORMATS
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
-from pipelines.embeddings import build_vectors
+from pipelines.embeddings import BuiltVectors, build_vectors
 from pipelines.models import build_model
+from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
 from pipelines.text.stopwords import stopword_list
@@ -111,7 +114,7 @@ class Workbench:
         self.extra_text_dir = extra_text_dir
         self._cleaned: dict[Any, dict[str, pd.DataFrame]] = {}
         self._encoded: dict[Any, Any] = {}
-        self._vectors: dict[Any, np.ndarray] = {}
+        self._vectors: dict[Any, BuiltVectors] = {}
         self._extra: dict[str, list[str]] = {}
 
     def cleaned(self, params: Params) -> dict[str, pd.DataFrame]:
@@ -130,28 +133,44 @@ class Workbench:
             self._encoded[key] = encode_corpus(self.cleaned(params), params.tokenize)
         return self._encoded[key]
 
-    def vectors(self, params: Params) -> np.ndarray:
-        key = (
+    @staticmethod
+    def _vector_key(params: Params) -> tuple:
+        return (
             dataclasses.astuple(params.clean),
             dataclasses.astuple(params.tokenize),
             dataclasses.astuple(params.embed),
         )
+
+    def vectors(self, params: Params) -> np.ndarray:
+        key = self._vector_key(params)
         if key not in self._vectors:
             name = params.embed.extra_text
             if name != "none" and name not in self._extra:
                 directory = self.extra_text_dir / name
                 directory.mkdir(parents=True, exist_ok=True)
                 self._extra[name] = unlabelled_sentences(name, params, directory)
-            matrix, report, _ = build_vectors(
+            built = build_vectors(
                 self.cleaned(params),
                 self._extra.get(name, []),
                 _clean_settings(params),
                 params,
                 self.encoded(params).vocabulary,
             )
-            log.info("    vectors: %d sentences, coverage %.1f%%", report["corpus_sentences"], 100 * report["coverage"])
-            self._vectors[key] = matrix
-        return self._vectors[key]
+            report = built.report
+            log.info(
+                "    %s vectors: %d sentences, coverage %.1f%%, trained in %.1fs",
+                params.embed.method,
+                report["corpus_sentences"],
+                100 * report["coverage"],
+                built.train_seconds,
+            )
+            self._vectors[key] = built
+        return self._vectors[key].matrix
+
+    def built_vectors(self, params: Params) -> BuiltVectors:
+        """The vectors with their report and training seconds (built once per partition and settings)."""
+        self.vectors(params)
+        return self._vectors[self._vector_key(params)]
 
 
 def _clean_settings(params: Params) -> CleanSettings:
@@ -243,7 +262,7 @@ def benchmark(
                     "dataset.seed": partition.seed,
                     "train.seed": partition.seed,
                 }
-                run_params = _with_overrides(params, overrides)
+                run_params = with_overrides(params, overrides)
                 began = time.perf_counter()
                 if name in PEERS:
                     outcome = run_peer(name, bench, run_params, threads)
@@ -276,7 +295,7 @@ def benchmark(
     return records
 
 
-def _with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
+def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
     data = to_dict(params)
     for key, value in overrides.items():
         set_dotted(data, key, value)
@@ -321,7 +340,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", help="local dataset: training file")
     parser.add_argument("--valid", help="local dataset: validation file (else carved from train)")
     parser.add_argument("--test", help="local dataset: test file (else k-fold cross-validation)")
-    parser.add_argument("--format", default="label_text", help="local dataset file format")
+    local = LocalFiles()
+    parser.add_argument("--format", default=local.format, choices=FORMATS, help="local dataset file format")
+    parser.add_argument("--encoding", default=local.encoding, help="local dataset: the files' encoding")
+    parser.add_argument("--text-columns", nargs="+", default=local.text_columns, help="csv/tsv/jsonl/parquet")
+    parser.add_argument("--label-column", default=local.label_column, help="csv/tsv/jsonl/parquet")
+    parser.add_argument("--no-header", dest="header", action="store_false", help="csv/tsv: no header row")
+    parser.add_argument("--on-bad-lines", default=local.on_bad_lines, choices=["error", "skip"])
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=[*MODELS, *PEERS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--folds", type=int, default=10, help="k for datasets without a test split")
@@ -357,9 +382,17 @@ def main(argv: list[str] | None = None) -> None:
                 "dataset.local.valid": str(Path(args.valid).resolve()) if args.valid else None,
                 "dataset.local.test": str(Path(args.test).resolve()) if args.test else None,
                 "dataset.local.format": args.format,
+                "dataset.local.encoding": args.encoding,
+                "dataset.local.text_columns": args.text_columns,
+                "dataset.local.label_column": args.label_column,
+                "dataset.local.header": args.header,
+                "dataset.local.on_bad_lines": args.on_bad_lines,
             }
-        params = load_params(args.params, dataset_overrides)
-        records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
+        try:
+            params = load_params(args.params, dataset_overrides)
+            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
+        except EXPECTED_ERRORS as error:
+            parser.exit(2, f"{parser.prog}: error: {error}\n")
         for record in records if args.tag else []:
             record["model"] = f"{record['model']}+{args.tag}"
         all_records = merge_records(args.records, records)

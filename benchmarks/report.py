@@ -8,6 +8,7 @@ number is "mean over seeds" whatever the protocol.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from benchmarks.peers import NAMES
 
 NOTES = Path(__file__).parent / "results" / "notes.md"
+EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
 DATASET_ORDER = ("trec", "sst2", "sst1", "mr")
 # dataset -> (target, published anchor)
 TARGETS = {
@@ -84,7 +86,12 @@ def _yaml(value: Any) -> str:
     return str(value)
 
 
-def render_results(records: list[dict[str, Any]], machine: dict[str, str]) -> str:
+def render_results(
+    records: list[dict[str, Any]], machine: dict[str, str], embedding_records: list[dict[str, Any]] | None = None
+) -> str:
+    """The whole RESULTS.md; ``embedding_records`` default to those saved by benchmarks/embeddings.py."""
+    if embedding_records is None:
+        embedding_records = json.loads(EMBEDDING_RECORDS.read_text()) if EMBEDDING_RECORDS.exists() else []
     grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         grouped[record["dataset"]][(record["model"], record["device"])].append(record)
@@ -147,6 +154,7 @@ def render_results(records: list[dict[str, Any]], machine: dict[str, str]) -> st
                 cells += f" {_cell(gpu)} | {_seconds(gpu)} |"
             lines.append(f"{cells} {setting} |")
     lines += _time_to_accuracy(grouped)
+    lines += _embeddings(embedding_records)
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
@@ -182,3 +190,39 @@ def _time_to_accuracy(grouped) -> list[str]:
         "| --- | --- | --- | --- | --- |",
         *rows,
     ]
+
+
+def _embeddings(records: list[dict[str, Any]]) -> list[str]:
+    """The vectors table of benchmarks/embeddings.py: scores and seconds per dataset, then the downstream
+    accuracy of a static TextCNN on each (mean ± std over seeds)."""
+    if not records:
+        return []
+    lines = [
+        "",
+        "## Word vectors (benchmarks/embeddings.py)",
+        "",
+        "Trained by the embed stage's code on each dataset's training split (no external text), then frozen under",
+        "a `static` TextCNN. WordSim353 / SimLex-999: Spearman ρ on the pairs the vocabulary covers; analogies:",
+        "accuracy on the answerable share (in brackets). Scores on a few thousand sentences are mostly noise;",
+        "the downstream accuracy is what these vectors are for. Embed s: training seconds, mean per seed.",
+        "",
+        "| dataset | vectors | embed s | WordSim353 ρ | SimLex-999 ρ | analogies | vocab coverage | valid "
+        "| static TextCNN test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        grouped[(record["dataset"], record["model"])].append(record)
+    order = {name: position for position, name in enumerate(DATASET_ORDER)}
+    for (dataset, vectors), rows in sorted(grouped.items(), key=lambda item: (order.get(item[0][0], 99), item[0])):
+
+        def mean(field: str, rows: list[dict[str, Any]] = rows) -> float:
+            return statistics.fmean(row[field] for row in rows)
+
+        lines.append(
+            f"| {dataset} | {vectors} | {mean('embed_seconds'):.1f} | {mean('wordsim353_spearman'):.3f} "
+            f"| {mean('simlex999_spearman'):.3f} | {100 * mean('analogy_accuracy'):.1f}% "
+            f"({100 * mean('analogy_coverage'):.0f}%) | {100 * mean('coverage'):.1f}% "
+            f"| {100 * statistics.fmean(per_seed(rows, 'valid_accuracy')):.1f} | {_cell(rows)} |"
+        )
+    return lines

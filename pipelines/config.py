@@ -31,15 +31,30 @@ def bounded(default: Any, *, minimum: float | None = None, maximum: float | None
     return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "doc": doc})
 
 
+DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet"]
+
+
 @dataclass(frozen=True)
 class LocalFiles:
-    """Files for ``dataset.name: local``; paths are relative to the project root."""
+    """Files for ``dataset.name: local``; paths are relative to the project root. How each format is read is in
+    pipelines/data/formats.py."""
 
     train: str | None = None
     valid: str | None = None
     test: str | None = None
-    format: Literal["label_text", "ag_news_csv"] = "label_text"
-    encoding: str = "utf-8"
+    format: DataFormat = "label_text"
+    encoding: str = field(default="utf-8", metadata={"doc": "a Python codec name (utf-8, latin-1, gbk, ...)"})
+    text_columns: list[str] = field(
+        default_factory=lambda: ["text"],
+        metadata={"doc": "csv/tsv/jsonl/parquet: the columns joined (with a space) into the text"},
+    )
+    label_column: str = "label"
+    header: bool = field(
+        default=True, metadata={"doc": "csv/tsv: the first row names the columns; false: named 1, 2, ..."}
+    )
+    on_bad_lines: Literal["error", "skip"] = field(
+        default="error", metadata={"doc": "skip: drop malformed lines, counted in reports/validation.json"}
+    )
 
 
 @dataclass(frozen=True)
@@ -75,11 +90,15 @@ class ValidateParams:
     min_rows_per_class: int = bounded(2, minimum=1)
 
 
+StopwordSource = Literal["nltk", "gensim", "none"]
+KeywordMethod = Literal["tfidf", "textrank"]
+
+
 @dataclass(frozen=True)
 class CleanParams:
     lowercase: bool = True
     punctuation: bool = True
-    stopwords: Literal["nltk", "gensim", "none"] = "none"
+    stopwords: StopwordSource = "none"
     stem: bool = False
     workers: int = bounded(0, minimum=0, maximum=256, doc="0 = one per CPU core, used only for large inputs")
 
@@ -95,7 +114,7 @@ class TokenizeParams:
 
 @dataclass(frozen=True)
 class EmbedParams:
-    method: Literal["word2vec", "fasttext", "none"] = "word2vec"
+    method: Literal["word2vec", "fasttext", "glove", "none"] = "word2vec"
     algorithm: Literal["skipgram", "cbow"] = "skipgram"
     loss: Literal["negative", "hierarchical_softmax"] = "negative"
     dim: int = bounded(300, minimum=2, maximum=2048)
@@ -105,9 +124,33 @@ class EmbedParams:
     negative: int = bounded(5, minimum=1, maximum=50)
     min_n: int = bounded(3, minimum=1, maximum=10, doc="FastText subword n-gram lengths")
     max_n: int = bounded(6, minimum=1, maximum=10)
+    x_max: float = bounded(100.0, minimum=1.0, doc="GloVe: co-occurrence count at which an entry gets full weight")
+    alpha: float = bounded(0.75, minimum=0.0, maximum=1.0, doc="GloVe: exponent of the weighting below x_max")
+    learning_rate: float = bounded(0.05, minimum=1e-5, maximum=10.0, doc="GloVe: AdaGrad's initial learning rate")
     extra_text: Literal["none", "demo", "trec", "sst2", "sst1", "mr", "ag_news"] = field(
         default="none", metadata={"doc": "a registry dataset whose sentences (labels unused) add to the corpus"}
     )
+
+
+@dataclass(frozen=True)
+class KeywordsParams:
+    """The keywords stage (pipelines/text/keywords.py): topic words per class and per sampled document."""
+
+    method: KeywordMethod = "tfidf"
+    top_k: int = bounded(10, minimum=1, maximum=1000)
+    documents: int = bounded(
+        20, minimum=0, maximum=100_000, doc="training documents sampled (with dataset.seed) for per-document keywords"
+    )
+    stopwords: StopwordSource = field(
+        default="gensim",
+        metadata={
+            "doc": "removed from candidates; gensim's ships with it (offline), nltk's has a Chinese list (jieba)"
+        },
+    )
+    window: int = bounded(4, minimum=2, maximum=100, doc="TextRank: terms fewer than this many tokens apart are linked")
+    damping: float = bounded(0.85, minimum=0.01, maximum=0.99, doc="TextRank: PageRank damping factor")
+    tolerance: float = bounded(1e-6, minimum=1e-12, maximum=0.1, doc="TextRank: convergence threshold")
+    max_iterations: int = bounded(200, minimum=1, maximum=100_000, doc="TextRank: power iterations at most")
 
 
 @dataclass(frozen=True)
@@ -196,6 +239,7 @@ class Params:
     clean: CleanParams = field(default_factory=CleanParams)
     tokenize: TokenizeParams = field(default_factory=TokenizeParams)
     embed: EmbedParams = field(default_factory=EmbedParams)
+    keywords: KeywordsParams = field(default_factory=KeywordsParams)
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
@@ -224,6 +268,13 @@ def params_from_dict(data: dict[str, Any], source: str = "params") -> Params:
 
 def _check_consistency(params: Params, source: str) -> None:
     """Rules that tie two keys together; each message names both keys."""
+    if params.keywords.stopwords == "gensim" and params.tokenize.method == "jieba":
+        raise ConfigError(
+            f"{source}: 'keywords.stopwords' gensim is English only and 'tokenize.method' is jieba (Chinese); "
+            "use nltk (it has a Chinese list) or none"
+        )
+    if not params.dataset.local.text_columns:
+        raise ConfigError(f"{source}: 'dataset.local.text_columns' must name at least one column")
     if params.embed.max_n < params.embed.min_n:
         raise ConfigError(
             f"{source}: 'embed.max_n' ({params.embed.max_n}) must be >= 'embed.min_n' ({params.embed.min_n})"

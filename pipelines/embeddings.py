@@ -1,4 +1,5 @@
-"""gensim Word2Vec / FastText trained on the training split (plus, optionally, unlabelled extra text),
+"""gensim Word2Vec / FastText or GloVe (pipelines/glove.py) trained on the training split (plus, optionally,
+unlabelled extra text),
 exported as a matrix aligned to the vocabulary, and scored on the word-similarity and analogy sets that ship
 with gensim's test data.
 
@@ -14,8 +15,10 @@ salted ``hash``; a stable CRC32 and a single worker make training deterministic 
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,16 +52,27 @@ def embedding_corpus(
     return sentences, len(extra) - len(kept)
 
 
+@dataclass(frozen=True)
+class BuiltVectors:
+    """What :func:`build_vectors` made. ``train_seconds`` is kept out of ``report``: the report is a DVC
+    output that train depends on, and a timing there would retrain on every re-run."""
+
+    matrix: np.ndarray
+    report: dict[str, Any]
+    keyed: Any
+    train_seconds: float
+
+
 def build_vectors(
     frames: Mapping[str, pd.DataFrame],
     extra: Sequence[str],
     settings: CleanSettings,
     params: Params,
     vocabulary: Vocabulary,
-) -> tuple[np.ndarray, dict[str, Any], Any]:
+) -> BuiltVectors:
     """The embed stage's job, shared with the benchmarks: clean the raw ``extra`` sentences like the data,
     train on the cleaned training split plus those of them that are no validation/test text, align to
-    ``vocabulary`` and score. Returns (matrix, report, gensim keyed vectors)."""
+    ``vocabulary`` and score."""
     cleaned_extra = clean_texts(list(extra), settings, params.clean.workers) if extra else []
     sentences, dropped = embedding_corpus(
         frames["train"]["text"].tolist(),
@@ -67,9 +81,11 @@ def build_vectors(
         get_tokenizer(params.tokenize.method, max_length=params.tokenize.max_length),
     )
     options = params.embed
-    model = train_embeddings(sentences, options, params.dataset.seed)
+    began = time.perf_counter()
+    vectors = train_embeddings(sentences, options, params.dataset.seed)
+    train_seconds = time.perf_counter() - began
     matrix, coverage = aligned_matrix(
-        model.wv, vocabulary, options.dim, params.dataset.seed, options.method == "fasttext"
+        vectors, vocabulary, options.dim, params.dataset.seed, options.method == "fasttext"
     )
     report = {
         "method": options.method,
@@ -80,16 +96,33 @@ def build_vectors(
         "extra_text": options.extra_text,
         "extra_sentences": len(cleaned_extra) - dropped,
         "extra_dropped_as_held_out": dropped,
-        "trained_words": len(model.wv.key_to_index),
+        "trained_words": len(vectors.key_to_index),
         "coverage": round(coverage, 6),
-        **evaluate_embeddings(model.wv),
+        **evaluate_embeddings(vectors),
     }
-    return matrix, report, model.wv
+    return BuiltVectors(matrix, report, vectors, train_seconds)
 
 
 def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, seed: int) -> Any:
-    """Train and return the gensim model (``.wv`` holds the vectors)."""
+    """Train and return the word vectors (gensim ``KeyedVectors``)."""
     from gensim.models import FastText, Word2Vec
+
+    if params.method == "glove":
+        from pipelines.glove import train_glove
+        from pipelines.training.device import resolve_device
+
+        return train_glove(
+            sentences,
+            dim=params.dim,
+            window=params.window,
+            min_count=params.min_count,
+            epochs=params.epochs,
+            x_max=params.x_max,
+            alpha=params.alpha,
+            learning_rate=params.learning_rate,
+            seed=seed,
+            device=resolve_device("auto"),
+        )
 
     options = dict(
         sentences=[list(sentence) for sentence in sentences],
@@ -106,9 +139,9 @@ def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, se
     )
     options["callbacks"] = [epoch_progress(params.epochs, params.method)]
     if params.method == "word2vec":
-        return Word2Vec(**options)
+        return Word2Vec(**options).wv
     if params.method == "fasttext":
-        return FastText(**options, min_n=params.min_n, max_n=params.max_n)
+        return FastText(**options, min_n=params.min_n, max_n=params.max_n).wv
     raise ValueError(f"embed.method {params.method!r} trains nothing")
 
 

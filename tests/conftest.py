@@ -182,6 +182,20 @@ def captured_log(logger: str, level: int = 10):
         target.setLevel(previous)
 
 
+STAGES = [
+    "local_files",
+    "download",
+    "validate",
+    "clean",
+    "tokenize",
+    "embed",
+    "train",
+    "evaluate",
+    "keywords",
+    "register",
+]
+"""dvc.yaml's stages in order, written out so that a test notices a stage appearing or going missing."""
+
 SMALL_PIPELINE = {
     "dataset": {"demo": {"train_size": 900, "test_size": 300}},
     "embed": {"dim": 32, "epochs": 2},

@@ -23,6 +23,7 @@ from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, overrides_from_c
 from pipelines.orchestration.gpu import GpuExecution
 from tests.conftest import (
     ROOT,
+    STAGES,
     assert_shows_content,
     captured_log,
     copy_project,
@@ -36,7 +37,6 @@ from tests.conftest import (
 
 SCREENSHOTS = ROOT / "test-artifacts"
 
-STAGES = ["local_files", "download", "validate", "clean", "tokenize", "embed", "train", "evaluate", "register"]
 SMALL = {
     "dataset": {"demo": {"train_size": 600, "test_size": 200}},
     "embed": {"dim": 16, "epochs": 1},

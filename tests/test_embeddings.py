@@ -24,8 +24,8 @@ def test_word2vec_is_deterministic_and_aligned_to_the_vocabulary():
     sentences = _sentences()
     vocabulary = Vocabulary.build(sentences)
     params = EmbedParams(dim=16, epochs=3)
-    first, coverage = aligned_matrix(train_embeddings(sentences, params, 1).wv, vocabulary, 16, 1, subword=False)
-    second, _ = aligned_matrix(train_embeddings(sentences, params, 1).wv, vocabulary, 16, 1, subword=False)
+    first, coverage = aligned_matrix(train_embeddings(sentences, params, 1), vocabulary, 16, 1, subword=False)
+    second, _ = aligned_matrix(train_embeddings(sentences, params, 1), vocabulary, 16, 1, subword=False)
     assert first.shape == (len(vocabulary), 16) and np.array_equal(first, second)
     assert coverage == 1.0 and not first[PAD_ID].any()
 
@@ -33,10 +33,10 @@ def test_word2vec_is_deterministic_and_aligned_to_the_vocabulary():
 def test_fasttext_covers_words_it_never_saw_through_subwords():
     sentences = _sentences()
     vocabulary = Vocabulary.build([*sentences, ["teamwork", "marketplace"]])
-    model = train_embeddings(sentences, EmbedParams(method="fasttext", dim=16, epochs=2), 1)
-    matrix, coverage = aligned_matrix(model.wv, vocabulary, 16, 1, subword=True)
+    vectors = train_embeddings(sentences, EmbedParams(method="fasttext", dim=16, epochs=2), 1)
+    matrix, coverage = aligned_matrix(vectors, vocabulary, 16, 1, subword=True)
     assert coverage == 1.0
-    assert np.allclose(matrix[vocabulary.index["teamwork"]], model.wv["teamwork"])
+    assert np.allclose(matrix[vocabulary.index["teamwork"]], vectors["teamwork"])
 
 
 def _embed_args(tmp_path, **overrides):

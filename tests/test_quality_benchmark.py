@@ -72,3 +72,75 @@ def test_a_local_file_without_test_split_is_cross_validated(tmp_path):
     rows = json.loads(records.read_text())
     assert sorted(row["fold"] for row in rows) == [0, 1, 2] and all(row["folds"] == 3 for row in rows)
     assert "## local (3-fold cross-validation)" in out.read_text()
+
+
+def test_a_malformed_local_file_stops_the_benchmark_with_one_line_naming_it(tmp_path, capsys):
+    path = tmp_path / "sentences.txt"
+    path.write_text("1 a good film\n0\n", encoding="utf-8")
+    records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
+    try:
+        quality(
+            [
+                "--dataset",
+                "local",
+                "--train",
+                str(path),
+                "--models",
+                "tfidf-logreg",
+                "--seeds",
+                "1",
+                "--params",
+                str(ROOT / "params.yaml"),
+                "--records",
+                str(records),
+                "--out",
+                str(out),
+            ]
+        )
+    except SystemExit as stop:
+        assert stop.code == 2
+    else:
+        raise AssertionError("a malformed file must stop the benchmark")
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        f"{path}:2: a label and no text (expected '<label> <text>'); fix the line, or set "
+        "dataset.local.on_bad_lines: skip to drop such lines (they are counted in "
+        "reports/validation.json)"
+    )
+    assert "Traceback" not in error and not records.exists()
+
+
+def test_embeddings_benchmark_puts_the_four_kinds_of_vectors_side_by_side(tmp_path):
+    from benchmarks.embeddings import VECTORS
+    from benchmarks.embeddings import main as embeddings
+
+    records, out = tmp_path / "embeddings.json", tmp_path / "RESULTS.md"
+    embeddings(
+        [
+            "--datasets",
+            "demo",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "-S",
+            "embed.epochs=2",
+            "-S",
+            "embed.dim=24",
+            "-S",
+            "model.embedding_dim=24",
+            "--params",
+            str(_small_params(tmp_path)),
+            "--records",
+            str(records),
+            "--quality-records",
+            str(tmp_path / "none.json"),
+            "--out",
+            str(out),
+        ]
+    )
+    rows = json.loads(records.read_text())
+    assert sorted(row["model"] for row in rows) == sorted(VECTORS)
+    assert all(row["embed_seconds"] > 0 and 0 <= row["accuracy"] <= 1 for row in rows)
+    table = out.read_text()
+    assert "## Word vectors" in table and all(f"| demo | {name} |" in table for name in VECTORS)

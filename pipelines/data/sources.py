@@ -18,24 +18,24 @@ import pandas as pd
 from pipelines.config import Params
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.download import materialize, sha256_of
-from pipelines.data.formats import read_dataset_file, write_label_text
+from pipelines.data.formats import EXTENSIONS, FileReader, ParsedFile, read_file, write_label_text
 from pipelines.data.registry import SPLITS, get_dataset
 from pipelines.io import read_json, write_json
 from pipelines.project import project_root
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {"label_text": "txt", "ag_news_csv": "csv"}
 MANIFEST = "manifest.json"
 
 
 def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     """Generate (demo), copy (local) or fetch (registry) the dataset's files into ``directory`` and write
-    ``manifest.json`` next to them: format, encoding, and each split's file, source and sha256."""
+    ``manifest.json`` next to them: how to read them (format, encoding, columns, bad-line policy), and each
+    split's file, source and sha256."""
     dataset = get_dataset(params.dataset.name)
     files = {}
     if dataset.name == "demo":
-        fmt, encoding = "label_text", "utf-8"
+        reader = FileReader()
         for split, frame in generate_demo_corpus(params.dataset.demo, params.dataset.seed).items():
             target = directory / f"{split}.txt"
             write_label_text(frame, target)
@@ -45,25 +45,23 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
                 "sha256": sha256_of(target),
             }
     elif dataset.name == "local":
-        local = params.dataset.local
-        fmt, encoding = local.format, local.encoding
+        reader = FileReader.from_local(params.dataset.local)
         for split, (given, source) in local_files(params).items():
-            target = directory / f"{split}.{EXTENSIONS[fmt]}"
+            target = directory / f"{split}.{EXTENSIONS[reader.format]}"
             shutil.copyfile(source, target)
             files[split] = {"path": target.name, "source": given, "sha256": sha256_of(target)}
     else:
-        fmt, encoding = dataset.format, dataset.encoding
+        reader = FileReader(format=dataset.format, encoding=dataset.encoding)
         for split, remote in dataset.splits.items():
             log.info("fetching %s %s", dataset.name, split)
-            target = directory / f"{split}.{EXTENSIONS[fmt]}"
+            target = directory / f"{split}.{EXTENSIONS[reader.format]}"
             digest = materialize(remote, target)
             source = remote.url + (f"#{remote.member}" if remote.member else "")
             files[split] = {"path": target.name, "source": source, "sha256": digest}
     manifest = {
         "dataset": dataset.name,
         "description": dataset.description,
-        "format": fmt,
-        "encoding": encoding,
+        "reader": reader.to_dict(),
         "files": files,
     }
     write_json(directory / MANIFEST, manifest)
@@ -90,12 +88,30 @@ def local_files(params: Params) -> dict[str, tuple[str, Path]]:
 
 def read_raw_splits(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """(manifest, {split: frame}) for the splits the dataset was published with."""
+    manifest, parsed = parse_raw_splits(directory)
+    return manifest, {split: result.frame for split, result in parsed.items()}
+
+
+def parse_raw_splits(directory: Path) -> tuple[dict[str, Any], dict[str, ParsedFile]]:
+    """(manifest, {split: parsed file}), with the lines each file's reader skipped."""
     manifest = read_json(directory / MANIFEST)
-    splits = {
-        split: read_dataset_file(directory / entry["path"], manifest["format"], manifest["encoding"])
+    reader = FileReader.from_dict(manifest["reader"])
+    local = manifest["dataset"] == "local"
+    parsed = {
+        split: read_file(directory / entry["path"], reader, entry["source"] if local else None)
         for split, entry in manifest["files"].items()
     }
-    return manifest, splits
+    for split, result in parsed.items():
+        if result.skipped:
+            first = result.skipped[0]
+            log.warning(
+                "%s: skipped %d bad lines (dataset.local.on_bad_lines: skip), first at line %d: %s",
+                split,
+                len(result.skipped),
+                first.line,
+                first.reason,
+            )
+    return manifest, parsed
 
 
 def unlabelled_sentences(name: str, params: Params, directory: Path) -> list[str]:

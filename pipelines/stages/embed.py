@@ -51,16 +51,18 @@ def embed(args) -> None:
     frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in SPLITS}
     extra = [line for line in args.extra_text.read_text(encoding="utf-8").split("\n") if line]
     settings = CleanSettings.from_params(params.clean, read_stopwords(args.stopwords))
-    matrix, report, vectors = build_vectors(frames, extra, settings, params, vocabulary)
-    _save_matrix(args.out, matrix)
-    report["nearest_neighbours"] = nearest_neighbours(vectors, vocabulary)
+    built = build_vectors(frames, extra, settings, params, vocabulary)
+    report = built.report
+    _save_matrix(args.out, built.matrix)
+    report["nearest_neighbours"] = nearest_neighbours(built.keyed, vocabulary)
     write_json(args.report, report)
     log.info(
-        "%s %s dim %d on %d sentences (%d extra, %d held-out texts dropped): %d words, "
+        "%s %s dim %d in %.1fs on %d sentences (%d extra, %d held-out texts dropped): %d words, "
         "vocabulary coverage %.1f%%; WordSim353 %.3f, SimLex-999 %.3f, analogies %.3f (%.0f%% answerable)",
         options.method,
         options.algorithm,
         options.dim,
+        built.train_seconds,
         report["corpus_sentences"],
         report["extra_sentences"],
         report["extra_dropped_as_held_out"],

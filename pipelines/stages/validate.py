@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from pipelines.config import load_params
-from pipelines.data.sources import read_raw_splits
+from pipelines.data.sources import parse_raw_splits
 from pipelines.data.splits import complete_splits
 from pipelines.data.validation import ValidationFailed, validate_splits
 from pipelines.io import atomic_directory, write_json
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
     params = load_params(params_path)
-    manifest, published = read_raw_splits(raw)
+    manifest, parsed = parse_raw_splits(raw)
+    published = {split: result.frame for split, result in parsed.items()}
     options = params.validate
     splits, created = complete_splits(published, options.valid_fraction, options.test_fraction, params.dataset.seed)
     report = validate_splits(splits, params.validate)
@@ -39,6 +40,7 @@ def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
             "created_splits": created,
             "dataset": manifest["dataset"],
             "files": {split: entry["sha256"] for split, entry in manifest["files"].items()},
+            "skipped_lines": {split: result.skipped_summary() for split, result in parsed.items()},
         },
     )
     if not report.success:

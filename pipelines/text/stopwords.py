@@ -3,28 +3,34 @@ because nltk's own downloader host is not reachable from every machine; gensim's
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
+from typing import get_args
 
+from pipelines.config import StopwordSource
 from pipelines.data.download import materialize
 from pipelines.data.registry import NLTK_STOPWORDS
 
-STOPWORD_SOURCES = ("nltk", "gensim", "none")
+STOPWORD_SOURCES: tuple[str, ...] = get_args(StopwordSource)
 
 
-def stopword_list(source: str) -> list[str]:
-    """The sorted English stopword list for ``source``; empty for ``none``."""
+def stopword_list(source: str, language: str = "english") -> list[str]:
+    """The sorted stopword list for ``source`` in ``language`` (nltk's corpus has ``chinese`` too; gensim's is
+    English only); empty for ``none``."""
     if source == "none":
         return []
     if source == "gensim":
+        if language != "english":
+            raise ValueError(f"gensim has no {language} stopword list; use nltk")
         from gensim.parsing.preprocessing import STOPWORDS
 
         return sorted(STOPWORDS)
     if source == "nltk":
         with tempfile.TemporaryDirectory() as scratch:
-            english = Path(scratch, "english")
-            materialize(NLTK_STOPWORDS, english)
-            words = english.read_text(encoding="utf-8").split()
+            listed = Path(scratch, language)
+            materialize(dataclasses.replace(NLTK_STOPWORDS, member=f"stopwords/{language}"), listed)
+            words = listed.read_text(encoding="utf-8").split()
         return sorted(set(words))
     raise ValueError(f"unknown stopword source {source!r}; known: {', '.join(STOPWORD_SOURCES)}")
 
