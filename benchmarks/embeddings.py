@@ -17,26 +17,23 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from benchmarks.quality import (
-    DATASET_OVERRIDES,
     MACHINE,
     MODELS,
     ROOT,
-    Workbench,
     merge_records,
-    partitions,
     run_ours,
+    run_overrides,
     with_overrides,
+    workbenches,
 )
 from benchmarks.report import EMBEDDING_RECORDS, render_results
 from pipelines.config import load_params
-from pipelines.data.sources import read_raw_splits, write_raw_files
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.training.device import configure_threads, resolve_device
 
@@ -54,54 +51,41 @@ SCORES = ("wordsim353_spearman", "simlex999_spearman", "analogy_accuracy", "anal
 
 def compare(params, vectors: list[str], seeds: list[int], base: dict[str, Any], device) -> list[dict[str, Any]]:
     records = []
-    with tempfile.TemporaryDirectory(prefix="textflow-embeddings-") as directory:
-        raw = Path(directory) / "raw"
-        raw.mkdir()
-        write_raw_files(params, raw)
-        _, published = read_raw_splits(raw)
-        for partition in partitions(published, params, seeds, folds=10):
-            if partition.fold not in (None, 0):
-                continue  # a dataset without a test split: its first fold stands for it
-            bench = Workbench(partition, Path(directory) / "extra")
-            for name in vectors:
-                overrides = {
-                    **DATASET_OVERRIDES.get(params.dataset.name, {}),
-                    **MODELS[DOWNSTREAM],
-                    **VECTORS[name],
-                    **base,
-                    "dataset.seed": partition.seed,
-                    "train.seed": partition.seed,
+    for partition, bench in workbenches(params, seeds, folds=10):
+        if partition.fold not in (None, 0):
+            continue  # a dataset without a test split: its first fold stands for it
+        for name in vectors:
+            overrides = run_overrides(params, partition, MODELS[DOWNSTREAM], VECTORS[name], base)
+            run_params = with_overrides(params, overrides)
+            built = bench.built_vectors(run_params)
+            outcome = run_ours(bench, run_params, device)
+            log.info(
+                "%s seed %d %-18s trained in %6.1fs; WordSim353 %.3f, SimLex %.3f, analogies %.3f; "
+                "static TextCNN test %.4f",
+                params.dataset.name,
+                partition.seed,
+                name,
+                built.train_seconds,
+                built.report["wordsim353_spearman"],
+                built.report["simlex999_spearman"],
+                built.report["analogy_accuracy"],
+                outcome["accuracy"],
+            )
+            records.append(
+                {
+                    "dataset": params.dataset.name,
+                    "model": name,
+                    "seed": partition.seed,
+                    "fold": partition.fold,
+                    "device": device.type,
+                    "embed_seconds": round(built.train_seconds, 3),
+                    "corpus_tokens": built.report["corpus_tokens"],
+                    **{score: built.report[score] for score in SCORES},
+                    "accuracy": outcome["accuracy"],
+                    "valid_accuracy": outcome["valid_accuracy"],
+                    "overrides": {k: v for k, v in overrides.items() if not k.endswith(".seed")},
                 }
-                run_params = with_overrides(params, overrides)
-                built = bench.built_vectors(run_params)
-                outcome = run_ours(bench, run_params, device)
-                log.info(
-                    "%s seed %d %-18s trained in %6.1fs; WordSim353 %.3f, SimLex %.3f, analogies %.3f; "
-                    "static TextCNN test %.4f",
-                    params.dataset.name,
-                    partition.seed,
-                    name,
-                    built.train_seconds,
-                    built.report["wordsim353_spearman"],
-                    built.report["simlex999_spearman"],
-                    built.report["analogy_accuracy"],
-                    outcome["accuracy"],
-                )
-                records.append(
-                    {
-                        "dataset": params.dataset.name,
-                        "model": name,
-                        "seed": partition.seed,
-                        "fold": partition.fold,
-                        "device": device.type,
-                        "embed_seconds": round(built.train_seconds, 3),
-                        "corpus_tokens": built.report["corpus_tokens"],
-                        **{score: built.report[score] for score in SCORES},
-                        "accuracy": outcome["accuracy"],
-                        "valid_accuracy": outcome["valid_accuracy"],
-                        "overrides": {k: v for k, v in overrides.items() if not k.endswith(".seed")},
-                    }
-                )
+            )
     return records
 
 

@@ -228,6 +228,18 @@ def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[
     return {"accuracy": result.accuracy, "seconds": result.seconds, "setting": result.setting}
 
 
+def workbenches(params: Params, seeds: list[int], folds: int) -> Iterator[tuple[Partition, Workbench]]:
+    """The dataset's raw files fetched once into a temporary directory (removed after the last partition),
+    then each partition with its own :class:`Workbench`."""
+    with tempfile.TemporaryDirectory(prefix="textflow-benchmark-") as directory:
+        raw = Path(directory) / "raw"
+        raw.mkdir()
+        write_raw_files(params, raw)
+        _, published = read_raw_splits(raw)
+        for partition in partitions(published, params, seeds, folds):
+            yield partition, Workbench(partition, Path(directory) / "extra")
+
+
 def benchmark(
     params: Params,
     models: list[str],
@@ -238,61 +250,57 @@ def benchmark(
     base_overrides: dict[str, Any],
 ) -> list[dict[str, Any]]:
     records = []
-    with tempfile.TemporaryDirectory(prefix="textflow-quality-") as directory:
-        raw = Path(directory) / "raw"
-        raw.mkdir()
-        write_raw_files(params, raw)
-        _, published = read_raw_splits(raw)
-        for partition in partitions(published, params, seeds, folds):
-            where = f"seed {partition.seed}" + (
-                "" if partition.fold is None else f", fold {partition.fold + 1}/{folds}"
-            )
+    for partition, bench in workbenches(params, seeds, folds):
+        where = f"seed {partition.seed}" + ("" if partition.fold is None else f", fold {partition.fold + 1}/{folds}")
+        log.info(
+            "%s (%s): %s",
+            params.dataset.name,
+            where,
+            ", ".join(f"{s} {len(f)}" for s, f in partition.frames.items()),
+        )
+        for name in models:
+            # the command line wins over the built-in settings
+            overrides = run_overrides(params, partition, {} if name in PEERS else MODELS[name], base_overrides)
+            run_params = with_overrides(params, overrides)
+            began = time.perf_counter()
+            if name in PEERS:
+                outcome = run_peer(name, bench, run_params, threads)
+                run_device = "cpu"
+            else:
+                outcome = run_ours(bench, run_params, device)
+                run_device = device.type
             log.info(
-                "%s (%s): %s",
-                params.dataset.name,
-                where,
-                ", ".join(f"{s} {len(f)}" for s, f in partition.frames.items()),
+                "  %-24s accuracy %.4f  train %.1fs  (wall %.1fs)",
+                name,
+                outcome["accuracy"],
+                outcome["seconds"],
+                time.perf_counter() - began,
             )
-            bench = Workbench(partition, Path(directory) / "extra")
-            for name in models:
-                overrides = {
-                    **DATASET_OVERRIDES.get(params.dataset.name, {}),
-                    **({} if name in PEERS else MODELS[name]),
-                    **base_overrides,  # the command line wins over the built-in settings
-                    "dataset.seed": partition.seed,
-                    "train.seed": partition.seed,
+            records.append(
+                {
+                    "dataset": params.dataset.name,
+                    "model": name,
+                    "seed": partition.seed,
+                    "fold": partition.fold,
+                    "folds": folds if partition.fold is not None else None,
+                    "device": run_device,
+                    "machine": MACHINE["gpu"] if run_device == "cuda" else MACHINE["cpu"],
+                    "overrides": {k: v for k, v in overrides.items() if not k.endswith(".seed")}
+                    if name not in PEERS
+                    else {},
+                    **outcome,
                 }
-                run_params = with_overrides(params, overrides)
-                began = time.perf_counter()
-                if name in PEERS:
-                    outcome = run_peer(name, bench, run_params, threads)
-                    run_device = "cpu"
-                else:
-                    outcome = run_ours(bench, run_params, device)
-                    run_device = device.type
-                log.info(
-                    "  %-24s accuracy %.4f  train %.1fs  (wall %.1fs)",
-                    name,
-                    outcome["accuracy"],
-                    outcome["seconds"],
-                    time.perf_counter() - began,
-                )
-                records.append(
-                    {
-                        "dataset": params.dataset.name,
-                        "model": name,
-                        "seed": partition.seed,
-                        "fold": partition.fold,
-                        "folds": folds if partition.fold is not None else None,
-                        "device": run_device,
-                        "machine": MACHINE["gpu"] if run_device == "cuda" else MACHINE["cpu"],
-                        "overrides": {k: v for k, v in overrides.items() if not k.endswith(".seed")}
-                        if name not in PEERS
-                        else {},
-                        **outcome,
-                    }
-                )
+            )
     return records
+
+
+def run_overrides(params: Params, partition: Partition, *layers: dict[str, Any]) -> dict[str, Any]:
+    """One run's overrides: the dataset's, then each of ``layers`` in turn, then the partition's seed as both
+    the data and the training seed."""
+    merged = dict(DATASET_OVERRIDES.get(params.dataset.name, {}))
+    for layer in layers:
+        merged |= layer
+    return merged | {"dataset.seed": partition.seed, "train.seed": partition.seed}
 
 
 def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
