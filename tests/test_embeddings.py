@@ -124,3 +124,26 @@ def test_similarity_scores_rank_word_pairs_like_people_do():
     assert scores["wordsim353_spearman"] > 0.99
     covered_rows = sum(first in words and second in words for first, second, _ in pairs)  # a few pairs repeat
     assert scores["wordsim353_coverage"] == pytest.approx(covered_rows / len(pairs), abs=1e-3)
+
+
+def test_sst2_test_sentences_never_reach_the_embedding_corpus_through_mr(mirror, tmp_path):
+    """MR holds most SST-2 test sentences under another tokenisation (-lrb-, split n't, accents)."""
+    from pipelines.config import load_params
+    from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
+    from pipelines.embeddings import embedding_corpus, normalised_key
+    from pipelines.text.clean import clean_texts
+    from pipelines.text.tokenizers import word_tokens
+    from tests.conftest import ROOT
+
+    params = load_params(ROOT / "params.yaml", {"dataset.name": "sst2"})
+    (tmp_path / "sst2").mkdir()
+    write_raw_files(params, tmp_path / "sst2")
+    _, splits = read_raw_splits(tmp_path / "sst2")
+    settings = CleanSettings()
+    held_out = clean_texts([*splits["valid"]["text"], *splits["test"]["text"]], settings)
+    mr = clean_texts(unlabelled_sentences("mr", params, tmp_path / "mr"), settings)
+    sentences, dropped = embedding_corpus([], mr, held_out, word_tokens)
+    test_keys = {normalised_key(text) for text in clean_texts(list(splits["test"]["text"]), settings)}
+    assert not [tokens for tokens in sentences if normalised_key(" ".join(tokens)) in test_keys]
+    assert dropped >= 1496, "at least every SST-2 test sentence MR holds under its normalised key"
+    assert len(sentences) == len(mr) - dropped
