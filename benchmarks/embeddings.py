@@ -34,6 +34,7 @@ from benchmarks.quality import (
 )
 from benchmarks.report import EMBEDDING_RECORDS, render_results
 from pipelines.config import load_params
+from pipelines.data.registry import DATASET_NAMES
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.training.device import configure_threads, resolve_device
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
     )
-    parser.add_argument("--datasets", nargs="+", default=["trec", "sst2"])
+    parser.add_argument("--datasets", nargs="+", default=["trec", "sst2"], choices=DATASET_NAMES)
     parser.add_argument("--vectors", nargs="+", default=list(VECTORS), choices=list(VECTORS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, help="override train.epochs of the TextCNN (smoke runs)")

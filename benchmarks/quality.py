@@ -37,9 +37,10 @@ import torch
 import yaml
 
 from benchmarks import peers
-from benchmarks.report import render_results
+from benchmarks.report import DATASET_ORDER, render_results
 from pipelines.config import LocalFiles, Params, load_params, params_from_dict, set_dotted, to_dict
 from pipelines.data.formats import FORMATS
+from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
 from pipelines.embeddings import BuiltVectors, build_vectors
@@ -343,8 +344,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
     )
-    parser.add_argument("--datasets", nargs="+", default=["trec", "sst2", "sst1", "mr"])
-    parser.add_argument("--dataset", dest="datasets", nargs=1, help="one dataset (use 'local' with --train)")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASET_ORDER), choices=DATASET_NAMES)
+    parser.add_argument(
+        "--dataset", dest="datasets", nargs=1, choices=DATASET_NAMES, help="one dataset (use 'local' with --train)"
+    )
     parser.add_argument("--train", help="local dataset: training file")
     parser.add_argument("--valid", help="local dataset: validation file (else carved from train)")
     parser.add_argument("--test", help="local dataset: test file (else k-fold cross-validation)")

@@ -18,14 +18,14 @@ from benchmarks.peers import NAMES
 
 NOTES = Path(__file__).parent / "results" / "notes.md"
 EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
-DATASET_ORDER = ("trec", "sst2", "sst1", "mr")
-# dataset -> (target, published anchor)
+# dataset -> (target, published anchor); also the datasets the quality benchmark runs by default, in table order
 TARGETS = {
     "trec": (92.0, "CNN-rand 91.2 (Kim 2014)"),
     "sst2": (83.0, "CNN-rand 82.7 (Kim 2014, trained on phrases)"),
     "sst1": (45.5, "CNN-rand 45.0 (Kim 2014)"),
     "mr": (78.0, "CNN-rand 76.1 (Kim 2014), NBSVM-bi 79.4"),
 }
+DATASET_ORDER = tuple(TARGETS)
 WITHIN = 0.005
 
 

@@ -15,6 +15,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from pipelines.data.registry import DATASET_NAMES
+
 PARAMS_FILE = Path("params.yaml")
 MOVED_KEYS = {
     "seed": "was split in two: 'dataset.seed' (demo corpus, splits, embeddings) and 'train.seed' (initial "
@@ -31,7 +33,16 @@ def bounded(default: Any, *, minimum: float | None = None, maximum: float | None
     return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "doc": doc})
 
 
+# Each list of choices is written once, here; the modules that act on a choice derive theirs with get_args.
+DatasetName = Literal[DATASET_NAMES]  # the registry's names (pipelines/data/registry.py)
+ExtraText = Literal[("none", *(name for name in DATASET_NAMES if name != "local"))]
 DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet"]
+StopwordSource = Literal["nltk", "gensim", "none"]
+KeywordMethod = Literal["tfidf", "textrank"]
+TokenizerMethod = Literal["word", "char", "jieba"]
+ModelType = Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
+EmbeddingInit = Literal["rand", "static", "non-static", "multichannel"]
+Pooling = Literal["max", "attention"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class DemoCorpus:
 
 @dataclass(frozen=True)
 class DatasetParams:
-    name: Literal["demo", "trec", "sst2", "sst1", "mr", "ag_news", "local"] = "demo"
+    name: DatasetName = "demo"
     seed: int = bounded(
         42,
         minimum=0,
@@ -90,10 +101,6 @@ class ValidateParams:
     min_rows_per_class: int = bounded(2, minimum=1)
 
 
-StopwordSource = Literal["nltk", "gensim", "none"]
-KeywordMethod = Literal["tfidf", "textrank"]
-
-
 @dataclass(frozen=True)
 class CleanParams:
     lowercase: bool = True
@@ -105,7 +112,7 @@ class CleanParams:
 
 @dataclass(frozen=True)
 class TokenizeParams:
-    method: Literal["word", "char", "jieba"] = "word"
+    method: TokenizerMethod = "word"
     min_freq: int = bounded(1, minimum=1)
     max_size: int = bounded(50_000, minimum=10)
     max_length: int = bounded(256, minimum=1)
@@ -127,7 +134,7 @@ class EmbedParams:
     x_max: float = bounded(100.0, minimum=1.0, doc="GloVe: co-occurrence count at which an entry gets full weight")
     alpha: float = bounded(0.75, minimum=0.0, maximum=1.0, doc="GloVe: exponent of the weighting below x_max")
     learning_rate: float = bounded(0.05, minimum=1e-5, maximum=10.0, doc="GloVe: AdaGrad's initial learning rate")
-    extra_text: Literal["none", "demo", "trec", "sst2", "sst1", "mr", "ag_news"] = field(
+    extra_text: ExtraText = field(
         default="none", metadata={"doc": "a registry dataset whose sentences (labels unused) add to the corpus"}
     )
 
@@ -166,7 +173,7 @@ class RecurrentParams:
 
     hidden_size: int = bounded(128, minimum=1, maximum=4096)
     num_layers: int = bounded(1, minimum=1, maximum=8)
-    pooling: Literal["max", "attention"] = "max"
+    pooling: Pooling = "max"
 
 
 @dataclass(frozen=True)
@@ -182,9 +189,9 @@ class FastTextParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    type: Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn"] = "textcnn"
+    type: ModelType = "textcnn"
     embedding_dim: int = bounded(300, minimum=2, maximum=2048)
-    embedding_init: Literal["rand", "static", "non-static", "multichannel"] = "rand"
+    embedding_init: EmbeddingInit = "rand"
     dropout: float = bounded(0.5, minimum=0.0, maximum=0.95)
     textcnn: TextCNNParams = field(default_factory=TextCNNParams)
     rnn: RecurrentParams = field(default_factory=RecurrentParams)

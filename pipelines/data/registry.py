@@ -112,6 +112,8 @@ DATASETS: dict[str, Dataset] = {
     ),
 }
 
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
 NLTK_STOPWORDS = RemoteFile(
     "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/stopwords.zip",
     "15c94179887425ca1bedc265608cab9f27d650211f709bb929e320990a4b01d1",

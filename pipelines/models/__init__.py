@@ -3,16 +3,18 @@ checkpoint (config + state dict) can always be rebuilt."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 from torch import nn
 
-from pipelines.config import ModelParams
+from pipelines.config import ModelParams, ModelType
 from pipelines.models.charcnn import CharCNN
 from pipelines.models.fasttext import FastTextClassifier
 from pipelines.models.recurrent import RecurrentClassifier
 from pipelines.models.textcnn import TextCNN
 
-MODEL_TYPES = ("fasttext", "textcnn", "bigru", "bilstm", "charcnn")
+MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
 
 
 def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors: np.ndarray | None = None) -> nn.Module:

@@ -11,13 +11,16 @@ linear map of a sum is the sum of the maps, so ``static(ids) + tuned(ids)`` is t
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import torch
 from torch import nn
 
+from pipelines.config import EmbeddingInit
 from pipelines.text.vocab import PAD_ID
 
-EMBEDDING_INITS = ("rand", "static", "non-static", "multichannel")
+EMBEDDING_INITS: tuple[str, ...] = get_args(EmbeddingInit)
 # Kim (2014) draws random vectors from U[-a, a] with a chosen so their variance matches word2vec's; PyTorch's
 # default N(0, 1) is about 50x larger in variance and overfits small sets like TREC quickly.
 RAND_SCALE = 0.25

@@ -4,15 +4,18 @@ query scores every position, a masked softmax weights them), then dropout and a 
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from pipelines.config import Pooling
 from pipelines.models.embedding import build_embedding, padding_mask
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
-POOLINGS = ("max", "attention")
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
 class AttentionPooling(nn.Module):

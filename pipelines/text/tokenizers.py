@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import get_args
 
+from pipelines.config import TokenizerMethod
 from pipelines.text.vocab import BOS, EOS, UNK
 
-TOKENIZERS = ("word", "char", "jieba")
+TOKENIZERS: tuple[str, ...] = get_args(TokenizerMethod)
 
 
 def word_tokens(text: str) -> list[str]:
