@@ -48,6 +48,11 @@ def test_textrank_that_cannot_converge_names_the_params_to_change():
         textrank_keywords([tokens], top_k=3, max_iterations=1, tolerance=1e-12)
 
 
+def test_candidates_drop_stopwords_numbers_punctuation_and_contraction_pieces():
+    tokens = ["the", "film", "'s", "n't", "2002", ",", "sequel", "b52"]
+    assert candidates([tokens], frozenset({"the"})) == [["film", "sequel", "b52"]]
+
+
 def test_precision_at_k_counts_misses_of_a_short_list():
     assert precision_at_k([("goal", 1.0), ("said", 0.5)], {"goal", "team"}, 10) == 0.1
 

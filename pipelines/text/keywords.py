@@ -11,8 +11,8 @@ occur within ``window`` tokens of each other (weighted by how often), and scores
 damping ``damping`` until the change is below ``tolerance`` (networkx). A class's graph joins all of its
 documents. TextRank knows nothing of other classes, so words frequent in every class rank high in each.
 
-Candidates are tokens with at least one letter (of any script, so Chinese words count) that are not
-stopwords; scores are rounded for stable reports.
+Candidates are tokens with at least one letter (of any script, so Chinese words count) that are neither
+stopwords nor contraction pieces (``'s``, ``n't``); scores are rounded for stable reports.
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ METHODS: tuple[str, ...] = get_args(KeywordMethod)
 DIGITS = 6
 
 
+CLITICS = frozenset({"n't", "'s", "'ve", "'re", "'d", "'ll", "'m"})
+"""The pieces the cleaner splits contractions into (treebank style): frequent, and about no topic."""
+
+
 def is_candidate(token: str, stopwords: frozenset[str]) -> bool:
-    return token not in stopwords and any(character.isalpha() for character in token)
+    return token not in stopwords and token not in CLITICS and any(character.isalpha() for character in token)
 
 
 def candidates(documents: Iterable[Sequence[str]], stopwords: frozenset[str]) -> list[list[str]]:
