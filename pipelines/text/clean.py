@@ -2,8 +2,9 @@
 
 The output must equal, token for token, the naive reference in ``benchmarks/naive_clean.py`` (a fresh
 ``PorterStemmer()`` and an uncompiled regex per sentence). The speed comes from three things that do not
-change the result: patterns compiled once, stopwords in a frozenset, and a per-process stem cache (Porter
-stemming is a pure function of the word, and natural text repeats words heavily). Large inputs are split
+change the result: patterns compiled once (and the costly ``n't`` alternatives only for texts that contain
+``n't``), stopwords in a frozenset, and a per-process stem cache (Porter stemming is a pure function of the
+word, and natural text repeats words heavily). Large inputs are split
 across processes, each with its own cache; order is preserved.
 """
 
@@ -23,7 +24,8 @@ from pipelines.config import CleanParams
 MARKUP_PATTERN = r"https?://\S+|www\.\S+|<[^>]{1,200}>|&#?\w{1,10};"
 # Contractions are split the treebank way ("don't" -> "do", "n't"; "it's" -> "it", "'s"), then words,
 # then (optionally) every other non-space character as its own token.
-WORD_PATTERN = r"[^\W\d_]+(?=n't\b)|n't\b|'(?:s|ve|re|d|ll|m)\b|\w+"
+NEGATION_PATTERN = r"[^\W\d_]+(?=n't\b)|n't\b|"
+WORD_PATTERN = NEGATION_PATTERN + r"'(?:s|ve|re|d|ll|m)\b|\w+"
 PUNCTUATION_PATTERN = r"|[^\w\s]"
 
 # Measured on 2 cores (benchmarks/clean_throughput.py): spawned workers cost ~1 s of start-up and lost to one
@@ -45,8 +47,11 @@ class CleanSettings:
         return cls(options.lowercase, options.punctuation, frozenset(stopwords), options.stem)
 
 
-def token_pattern(punctuation: bool) -> str:
-    return WORD_PATTERN + (PUNCTUATION_PATTERN if punctuation else "")
+def token_pattern(punctuation: bool, negation: bool = True) -> str:
+    """The tokenizing regex; without ``negation`` it lacks the ``n't`` alternatives, which can only match a text
+    that contains ``n't`` and cost a backtracking scan of every word of every other text."""
+    words = WORD_PATTERN if negation else WORD_PATTERN.removeprefix(NEGATION_PATTERN)
+    return words + (PUNCTUATION_PATTERN if punctuation else "")
 
 
 class TextCleaner:
@@ -61,6 +66,7 @@ class TextCleaner:
         self.settings = settings
         self._markup = re.compile(MARKUP_PATTERN)
         self._findall = re.compile(token_pattern(settings.punctuation)).findall
+        self._findall_without_negation = re.compile(token_pattern(settings.punctuation, negation=False)).findall
         self._stemmer = PorterStemmer()
         self._final: dict[str, str] = {}
 
@@ -77,17 +83,17 @@ class TextCleaner:
     def tokens(self, text: str) -> list[str]:
         if self.settings.lowercase:
             text = text.lower()
-        # The markup pattern cannot match without one of these substrings; testing them is far cheaper.
+        # Each pattern below cannot match without its substring; testing for that is far cheaper.
         if "<" in text or "&" in text or "://" in text or "www." in text:
             text = self._markup.sub(" ", text)
-        tokens = self._findall(text)
+        tokens = self._findall(text) if "n't" in text else self._findall_without_negation(text)
         try:
-            return [final for final in map(self._final.__getitem__, tokens) if final]
+            return list(filter(None, map(self._final.__getitem__, tokens)))
         except KeyError:
             for token in tokens:
                 if token not in self._final:
                     self._resolve(token)
-            return [final for final in map(self._final.__getitem__, tokens) if final]
+            return list(filter(None, map(self._final.__getitem__, tokens)))
 
     def clean_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(text) for text in texts]
