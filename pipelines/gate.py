@@ -16,6 +16,7 @@ whatever the interleaving, with any store (SQLite file, ``mlflow server``, Postg
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 MAX_DECISIONS = 5
+ALIAS_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,9 @@ def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bo
         decision = choose_champion(
             candidate, _current_champion(client, name, versions), versions, key, higher_is_better
         )
-        client.set_registered_model_alias(name, CHAMPION, str(decision.champion))
+        _set_alias(client, name, CHAMPION, decision.champion)
         if decision.champion != version:
-            client.set_registered_model_alias(name, CHALLENGER, str(version))
+            _set_alias(client, name, CHALLENGER, version)
         seen = {v.version for v in versions}
         if {int(v.version) for v in client.search_model_versions(f"name='{name}'")} == seen:
             break
@@ -121,6 +123,24 @@ def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bo
         key: run.data.metrics[key],
         **{name: value for name, value in run.data.metrics.items() if name == f"test_{metric}"},
     }
+
+
+def _set_alias(client: Any, name: str, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``, again when the write lost a race. MLflow's SQL store sets an alias by
+    read-then-insert, so two registers creating the same alias at once make one fail with a unique-constraint
+    error (seen in tests/test_gate.py's six concurrent registers on an SQLite-backed server). Setting an alias
+    is idempotent and the caller re-reads the versions afterwards, so a retry keeps the gate's guarantee."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(1, ALIAS_ATTEMPTS + 1):
+        try:
+            client.set_registered_model_alias(name, alias, str(version))
+            return
+        except MlflowException as error:
+            if attempt == ALIAS_ATTEMPTS:
+                raise
+            log.info("setting %s@%s lost a race with another writer (%s); retrying", name, alias, str(error)[:120])
+            time.sleep(0.2 * attempt)
 
 
 def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored]) -> list[Scored]:

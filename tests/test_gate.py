@@ -137,3 +137,36 @@ def test_concurrent_registers_end_with_the_best_as_champion(store):
     assert not errors, errors
     champion = store.get_model_version_by_alias(name, CHAMPION)
     assert champion.run_id == runs[scores.index(max(scores))]
+
+
+def _write_aliases_at_once(store, name: str, set_alias) -> list[BaseException]:
+    """Eight writers create each of ten new aliases at the same moment; returns what they raised."""
+    errors: list[BaseException] = []
+    for round_ in range(10):
+        barrier = threading.Barrier(8)
+
+        def write(index: int, alias: str = f"race-{round_}", barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                set_alias(store, name, alias, 1 + index % 2)
+            except BaseException as error:  # surfaced by the caller
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(index,)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    return errors
+
+
+def test_aliases_written_at_once_by_many_registers_all_succeed(store):
+    """The store sets an alias by read-then-insert: concurrent first writes of one alias collide on its unique
+    key. The gate's alias write retries such a lost race (setting an alias is idempotent)."""
+    from pipelines.gate import _set_alias
+
+    name = "alias-race"
+    for score in (0.5, 0.6):
+        register_if_better(_scored_run(store, score, SAME), name, "macro_f1")
+    assert _write_aliases_at_once(store, name, _set_alias) == []
+    assert {int(store.get_model_version_by_alias(name, f"race-{n}").version) for n in range(10)} <= {1, 2}
