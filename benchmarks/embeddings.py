@@ -20,8 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks.quality import (
     MACHINE,
     MODELS,
@@ -33,7 +31,7 @@ from benchmarks.quality import (
     workbenches,
 )
 from benchmarks.report import EMBEDDING_RECORDS, render_results
-from pipelines.config import load_params
+from pipelines.config import load_params, parse_assignments
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.training.device import configure_threads, resolve_device
@@ -107,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="[embeddings] %(message)s", stream=sys.stderr, force=True)
     for noisy in ("gensim", "pipelines.training.loop", "embed", "quality"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    base = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.overrides)}
+    base = parse_assignments(args.overrides)
     if args.epochs:
         base["train.epochs"] = args.epochs
     configure_threads(0)

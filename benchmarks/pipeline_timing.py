@@ -18,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from benchmarks.project_copy import copy_project
+from pipelines.config import parse_assignments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,11 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
-        overrides = {}
-        for override in args.overrides:
-            key, _, value = override.partition("=")
-            overrides[key] = yaml.safe_load(value)
-        copy_project(project, overrides)
+        copy_project(project, parse_assignments(args.overrides))
         # Its own MLflow store: a benchmark must never log runs or register models in the user's store.
         env = {key: value for key, value in os.environ.items() if key != "TEXTFLOW_PROJECT_ROOT"} | {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

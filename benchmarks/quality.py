@@ -34,12 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from benchmarks import peers
 from benchmarks.report import DATASET_ORDER, render_results
-from pipelines.config import LocalFiles, Params, load_params, params_from_dict, set_dotted, to_dict
-from pipelines.data.formats import FORMATS
+from pipelines.config import LocalFiles, Params, load_params, params_from_dict, parse_assignments, set_dotted, to_dict
+from pipelines.data.formats import BAD_LINE_POLICIES, FORMATS
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
@@ -134,16 +133,16 @@ class Workbench:
             self._encoded[key] = encode_corpus(self.cleaned(params), params.tokenize)
         return self._encoded[key]
 
-    @staticmethod
-    def _vector_key(params: Params) -> tuple:
-        return (
+    def vectors(self, params: Params) -> np.ndarray:
+        return self.built_vectors(params).matrix
+
+    def built_vectors(self, params: Params) -> BuiltVectors:
+        """The vectors with their report and training seconds (built once per partition and settings)."""
+        key = (
             dataclasses.astuple(params.clean),
             dataclasses.astuple(params.tokenize),
             dataclasses.astuple(params.embed),
         )
-
-    def vectors(self, params: Params) -> np.ndarray:
-        key = self._vector_key(params)
         if key not in self._vectors:
             name = params.embed.extra_text
             if name != "none" and name not in self._extra:
@@ -166,12 +165,7 @@ class Workbench:
                 built.train_seconds,
             )
             self._vectors[key] = built
-        return self._vectors[key].matrix
-
-    def built_vectors(self, params: Params) -> BuiltVectors:
-        """The vectors with their report and training seconds (built once per partition and settings)."""
-        self.vectors(params)
-        return self._vectors[self._vector_key(params)]
+        return self._vectors[key]
 
 
 def _clean_settings(params: Params) -> CleanSettings:
@@ -357,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--text-columns", nargs="+", default=local.text_columns, help="csv/tsv/jsonl/parquet")
     parser.add_argument("--label-column", default=local.label_column, help="csv/tsv/jsonl/parquet")
     parser.add_argument("--no-header", dest="header", action="store_false", help="csv/tsv: no header row")
-    parser.add_argument("--on-bad-lines", default=local.on_bad_lines, choices=["error", "skip"])
+    parser.add_argument("--on-bad-lines", default=local.on_bad_lines, choices=BAD_LINE_POLICIES)
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=[*MODELS, *PEERS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--folds", type=int, default=10, help="k for datasets without a test split")
@@ -374,10 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("gensim", "pipelines.training.loop"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    base = {}
-    for item in args.overrides:
-        key, _, value = item.partition("=")
-        base[key] = yaml.safe_load(value)
+    base = parse_assignments(args.overrides)
     if args.epochs:
         base["train.epochs"] = args.epochs
     threads = configure_threads(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -37,6 +38,7 @@ def bounded(default: Any, *, minimum: float | None = None, maximum: float | None
 DatasetName = Literal[DATASET_NAMES]  # the registry's names (pipelines/data/registry.py)
 ExtraText = Literal[("none", *(name for name in DATASET_NAMES if name != "local"))]
 DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet"]
+BadLinePolicy = Literal["error", "skip"]
 StopwordSource = Literal["nltk", "gensim", "none"]
 KeywordMethod = Literal["tfidf", "textrank"]
 TokenizerMethod = Literal["word", "char", "jieba"]
@@ -63,7 +65,7 @@ class LocalFiles:
     header: bool = field(
         default=True, metadata={"doc": "csv/tsv: the first row names the columns; false: named 1, 2, ..."}
     )
-    on_bad_lines: Literal["error", "skip"] = field(
+    on_bad_lines: BadLinePolicy = field(
         default="error", metadata={"doc": "skip: drop malformed lines, counted in reports/validation.json"}
     )
 
@@ -337,6 +339,15 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"{dotted}: '{key}' is a value, not a section")
     node[leaf] = value
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """``["train.epochs=3", ...]`` (the ``-S`` flags of ``dvc exp run``) as dotted overrides, values read as YAML."""
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def flatten(params: Params) -> dict[str, Any]:

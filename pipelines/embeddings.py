@@ -124,8 +124,6 @@ def build_vectors(
 
 def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, seed: int) -> Any:
     """Train and return the word vectors (gensim ``KeyedVectors``)."""
-    from gensim.models import FastText, Word2Vec
-
     if params.method == "glove":
         from pipelines.glove import train_glove
         from pipelines.training.device import resolve_device
@@ -142,6 +140,8 @@ def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, se
             seed=seed,
             device=resolve_device("auto"),
         )
+
+    from gensim.models import FastText, Word2Vec
 
     options = dict(
         sentences=[list(sentence) for sentence in sentences],

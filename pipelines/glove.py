@@ -62,7 +62,7 @@ def count_cooccurrences(sentences: Sequence[Sequence[str]], window: int, min_cou
         weight = np.full(len(left), 1.0 / distance)
         keys += [left * size + right, right * size + left]
         weights += [weight, weight]
-    if not keys or not sum(len(part) for part in keys):
+    if not any(len(part) for part in keys):
         return Cooccurrence(words, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate(weights))

@@ -24,9 +24,10 @@ from typing import Any, get_args
 
 import pandas as pd
 
-from pipelines.config import DataFormat, LocalFiles
+from pipelines.config import BadLinePolicy, DataFormat, LocalFiles
 
 FORMATS: tuple[str, ...] = get_args(DataFormat)
+BAD_LINE_POLICIES: tuple[str, ...] = get_args(BadLinePolicy)
 AG_NEWS_CLASSES = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci_Tech"}
 SKIPPED_LINES_SHOWN = 20
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -94,8 +95,8 @@ class _Rows:
     """Collects rows of one file; a bad line raises or is recorded, as ``on_bad_lines`` says."""
 
     def __init__(self, path: Path, reader: FileReader):
-        if reader.on_bad_lines not in ("error", "skip"):
-            raise FormatError(f"on_bad_lines must be 'error' or 'skip', got {reader.on_bad_lines!r}")
+        if reader.on_bad_lines not in BAD_LINE_POLICIES:
+            raise FormatError(f"on_bad_lines must be one of {BAD_LINE_POLICIES}, got {reader.on_bad_lines!r}")
         self.path, self.reader = path, reader
         self.texts: list[str] = []
         self.labels: list[str] = []
@@ -261,8 +262,6 @@ def _parse_delimited(delimiter: str) -> Callable[[Path, FileReader, _Rows], None
             text_positions, label_position = positions
             text = " ".join(record[i].strip() for i in text_positions if record[i].strip())
             rows.add(number, text, record[label_position], _columns_where(reader), f"column {reader.label_column!r}")
-        if positions is None:
-            raise FormatError(f"{path}: no data rows; the file is empty or truncated")
 
     return parse
 

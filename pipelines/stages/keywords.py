@@ -59,8 +59,8 @@ def keywords(args) -> None:
         "tolerance": options.tolerance,
         "max_iterations": options.max_iterations,
     }
-    by_class = class_keywords(documents, labels, options.method, options.top_k, **textrank)
-    idf = InverseDocumentFrequency.fit(documents)
+    idf = InverseDocumentFrequency.fit(documents) if options.method == "tfidf" else None
+    by_class = class_keywords(documents, labels, options.method, options.top_k, idf, **textrank)
     rows = np.random.default_rng(params.dataset.seed).permutation(len(train))[: options.documents]
     report: dict[str, Any] = {
         "method": options.method,

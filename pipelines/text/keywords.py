@@ -108,14 +108,20 @@ def textrank_keywords(
 
 
 def class_keywords(
-    documents: Sequence[Sequence[str]], labels: Sequence[str], method: str, top_k: int, **textrank: float
+    documents: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    method: str,
+    top_k: int,
+    idf: InverseDocumentFrequency | None = None,
+    **textrank: float,
 ) -> dict[str, list[Keyword]]:
-    """``{label: keywords}`` with each class's documents taken together; ``documents`` hold candidates only."""
+    """``{label: keywords}`` with each class's documents taken together; ``documents`` hold candidates only.
+    TF-IDF uses ``idf`` when given (fitted on these ``documents``), else fits it."""
     by_class: dict[str, list[Sequence[str]]] = {}
     for tokens, label in zip(documents, labels, strict=True):
         by_class.setdefault(label, []).append(tokens)
     if method == "tfidf":
-        idf = InverseDocumentFrequency.fit(documents)
+        idf = idf if idf is not None else InverseDocumentFrequency.fit(documents)
         return {
             label: tfidf_keywords([term for tokens in group for term in tokens], idf, top_k)
             for label, group in sorted(by_class.items())
@@ -126,9 +132,12 @@ def class_keywords(
 
 
 def document_keywords(
-    tokens: Sequence[str], idf: InverseDocumentFrequency, method: str, top_k: int, **textrank: float
+    tokens: Sequence[str], idf: InverseDocumentFrequency | None, method: str, top_k: int, **textrank: float
 ) -> list[Keyword]:
+    """One document's keywords; TF-IDF needs the corpus's ``idf``, TextRank none."""
     if method == "tfidf":
+        if idf is None:
+            raise ValueError("TF-IDF keywords of a document need the corpus's inverse document frequencies")
         return tfidf_keywords(tokens, idf, top_k)
     return textrank_keywords([tokens], top_k, **textrank)
 
