@@ -204,7 +204,7 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
         "seconds": result.seconds,
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
-        "valid_accuracy": result.best_valid_accuracy,
+        "valid_accuracy": result.best_score,
     }
     return outcome | ({"test_curve": curve} if curve else {})
 

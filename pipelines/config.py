@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from pipelines.data.registry import DATASET_NAMES
+from pipelines.data.registry import DATASET_NAMES, get_dataset
 
 PARAMS_FILE = Path("params.yaml")
 MOVED_KEYS = {
@@ -37,12 +37,16 @@ def bounded(default: Any, *, minimum: float | None = None, maximum: float | None
 # Each list of choices is written once, here; the modules that act on a choice derive theirs with get_args.
 DatasetName = Literal[DATASET_NAMES]  # the registry's names (pipelines/data/registry.py)
 ExtraText = Literal[("none", *(name for name in DATASET_NAMES if name != "local"))]
-DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet"]
+Task = Literal["classification", "language_model"]
+DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet", "plain_text"]
 BadLinePolicy = Literal["error", "skip"]
 StopwordSource = Literal["nltk", "gensim", "none"]
 KeywordMethod = Literal["tfidf", "textrank"]
 TokenizerMethod = Literal["word", "char", "jieba"]
+TokenizerChoice = Literal[("auto", *get_args(TokenizerMethod))]
 ModelType = Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
+RecurrentCell = Literal["rnn", "gru", "lstm"]
+BatchSampling = Literal["sequential", "random"]
 EmbeddingInit = Literal["rand", "static", "non-static", "multichannel"]
 Pooling = Literal["max", "attention"]
 
@@ -114,7 +118,10 @@ class CleanParams:
 
 @dataclass(frozen=True)
 class TokenizeParams:
-    method: TokenizerMethod = "word"
+    method: TokenizerChoice = field(
+        default="auto",
+        metadata={"doc": "auto: the dataset's own unit (characters for jaychou, words otherwise; see the registry)"},
+    )
     min_freq: int = bounded(1, minimum=1)
     max_size: int = bounded(50_000, minimum=10)
     max_length: int = bounded(256, minimum=1)
@@ -202,6 +209,42 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
+class LanguageModelParams:
+    """``task: language_model``: a recurrent LM over one token stream (pipelines/models/language_model.py)."""
+
+    cell: RecurrentCell = "lstm"
+    embedding_dim: int = bounded(200, minimum=2, maximum=4096)
+    hidden_size: int = bounded(200, minimum=1, maximum=8192)
+    num_layers: int = bounded(2, minimum=1, maximum=8)
+    dropout: float = bounded(0.2, minimum=0.0, maximum=0.95, doc="on the embedding, between layers and on the output")
+    tied: bool = field(
+        default=False, metadata={"doc": "share input and output embeddings (needs embedding_dim == hidden_size)"}
+    )
+    bptt: int = bounded(35, minimum=1, maximum=10_000, doc="truncated back-propagation length in tokens")
+    sampling: BatchSampling = field(
+        default="sequential",
+        metadata={
+            "doc": "sequential: the stream cut into train.batch_size rows, hidden state carried between batches; "
+            "random: windows at random offsets, fresh state each batch"
+        },
+    )
+    clean: bool = field(
+        default=False,
+        metadata={"doc": "apply the clean.* steps (lossy); false keeps the text as written, whitespace normalised"},
+    )
+    sample_prefixes: list[str] = field(
+        default_factory=list,
+        metadata={
+            "doc": "texts continued every epoch (logged to MLflow) and by the evaluate stage; empty: the dataset's "
+            "prompts from the registry (分开 and 不分开 for jaychou)",
+            "allow_empty": True,
+        },
+    )
+    sample_tokens: int = bounded(40, minimum=1, maximum=10_000)
+    temperature: float = bounded(0.8, minimum=0.01, maximum=10.0)
+
+
+@dataclass(frozen=True)
 class TrainParams:
     seed: int = bounded(
         42, minimum=0, maximum=2**31 - 1, doc="the training seed: initial weights, dropout and batch order"
@@ -210,9 +253,15 @@ class TrainParams:
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
     learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
     optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
-    lr_schedule: Literal["constant", "cosine", "linear"] = field(
-        default="constant", metadata={"doc": "per-step decay of the learning rate to 0 over train.epochs"}
+    lr_schedule: Literal["constant", "cosine", "linear", "plateau"] = field(
+        default="constant",
+        metadata={
+            "doc": "cosine/linear: per-step decay to 0 over train.epochs; plateau: times train.plateau_factor "
+            "after each epoch that does not improve the validation score"
+        },
     )
+    plateau_factor: float = bounded(0.25, minimum=0.01, maximum=1.0, doc="learning-rate factor of lr_schedule plateau")
+    momentum: float = bounded(0.9, minimum=0.0, maximum=0.999, doc="sgd only (0 = plain SGD, as Zaremba 2014)")
     weight_decay: float = bounded(0.0, minimum=0.0, maximum=1.0)
     grad_clip: float = bounded(5.0, minimum=0.0, doc="max gradient norm; 0 disables clipping")
     patience: int = bounded(4, minimum=1, doc="epochs without validation improvement before stopping")
@@ -238,11 +287,14 @@ class TrackingParams:
 @dataclass(frozen=True)
 class RegisterParams:
     model_name: str = field(default="", metadata={"doc": "registered model name; empty = textflow-<dataset>"})
-    metric: Literal["macro_f1", "accuracy"] = "macro_f1"
+    metric: Literal["macro_f1", "accuracy"] = field(
+        default="macro_f1", metadata={"doc": "classification; a language model is always selected on perplexity"}
+    )
 
 
 @dataclass(frozen=True)
 class Params:
+    task: Task = "classification"
     dataset: DatasetParams = field(default_factory=DatasetParams)
     validate: ValidateParams = field(default_factory=ValidateParams)
     clean: CleanParams = field(default_factory=CleanParams)
@@ -250,6 +302,7 @@ class Params:
     embed: EmbedParams = field(default_factory=EmbedParams)
     keywords: KeywordsParams = field(default_factory=KeywordsParams)
     model: ModelParams = field(default_factory=ModelParams)
+    language_model: LanguageModelParams = field(default_factory=LanguageModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
     register: RegisterParams = field(default_factory=RegisterParams)
@@ -269,14 +322,43 @@ def load_params(path: str | Path = PARAMS_FILE, overrides: dict[str, Any] | None
     return params_from_dict(data, source=str(path))
 
 
-def params_from_dict(data: dict[str, Any], source: str = "params") -> Params:
-    params = _build(Params, data, prefix="", source=source)
-    _check_consistency(params, source)
-    return params
+def params_from_dict(data: dict[str, Any], source: str = "params", resolve: bool = True) -> Params:
+    """Validated params; ``resolve`` False keeps ``auto`` values as written (for forms and comparisons of what a
+    user typed), after checking that they resolve."""
+    resolved = _resolve_defaults(_build(Params, data, prefix="", source=source))
+    _check_consistency(resolved, source)
+    return resolved if resolve else _build(Params, data, prefix="", source=source)
+
+
+def _resolve_defaults(params: Params) -> Params:
+    """Values that depend on the dataset: ``tokenize.method: auto`` becomes the dataset's unit (registry)."""
+    if params.tokenize.method != "auto":
+        return params
+    method = get_dataset(params.dataset.name).tokenizer
+    return dataclasses.replace(params, tokenize=dataclasses.replace(params.tokenize, method=method))
+
+
+def dataset_has_labels(params: Params) -> bool:
+    """False for a plain-text corpus (a registry language-model corpus, or local files in plain_text)."""
+    if params.dataset.name == "local":
+        return params.dataset.local.format != "plain_text"
+    return get_dataset(params.dataset.name).format != "plain_text"
 
 
 def _check_consistency(params: Params, source: str) -> None:
     """Rules that tie two keys together; each message names both keys."""
+    if params.task == "classification" and not dataset_has_labels(params):
+        raise ConfigError(
+            f"{source}: dataset {params.dataset.name!r} is plain text without labels, so 'task' classification has "
+            "nothing to learn; set task: language_model (or give labelled files)"
+        )
+    lm = params.language_model
+    if params.task == "language_model" and lm.tied and lm.embedding_dim != lm.hidden_size:
+        raise ConfigError(
+            f"{source}: 'language_model.tied' shares the output layer with the input embedding, so "
+            f"'language_model.embedding_dim' ({lm.embedding_dim}) must equal 'language_model.hidden_size' "
+            f"({lm.hidden_size})"
+        )
     if params.keywords.stopwords == "gensim" and params.tokenize.method == "jieba":
         raise ConfigError(
             f"{source}: 'keywords.stopwords' gensim is English only and 'tokenize.method' is jieba (Chinese); "
@@ -405,7 +487,7 @@ def _check(hint: Any, value: Any, key: str, metadata: Any, source: str) -> Any:
         return value
     if origin is list:
         (inner,) = get_args(hint)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not (value or metadata.get("allow_empty")):
             raise ConfigError(f"{source}: '{key}' must be a non-empty list of {inner.__name__}, got {value!r}")
         return [_check(inner, item, f"{key}[{index}]", metadata, source) for index, item in enumerate(value)]
     if hint is bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,13 @@ def plot_confusion(labels: np.ndarray, predictions: np.ndarray, class_names: lis
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110)
     plt.close(figure)
+
+
+def split_hash(frame: pd.DataFrame) -> str:
+    """A content hash of a split (texts, and labels where the task has them), independent of the file format
+    that holds it: what the registry gate compares before it compares scores."""
+    digest = hashlib.sha256()
+    labels = frame["label"] if "label" in frame else [""] * len(frame)
+    for label, text in zip(labels, frame["text"], strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()

@@ -1,4 +1,5 @@
-"""The MLflow pyfunc model: raw text in, label and class probabilities out.
+"""The MLflow pyfunc models: raw text in, label and class probabilities out (a classifier), or prefixes in and
+generated text out (a language model).
 
 It bundles everything prediction needs as artifacts (the torch checkpoint, the vocabulary, the cleaning and
 tokenizing settings with the stopword list) plus the ``pipelines`` package as code, so
@@ -64,12 +65,12 @@ class TextClassifier(PythonModel):
         return predict_probabilities(self.model, encoded, PREDICT_BATCH, torch.device("cpu"))
 
 
-def _texts(model_input: Any) -> list[str]:
+def _texts(model_input: Any, column: str = "text") -> list[str]:
     """The input's texts; a missing text is an error naming its row, never the string "nan" or "None"."""
     if isinstance(model_input, pd.DataFrame):
-        if "text" not in model_input.columns:
-            raise ValueError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
-        values = model_input["text"].tolist()
+        if column not in model_input.columns:
+            raise ValueError(f"input needs a {column!r} column; got columns {list(model_input.columns)}")
+        values = model_input[column].tolist()
     elif isinstance(model_input, str):
         values = [model_input]
     else:
@@ -80,3 +81,43 @@ def _texts(model_input: Any) -> list[str]:
     if missing:
         raise ValueError(f"input row(s) {missing[:10]} have no text (null); give a string for every row")
     return [str(value) for value in values]
+
+
+class TextGenerator(PythonModel):
+    """A language model as a pyfunc: prefixes in (a ``prefix`` column, or strings), their continuations out.
+    Sampling is chosen per call with MLflow params ``tokens``, ``temperature``, ``top_k`` and ``seed``; the same
+    seed gives the same text in any process."""
+
+    def load_context(self, context) -> None:
+        self.load_artifacts(context.artifacts)
+
+    def load_artifacts(self, artifacts: dict[str, str]) -> TextGenerator:
+        """Load from files: ``model`` (model.pt), ``vocab`` (vocab.json) and ``preprocessing`` (see
+        pipelines/generation.py, ``language_model_config``)."""
+        from pipelines.generation import TextGeneration
+        from pipelines.io import read_json
+        from pipelines.models.saved import load_model
+        from pipelines.text.vocab import Vocabulary
+
+        model, _ = load_model(artifacts["model"])
+        self.generation = TextGeneration(
+            model, Vocabulary.load(artifacts["vocab"]), read_json(artifacts["preprocessing"])
+        )
+        return self
+
+    def predict(self, context, model_input, params=None):
+        from pipelines.generation import DEFAULT_SAMPLING
+
+        options = DEFAULT_SAMPLING | {key: value for key, value in (params or {}).items() if value is not None}
+        prefixes = _texts(model_input, column="prefix")
+        generated = [
+            self.generation.continue_text(
+                prefix,
+                int(options["tokens"]),
+                float(options["temperature"]),
+                int(options["top_k"]),
+                int(options["seed"]) + row,
+            )
+            for row, prefix in enumerate(prefixes)
+        ]
+        return pd.DataFrame({"prefix": prefixes, "generated": generated})

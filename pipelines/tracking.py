@@ -170,6 +170,12 @@ class TrainingRun:
         epoch = int(row["epoch"])
         mlflow.log_metrics({key: value for key, value in row.items() if key != "epoch"}, step=epoch, run_id=self.run_id)
 
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self.run_id is not None:
+            import mlflow
+
+            mlflow.log_text(text, artifact_file, run_id=self.run_id)
+
     def log_metrics(self, metrics: dict[str, float]) -> None:
         if self.run_id is not None:
             import mlflow
@@ -209,7 +215,10 @@ def training_run(
         if metrics:
             mlflow.log_metrics(metrics)
         if dataset is not None:
-            mlflow.log_input(mlflow.data.from_pandas(dataset, name=dataset_name, targets="label"), context="training")
+            mlflow.log_input(
+                mlflow.data.from_pandas(dataset, name=dataset_name, targets="label" if "label" in dataset else None),
+                context="training",
+            )
         yield TrainingRun(run.info.run_id)
     write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment})
     log.info("MLflow run %s (%s) in %s", run.info.run_id, name, describe_store(uri))
@@ -219,8 +228,10 @@ def run_name(params: Params) -> str:
     """``<dataset>-<model>`` plus each param that differs from the committed params.yaml (an Airflow or
     ``dvc exp run -S`` override), so runs of one config can be told apart in the UI."""
     changed = changed_params(params)
-    shown = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changed.items() if key != "model.type")
-    return f"{params.dataset.name}-{params.model.type}" + (f" {shown}" if shown else "")
+    model = params.model.type if params.task == "classification" else f"{params.language_model.cell}-lm"
+    named = ("task", "model.type", "language_model.cell")
+    shown = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changed.items() if key not in named)
+    return f"{params.dataset.name}-{model}" + (f" {shown}" if shown else "")
 
 
 def changed_params(params: Params) -> dict[str, Any]:
@@ -267,9 +278,23 @@ def registered_name(params: Params) -> str:
 def split_metrics(split: str, metrics: dict[str, Any]) -> dict[str, float]:
     """``<split>_accuracy``, ``<split>_macro_f1``, ... and ``<split>_<class>_<score>`` for each class."""
     flat = {f"{split}_{key}": float(value) for key, value in metrics.items() if isinstance(value, (int, float))}
-    for name, scores in metrics["per_class"].items():
+    for name, scores in metrics.get("per_class", {}).items():
         flat.update({f"{split}_{name}_{score}": float(value) for score, value in scores.items()})
     return flat
+
+
+def log_scores(metrics: dict[str, dict[str, Any]], data_hashes: dict[str, str], artifacts: list[Path]) -> None:
+    """Into the active run: ``validation_*`` and ``test_*`` metrics (``valid_*`` are the per-epoch curves), the
+    content hashes of both splits (the registry gate compares validation scores only on the same validation
+    data) and the report files."""
+    import mlflow
+
+    for split, values in metrics.items():
+        mlflow.log_metrics(split_metrics(split, values))
+    mlflow.set_tags({DATA_HASH_TAG: data_hashes["test"], VALID_DATA_HASH_TAG: data_hashes["valid"]})
+    for path in artifacts:
+        if path.exists():
+            mlflow.log_artifact(str(path), artifact_path="reports")
 
 
 def log_evaluation(
@@ -279,38 +304,37 @@ def log_evaluation(
     misclassified: Any,
     report_text: str,
 ) -> None:
-    """Into the active run: validation and test metrics, the content hashes of both splits (the registry gate
-    compares validation scores only on the same validation data), report files, the text classification
-    report and the table of misclassified test examples."""
+    """A classifier's evaluation: :func:`log_scores`, the text classification report and the table of
+    misclassified test examples."""
     import mlflow
 
-    for split, values in metrics.items():
-        mlflow.log_metrics(split_metrics(split, values))  # "validation_*": "valid_*" are the per-epoch curves
+    log_scores(metrics, data_hashes, artifacts)
     mlflow.log_text(report_text, "reports/classification_report.txt")
-    mlflow.set_tags({DATA_HASH_TAG: data_hashes["test"], VALID_DATA_HASH_TAG: data_hashes["valid"]})
-    for path in artifacts:
-        if path.exists():
-            mlflow.log_artifact(str(path), artifact_path="reports")
     mlflow.log_table(misclassified, artifact_file="misclassified_test_examples.json")
 
 
-def log_text_model(artifacts: dict[str, Path], examples: list[str]) -> None:
-    """Log the raw-text pyfunc (see pipelines/serving.py) as ``model`` in the active run."""
+def log_text_model(artifacts: dict[str, Path], example: Any, task: str = "classification") -> None:
+    """Log the task's raw-text pyfunc (see pipelines/serving.py) as ``model`` in the active run; ``example``
+    is an input frame (texts to classify, or prefixes to continue)."""
     import mlflow
-    import pandas as pd
     from mlflow.models import infer_signature
 
     import pipelines
-    from pipelines.serving import TextClassifier
+    from pipelines.generation import DEFAULT_SAMPLING
+    from pipelines.serving import TextClassifier, TextGenerator
 
-    local = TextClassifier().load_artifacts({name: str(path) for name, path in artifacts.items()})
-    example = pd.DataFrame({"text": examples})
-    signature = infer_signature(example, local.predict(None, example))
+    package = Path(pipelines.__file__).parent
+    if task == "language_model":
+        served, entry, sampling = TextGenerator(), package / "pyfunc_generator_entry.py", DEFAULT_SAMPLING
+    else:
+        served, entry, sampling = TextClassifier(), package / "pyfunc_entry.py", None
+    served.load_artifacts({name: str(path) for name, path in artifacts.items()})
+    signature = infer_signature(example, served.predict(None, example, sampling), params=sampling)
     info = mlflow.pyfunc.log_model(
         name="model",
-        python_model=str(Path(pipelines.__file__).parent / "pyfunc_entry.py"),
+        python_model=str(entry),
         artifacts={name: str(path) for name, path in artifacts.items()},
-        code_paths=[str(Path(pipelines.__file__).parent)],
+        code_paths=[str(package)],
         signature=signature,
         input_example=example.head(3),
         pip_requirements=_pinned_requirements(),

@@ -9,7 +9,33 @@ from tests.conftest import ROOT
 
 def test_params_yaml_matches_declared_defaults():
     """params.yaml is the user-facing copy of the defaults; the two must never drift apart."""
-    assert to_dict(load_params(ROOT / "params.yaml")) == to_dict(Params())
+    written = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert to_dict(params_from_dict(written, resolve=False)) == to_dict(Params())
+
+
+def test_auto_tokenizer_is_the_datasets_unit_and_a_plain_corpus_needs_the_language_model_task():
+    assert load_params(ROOT / "params.yaml").tokenize.method == "word"
+    chinese = load_params(ROOT / "params.yaml", {"task": "language_model", "dataset.name": "jaychou"})
+    assert chinese.tokenize.method == "char"
+    assert (
+        load_params(
+            ROOT / "params.yaml",
+            {
+                "dataset.name": "jaychou",
+                "tokenize.method": "jieba",
+                "task": "language_model",
+                "keywords.stopwords": "nltk",
+            },
+        ).tokenize.method
+        == "jieba"
+    )
+    with pytest.raises(ConfigError, match="'ptb' is plain text without labels.*task: language_model"):
+        load_params(ROOT / "params.yaml", {"dataset.name": "ptb"})
+    with pytest.raises(ConfigError, match="'language_model.embedding_dim' \\(100\\) must equal"):
+        load_params(
+            ROOT / "params.yaml",
+            {"task": "language_model", "language_model.tied": True, "language_model.embedding_dim": 100},
+        )
 
 
 def test_override_by_dotted_key(tmp_path):

@@ -70,15 +70,15 @@ def store(tmp_path_factory):
         yield mlflow.MlflowClient()
 
 
-def _scored_run(client, score: float | None, data_hash: str | None) -> str:
+def _scored_run(client, score: float | None, data_hash: str | None, key: str = KEY) -> str:
     """A run that evaluate could have left: a validation score, the data hash and a model to register."""
     import mlflow
 
     experiment = client.get_experiment_by_name("gate") or client.get_experiment(client.create_experiment("gate"))
     with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
         if score is not None:
-            mlflow.log_metric(KEY, score)
-            mlflow.log_metric("test_macro_f1", score - 0.01)
+            mlflow.log_metric(key, score)
+            mlflow.log_metric(key.replace("validation_", "test_"), score - 0.01)
         if data_hash is not None:
             mlflow.set_tag(VALID_DATA_HASH_TAG, data_hash)
         mlflow.log_text("artifact_path: model\nflavors: {}\n", "model/MLmodel")
@@ -106,6 +106,22 @@ def test_register_promotes_only_the_better_and_is_idempotent(store):
     again = register_if_better(worse_run, name, "macro_f1")
     assert again["version"] == worse["version"], "re-registering a run adds no version"
     assert len(store.search_model_versions(f"name='{name}'")) == 5
+
+
+def test_a_language_model_registers_on_lower_perplexity_and_only_on_the_same_data(store):
+    name, key = "gate-language-model", "validation_perplexity"
+
+    def register(score, data_hash):
+        return register_if_better(_scored_run(store, score, data_hash, key), name, "perplexity", higher_is_better=False)
+
+    assert register(140.0, SAME)["alias"] == CHAMPION
+    worse = register(150.0, SAME)
+    assert worse["alias"] == CHALLENGER and "does not beat" in worse["reason"]
+    other = register(20.0, OTHER)
+    assert other["alias"] == CHALLENGER and "other data" in other["reason"]
+    better = register(110.0, SAME)
+    assert better["alias"] == CHAMPION and _champion(store, name) == better["version"] == 4
+    assert better["validation_perplexity"] == 110.0 and better["test_perplexity"] == pytest.approx(109.99)
 
 
 def test_a_run_without_validation_scores_is_refused(store):

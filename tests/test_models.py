@@ -72,8 +72,23 @@ def test_saved_model_reloads_without_embedding_matrix(tmp_path):
     vectors = np.ones((VOCAB, 8), dtype=np.float32)
     params = ModelParams(type="bigru", embedding_dim=8, embedding_init="multichannel")
     model = build_model(params, VOCAB, CLASSES, vectors).eval()
-    save_model(tmp_path / "model.pt", model, params, VOCAB, CLASSES, {"class_names": ["a", "b", "c"]})
+    extra = {"vocab_size": VOCAB, "num_classes": CLASSES, "class_names": ["a", "b", "c"]}
+    save_model(tmp_path / "model.pt", model, "classification", params, extra)
     loaded, record = load_model(tmp_path / "model.pt")
     ids = torch.tensor([[4, 5, 6]])
     assert torch.equal(loaded(ids), model(ids))
     assert record["class_names"] == ["a", "b", "c"]
+
+
+def test_a_saved_language_model_reloads_as_its_task_and_predicts_the_same(tmp_path):
+    from pipelines.config import LanguageModelParams
+    from pipelines.models.language_model import build_language_model
+
+    params = LanguageModelParams(cell="lstm", embedding_dim=8, hidden_size=8, num_layers=2, tied=True)
+    model = build_language_model(params, VOCAB).eval()
+    save_model(tmp_path / "lm.pt", model, "language_model", params, {"vocab_size": VOCAB})
+    loaded, record = load_model(tmp_path / "lm.pt")
+    ids = torch.tensor([[4, 5, 6]])
+    assert record["task"] == "language_model"
+    assert torch.equal(loaded(ids)[0], model(ids)[0])
+    assert loaded.decoder.weight is loaded.embedding.weight, "tied weights stay tied after loading"

@@ -45,8 +45,8 @@ def test_repro_writes_every_stage_output_and_metrics(project):
         "data/tokens/vocab.json",
         "data/embeddings/vectors.npy",
         "models/model.pt",
-        "reports/confusion.png",
-        "reports/confusion.csv",
+        "reports/evaluation/confusion.png",
+        "reports/evaluation/confusion.csv",
     ]:
         assert (project / output).exists(), output
     metrics = json.loads((project / "reports/metrics.json").read_text())["test"]

@@ -112,6 +112,10 @@ class _Rows:
             self.texts.append(text)
             self.labels.append(label)
 
+    def add_text(self, text: str) -> None:
+        """A row of an unlabelled corpus (plain_text)."""
+        self.texts.append(text)
+
     def bad(self, line: int, reason: str) -> None:
         if self.reader.on_bad_lines == "error":
             raise FormatError(
@@ -124,6 +128,8 @@ class _Rows:
         if not self.texts:
             skipped = f" ({len(self.skipped)} bad lines skipped)" if self.skipped else ""
             raise FormatError(f"{self.path}: no data rows{skipped}; the file is empty or truncated")
+        if len(self.labels) != len(self.texts):  # plain text: a corpus without labels
+            return ParsedFile(pd.DataFrame({"text": self.texts}), self.skipped)
         return ParsedFile(pd.DataFrame({"text": self.texts, "label": self.labels}), self.skipped)
 
 
@@ -215,6 +221,15 @@ def _parse_label_text(path: Path, reader: FileReader, rows: _Rows) -> None:
         if line:
             label, _, text = line.partition(" ")
             rows.add(number, text, label, text_where="expected '<label> <text>'")
+
+
+def _parse_plain_text(path: Path, reader: FileReader, rows: _Rows) -> None:
+    """One text per line, no labels (a language-model corpus such as PTB); blank lines skipped, the text kept as
+    written apart from the surrounding whitespace."""
+    for _, line in _lines(path, reader.encoding, rows):
+        line = line.strip()
+        if line:
+            rows.add_text(line)
 
 
 def _parse_ag_news_csv(path: Path, reader: FileReader, rows: _Rows) -> None:
@@ -320,8 +335,11 @@ PARSERS: dict[str, Callable[[Path, FileReader, _Rows], None]] = {
     "tsv": _parse_delimited("\t"),
     "jsonl": _parse_jsonl,
     "parquet": _parse_parquet,
+    "plain_text": _parse_plain_text,
 }
-EXTENSIONS = {"label_text": "txt", "ag_news_csv": "csv"} | {name: name for name in ("csv", "tsv", "jsonl", "parquet")}
+EXTENSIONS = {"label_text": "txt", "ag_news_csv": "csv", "plain_text": "txt"} | {
+    name: name for name in ("csv", "tsv", "jsonl", "parquet")
+}
 assert set(PARSERS) == set(EXTENSIONS) == set(FORMATS), "every format in config.DataFormat needs a parser"
 
 

@@ -33,6 +33,8 @@ class Dataset:
     format: str
     splits: dict[str, RemoteFile] = field(default_factory=dict)
     encoding: str = "utf-8"
+    tokenizer: str = "word"  # what ``tokenize.method: auto`` means for it: its natural unit
+    prompts: tuple[str, ...] = ("the",)  # a language model's default sample prefixes
 
     @property
     def needs_valid_split(self) -> bool:
@@ -48,6 +50,10 @@ def _sent_conv(name: str, sha256: str) -> RemoteFile:
 
 
 AG_NEWS_ARCHIVE = "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz"
+PTB_ARCHIVE = RemoteFile(
+    "https://d2l-data.s3-accelerate.amazonaws.com/ptb.zip",
+    "310d8f602882a5716613815ed75596e5764ea84ed04c5630eebaaf2b943ec5aa",
+)
 
 DATASETS: dict[str, Dataset] = {
     "demo": Dataset(
@@ -95,6 +101,30 @@ DATASETS: dict[str, Dataset] = {
         splits={
             "train": _sent_conv("rt-polarity.all", "b8846c3bbd59241f901efdc58f7c515e4b280ab3561fd1858caa5aa48da95a8a"),
         },
+    ),
+    "ptb": Dataset(
+        name="ptb",
+        description="Penn Treebank (Mikolov's LM version), word level, 10k vocabulary, 929k/73k/82k tokens",
+        format="plain_text",
+        splits={
+            split: RemoteFile(PTB_ARCHIVE.url, PTB_ARCHIVE.sha256, member=f"ptb/ptb.{split}.txt")
+            for split in ("train", "valid", "test")
+        },
+        prompts=("the company said", "in the"),
+    ),
+    "jaychou": Dataset(
+        name="jaychou",
+        description="Jay Chou lyrics (d2l), Chinese, character level, one file: valid/test carved from its end",
+        format="plain_text",
+        splits={
+            "train": RemoteFile(
+                "https://raw.githubusercontent.com/d2l-ai/d2l-zh/v1.0.0/data/jaychou_lyrics.txt.zip",
+                "3cfedd7d174111cdad5a27eaffaa6a2432a2842cf2590a03dd8a97610ea07043",
+                member="jaychou_lyrics.txt",
+            ),
+        },
+        tokenizer="char",
+        prompts=("分开", "不分开"),
     ),
     "local": Dataset(
         name="local",

@@ -65,20 +65,31 @@ class ValidationReport:
         }
 
 
-def build_expectations(labels: list[str], params: ValidateParams, train_texts: list[str] | None = None) -> list[Any]:
-    """The expectations for one split; ``train_texts`` adds the leakage check (for valid/test splits)."""
+def build_expectations(
+    labels: list[str] | None, params: ValidateParams, train_texts: list[str] | None = None
+) -> list[Any]:
+    """The expectations for one split; ``train_texts`` adds the leakage check (for valid/test splits).
+
+    ``labels`` None: an unlabelled corpus (a language model's), checked for its text only. Repeated lines (a
+    chorus, "<unk> said") are natural there, and a line of the test text that also occurs in training is not
+    a leaked answer, so neither the duplicate nor the overlap rate is checked."""
     import great_expectations as gx
 
     expect = gx.expectations
+    labelled = labels is not None
     expectations = [
-        expect.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True),
+        expect.ExpectTableColumnsToMatchSet(column_set=COLUMNS if labelled else ["text"], exact_match=True),
         expect.ExpectTableRowCountToBeBetween(min_value=1),
         expect.ExpectColumnValuesToNotBeNull(column="text"),
-        expect.ExpectColumnValuesToNotBeNull(column="label"),
         expect.ExpectColumnValueLengthsToBeBetween(
             column="text", min_value=params.min_chars, max_value=params.max_chars
         ),
         expect.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
+    ]
+    if not labelled:
+        return expectations
+    expectations += [
+        expect.ExpectColumnValuesToNotBeNull(column="label"),
         expect.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
         expect.ExpectColumnProportionOfUniqueValuesToBeBetween(
             column="text", min_value=1.0 - params.max_duplicate_rate
@@ -93,7 +104,7 @@ def build_expectations(labels: list[str], params: ValidateParams, train_texts: l
     return expectations
 
 
-def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams) -> ValidationReport:
+def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, labelled: bool = True) -> ValidationReport:
     """Run the suite on every split; the label set is taken from the training split."""
     import great_expectations as gx
 
@@ -106,7 +117,7 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams) -> 
         .add_batch_definition_whole_dataframe("whole_split")
     )
     train = splits["train"]
-    labels = sorted(train["label"].astype(str).unique()) if "label" in train else []
+    labels = (sorted(train["label"].astype(str).unique()) if "label" in train else []) if labelled else None
     report = ValidationReport()
     for name, frame in splits.items():
         suite = gx.ExpectationSuite(name=f"textflow_{name}")
@@ -116,7 +127,8 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams) -> 
         suite = context.suites.add(suite)
         result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
         report.checks += [_check_result(name, item) for item in result.results]
-    report.checks += _class_balance_checks(train, params)
+    if labelled:
+        report.checks += _class_balance_checks(train, params)
     report.statistics = split_statistics(splits)
     return report
 
@@ -159,12 +171,12 @@ def split_statistics(splits: dict[str, pd.DataFrame]) -> dict[str, Any]:
     train_texts = set(splits["train"]["text"]) if "text" in splits["train"] else set()
     statistics: dict[str, Any] = {}
     for name, frame in splits.items():
-        if "text" not in frame or "label" not in frame:
+        if "text" not in frame:
             continue
         lengths = frame["text"].str.len()
         statistics[name] = {
             "rows": len(frame),
-            "classes": int(frame["label"].nunique()),
+            **({"classes": int(frame["label"].nunique())} if "label" in frame else {}),
             "duplicate_rate": round(float(frame["text"].duplicated().mean()) if len(frame) else 0.0, 6),
             "mean_chars": round(float(lengths.mean()) if len(frame) else 0.0, 2),
             "max_chars": int(lengths.max()) if len(frame) else 0,

@@ -43,7 +43,7 @@ class ProjectVersion:
     def form(self) -> dict[str, Any]:
         from pipelines.config import flatten
 
-        return form_params(flatten(params_from_dict(self.params, source="params.yaml")), self.commit)
+        return form_params(flatten(params_from_dict(self.params, source="params.yaml", resolve=False)), self.commit)
 
 
 def run_conf(params: dict[str, Any] | None, dag_run: Any) -> dict[str, Any]:

@@ -18,15 +18,21 @@ from pipelines.config import MOVED_KEYS, ConfigError, Params, flatten, params_fr
 
 COMMIT_KEY = "git_commit"
 FORM_KEYS: dict[str, str] = {
-    "dataset.name": "Dataset from the registry (demo is synthetic and offline)",
-    "model.type": "Classifier architecture",
+    "task": "classification (labelled texts) or language_model (next token: perplexity and generation)",
+    "dataset.name": "Dataset from the registry (demo is synthetic and offline; ptb and jaychou are language-model "
+    "corpora)",
+    "model.type": "Classifier architecture (task classification)",
     "model.embedding_init": "rand, or vectors from the embed stage (static = frozen, non-static = fine-tuned, "
     "multichannel = both)",
     "embed.method": "Embeddings trained by the embed stage",
     "embed.extra_text": "Unlabelled sentences of another dataset added to the embedding corpus",
     "clean.stopwords": "Stopword list removed by the clean stage",
     "clean.stem": "Porter-stem tokens",
-    "tokenize.method": "word, char (needed by charcnn) or jieba tokens",
+    "tokenize.method": "auto (the dataset's unit: characters for jaychou, else words), word, char (needed by "
+    "charcnn) or jieba tokens",
+    "language_model.cell": "Recurrent cell of the language model (task language_model)",
+    "language_model.hidden_size": "Hidden units per layer of the language model",
+    "language_model.num_layers": "Stacked recurrent layers of the language model",
     "train.epochs": "Maximum epochs (early stopping on validation may end sooner)",
     "train.learning_rate": "Optimizer learning rate",
     "train.batch_size": "Examples per batch",
@@ -85,7 +91,7 @@ def commit_param(commit: str) -> Any:
 def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]:
     """Every params key of the run's conf whose value differs from ``committed`` (the nested params.yaml of
     the run's commit), validated like params.yaml itself. ``git_commit`` is not a params key."""
-    defaults = flatten(params_from_dict(committed, source="params.yaml"))
+    defaults = flatten(params_from_dict(committed, source="params.yaml", resolve=False))
     keys = {key: value for key, value in conf.items() if key != COMMIT_KEY}
     unknown = sorted(set(keys) - set(defaults))
     if unknown:

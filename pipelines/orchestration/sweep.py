@@ -36,7 +36,7 @@ def expand_grid(
     the run commit's params.yaml; ``upstream_params`` the params of the stages that run once."""
     if not grid:
         raise ConfigError("sweep grid is empty; give e.g. {'model.type': ['textcnn', 'bigru']}")
-    known = flatten(params_from_dict(committed, source="params.yaml"))
+    known = flatten(params_from_dict(committed, source="params.yaml", resolve=False))
     upstream_params = list(upstream_params)
     for key, values in grid.items():
         if key not in known:
@@ -62,17 +62,22 @@ def expand_grid(
 
 
 def best_training(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result with the highest validation accuracy (ties: the earliest combination)."""
-    return max(results, key=lambda result: (result["best_valid_accuracy"], -result["index"]))
+    """The result with the best validation score in its task's direction (accuracy up, perplexity down);
+    ties: the earliest combination."""
+    higher = results[0]["higher_is_better"]
+    return max(results, key=lambda result: ((1 if higher else -1) * result["score"], -result["index"]))
 
 
 def training_result(workspace: Path, index: int, overrides: dict[str, Any]) -> dict[str, Any]:
     train = read_json(workspace / "reports" / "train.json")
     run = read_json(workspace / "reports" / "mlflow_run.json")
+    objective = train["objective"]
     return {
         "index": index,
         "workspace": str(workspace),
         "overrides": overrides,
         "run_id": run.get("run_id"),
-        "best_valid_accuracy": train["best_valid_accuracy"],
+        "metric": objective["metric"],
+        "higher_is_better": objective["higher_is_better"],
+        "score": objective["best"],
     }

@@ -1,4 +1,5 @@
-"""Stage ``clean``: lower-case, strip markup, tokenize, drop stopwords and Porter-stem every split."""
+"""Stage ``clean``: lower-case, strip markup, tokenize, drop stopwords and Porter-stem every split, as ``clean.*``
+says (a language model keeps its text as written unless ``language_model.clean`` is true)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
 from pipelines.io import atomic_directory
 from pipelines.stages import stage_cli
-from pipelines.text.clean import CleanSettings, clean_texts
+from pipelines.tasks import get_task
 from pipelines.text.stopwords import read_stopwords
 
 log = logging.getLogger("clean")
@@ -29,15 +30,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def clean(params_path: str, data: Path, stopwords_path: Path, out: Path) -> None:
-    options = load_params(params_path).clean
-    settings = CleanSettings.from_params(options, read_stopwords(stopwords_path))
+    params = load_params(params_path)
+    task, stopwords = get_task(params), read_stopwords(stopwords_path)
     with atomic_directory(out) as staging:
         for split in SPLITS:
             frame = pd.read_parquet(data / f"{split}.parquet")
             began = time.perf_counter()
-            cleaned = pd.DataFrame(
-                {"text": clean_texts(frame["text"].tolist(), settings, options.workers), "label": frame["label"]}
-            )
+            cleaned = frame.assign(text=task.clean_texts(frame["text"].tolist(), params, stopwords))
             cleaned.to_parquet(staging / f"{split}.parquet", index=False)
             empty = int((cleaned["text"] == "").sum())
             log.info(

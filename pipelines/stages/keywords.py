@@ -52,7 +52,8 @@ def keywords(args) -> None:
     train = pd.read_parquet(args.clean / "train.parquet")
     tokenize = get_tokenizer(params.tokenize.method)
     documents = candidates((tokenize(text) for text in train["text"]), stopwords)
-    labels = train["label"].astype(str).tolist()
+    # an unlabelled corpus (a language model's) is one class, named after the dataset
+    labels = train["label"].astype(str).tolist() if "label" in train else [params.dataset.name] * len(train)
     textrank = {
         "window": options.window,
         "damping": options.damping,

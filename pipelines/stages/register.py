@@ -11,6 +11,7 @@ from pipelines.config import load_params
 from pipelines.gate import register_if_better
 from pipelines.io import write_json
 from pipelines.stages import stage_cli
+from pipelines.tasks import get_task
 
 log = logging.getLogger("register")
 
@@ -27,7 +28,10 @@ def register(args) -> None:
         log.info("nothing to register: tracking was off for this run")
         return
     tracking.connect()
-    decision = register_if_better(run_id, tracking.registered_name(params), params.register.metric)
+    selection = get_task(params).selection(params)
+    decision = register_if_better(
+        run_id, tracking.registered_name(params), selection.metric, selection.higher_is_better
+    )
     write_json(args.out, {"registered": True, "run_id": run_id, **decision})
     log.info("%s v%d -> %s: %s", decision["name"], decision["version"], decision["alias"], decision["reason"])
 

@@ -12,7 +12,7 @@ from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
 from pipelines.io import atomic_directory, write_json
 from pipelines.stages import stage_cli
-from pipelines.text.encode import encode_corpus
+from pipelines.tasks import get_task
 
 log = logging.getLogger("tokenize")
 
@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> None:
-    options = load_params(params_path).tokenize
-    corpus = encode_corpus({split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}, options)
+    params = load_params(params_path)
+    frames = {split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}
+    corpus = get_task(params).encode(frames, params)
     with atomic_directory(out) as staging:
         corpus.vocabulary.save(staging / "vocab.json")
         write_json(staging / "labels.json", corpus.class_names)

@@ -1,5 +1,6 @@
-"""Stage ``train``: fit the configured torch model with early stopping on the validation split, resuming
-from ``--checkpoint`` when it was written by the same inputs and params."""
+"""Stage ``train``: fit the task's model (a classifier of ``model.type``, or a ``language_model``) with early
+stopping on the validation split, resuming from ``--checkpoint`` when it was written by the same inputs and
+params."""
 
 from __future__ import annotations
 
@@ -10,22 +11,19 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from pipelines import models, tracking, training
 from pipelines.config import load_params
 from pipelines.io import read_json, write_json, write_text
-from pipelines.models import build_model
 from pipelines.models.saved import save_model
 from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
-from pipelines.text.sequences import EncodedSplit
-from pipelines.text.vocab import Vocabulary
+from pipelines.tasks import get_task
 from pipelines.timings import read_timings
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
-from pipelines.training.loop import train_model
+from pipelines.training.loop import fit
 
 log = logging.getLogger("train")
 
@@ -76,38 +74,30 @@ def fingerprint(paths: list[Path], settings: dict) -> str:
 
 def train(args) -> None:
     params = load_params(args.params)
+    task = get_task(params)
     device = resolve_device(params.train.device)
     threads = configure_threads(params.train.num_threads)
     use_amp = mixed_precision_enabled(params.train, device)
-    vocabulary = Vocabulary.load(args.tokens / "vocab.json")
-    class_names = read_json(args.tokens / "labels.json")
-    train_split = EncodedSplit.load(args.tokens / "train.npz")
-    valid_split = EncodedSplit.load(args.tokens / "valid.npz")
-    vectors = np.load(args.embeddings) if params.model.embedding_init != "rand" else None
-    torch.manual_seed(params.train.seed)
-    model = build_model(params.model, len(vocabulary), len(class_names), vectors)
-    inputs = [args.tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [
-        args.embeddings
-    ]
+    prepared = task.prepare_training(params, args.tokens, args.embeddings)
     settings = {
-        "model": dataclasses.asdict(params.model),
+        "task": params.task,
+        prepared.section: dataclasses.asdict(prepared.section_params),
         "train": {**dataclasses.asdict(params.train), "num_threads": None},
         "device": device.type,
         "mixed_precision": use_amp,
     }
     log.info(
-        "%s on %s (%d threads): %d parameters, %d train / %d valid examples",
-        params.model.type,
+        "%s on %s (%d threads): %d parameters",
+        prepared.description,
         device,
         threads,
-        sum(p.numel() for p in model.parameters()),
-        len(train_split),
-        len(valid_split),
+        sum(p.numel() for p in prepared.model.parameters()),
     )
     reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
     upstream = tracking.upstream_metrics(reports) | read_timings(stages_before(Path("dvc.yaml"), "train"))
     validation = read_json(reports["validation"])
     tags = {
+        "textflow.task": params.task,
         "textflow.device": str(device),
         "textflow.torch": torch.__version__,
         "textflow.cuda": str(torch.version.cuda),
@@ -123,33 +113,39 @@ def train(args) -> None:
         dataset=train_frame,
         dataset_name=params.dataset.name,
     ) as run:
-        result = train_model(
-            model,
-            train_split,
-            valid_split,
+        objective = task.objective(prepared, params, args.tokens, device, run)
+        result = fit(
+            prepared.model,
+            objective,
             params.train,
             seed=params.train.seed,
             device=device,
             checkpoint_path=args.checkpoint,
-            fingerprint=fingerprint(inputs, settings),
+            fingerprint=fingerprint(prepared.inputs, settings),
             on_epoch=run.log_epoch,
         )
+        summary = {f"best_valid_{objective.metric}": result.best_score}
         run.log_metrics(
-            {
-                "best_valid_accuracy": result.best_valid_accuracy,
+            summary
+            | {
                 "best_epoch": result.best_epoch,
                 "train_seconds": result.seconds,
                 "resumed_from_epoch": result.resumed_from_epoch,
             }
         )
-    save_model(args.model, model, params.model, len(vocabulary), len(class_names), {"class_names": class_names})
+    save_model(args.model, prepared.model, params.task, prepared.section_params, prepared.saved)
     write_json(
         args.metrics,
         {
             "best_epoch": result.best_epoch,
-            "best_valid_accuracy": result.best_valid_accuracy,
+            **summary,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
+            "objective": {
+                "metric": f"valid_{objective.metric}",
+                "higher_is_better": objective.higher_is_better,
+                "best": result.best_score,
+            },
         },
     )
     columns = [column for column in result.history[0] if column != "seconds"]
@@ -157,7 +153,7 @@ def train(args) -> None:
         args.history,
         "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n",
     )
-    log.info("best epoch %d: valid accuracy %.4f", result.best_epoch, result.best_valid_accuracy)
+    log.info("best epoch %d: %s", result.best_epoch, ", ".join(f"{key} {value:.4f}" for key, value in summary.items()))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Stage ``validate``: parse the raw files, create missing valid/test splits (seeded, stratified), run the
-Great Expectations suite and write the splits as parquet. A failed expectation stops the pipeline."""
+"""Stage ``validate``: parse the raw files, create missing valid/test splits (classification: seeded and
+stratified; language model: the end of the corpus), run the Great Expectations suite and write the splits as
+parquet. A failed expectation stops the pipeline."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 from pipelines.config import load_params
 from pipelines.data.sources import parse_raw_splits
-from pipelines.data.splits import complete_splits
 from pipelines.data.validation import ValidationFailed, validate_splits
 from pipelines.io import atomic_directory, write_json
 from pipelines.stages import stage_cli
+from pipelines.tasks import get_task
 
 log = logging.getLogger("validate")
 
@@ -30,9 +31,9 @@ def validate(params_path: str, raw: Path, out: Path, report_path: Path) -> None:
     params = load_params(params_path)
     manifest, parsed = parse_raw_splits(raw)
     published = {split: result.frame for split, result in parsed.items()}
-    options = params.validate
-    splits, created = complete_splits(published, options.valid_fraction, options.test_fraction, params.dataset.seed)
-    report = validate_splits(splits, params.validate)
+    task = get_task(params)
+    splits, created = task.complete_splits(published, params)
+    report = validate_splits(splits, params.validate, labelled=task.labelled)
     write_json(
         report_path,
         report.to_dict()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -35,12 +35,52 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
+    """``best_score``: the best validation value of the objective's metric (accuracy, perplexity, ...)."""
+
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
-    best_valid_accuracy: float = 0.0
+    best_score: float = 0.0
     stopped_early: bool = False
     resumed_from_epoch: int = 0
     seconds: float = 0.0
+
+
+class Objective(Protocol):
+    """What a task trains for. ``train_epoch`` runs one epoch's batches, passing each batch's loss to
+    ``trainer.step``, and returns the epoch's ``train_*`` values; ``validate`` returns ``valid_loss`` and
+    ``valid_<metric>``; ``metric`` and its direction decide the best epoch and early stopping."""
+
+    metric: str
+    higher_is_better: bool
+    steps_per_epoch: int
+
+    def train_epoch(self, model: nn.Module, epoch: int, trainer: Trainer) -> dict[str, float]: ...
+
+    def validate(self, model: nn.Module) -> dict[str, float]: ...
+
+
+class Trainer:
+    """One optimisation step for an objective: backward (scaled under mixed precision), clipping, the
+    optimizer and schedule steps, and the model's constraints (TextCNN's max-norm)."""
+
+    def __init__(self, model, optimizer, schedule, scaler, params: TrainParams, device: torch.device, use_amp: bool):
+        self.model, self.optimizer, self.schedule, self.scaler = model, optimizer, schedule, scaler
+        self.params, self.device, self.use_amp = params, device, use_amp
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.use_amp)
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.params.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.params.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.schedule.step()
+        if hasattr(self.model, "apply_constraints"):
+            self.model.apply_constraints()
 
 
 def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
@@ -52,22 +92,24 @@ def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimiz
         return torch.optim.AdamW(trainable, **options)
     if params.optimizer == "adadelta":
         return torch.optim.Adadelta(trainable, rho=0.95, eps=1e-6, **options)
-    return torch.optim.SGD(trainable, momentum=0.9, **options)
+    return torch.optim.SGD(trainable, momentum=params.momentum, **options)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps_per_epoch: int):
+def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps_per_epoch: int, plateau: dict):
     """Per-step learning-rate factor: ``constant`` 1; ``linear`` and ``cosine`` decay to 0 at the last step of
-    ``train.epochs`` (early stopping may end sooner, at a higher rate)."""
+    ``train.epochs`` (early stopping may end sooner, at a higher rate); ``plateau``: ``plateau["scale"]``, which
+    the loop multiplies by ``train.plateau_factor`` after each epoch without a better validation score."""
     total = max(params.epochs * steps_per_epoch, 1)
     factors = {
         "constant": lambda step: 1.0,
         "linear": lambda step: max(0.0, 1.0 - step / total),
         "cosine": lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)),
+        "plateau": lambda step: plateau["scale"],
     }
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factors[params.lr_schedule])
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     if enabled and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.float16)
     return contextlib.nullcontext()
@@ -81,7 +123,7 @@ def predict_probabilities(
     model.eval()
     probabilities = None
     for rows, ids, _ in iterate_batches(split, batch_size, shuffle=False, min_length=getattr(model, "min_length", 1)):
-        with _autocast(device, mixed_precision):
+        with autocast(device, mixed_precision):
             logits = model(ids.to(device))
         if probabilities is None:
             probabilities = np.zeros((len(split), logits.shape[1]), dtype=np.float32)
@@ -99,10 +141,76 @@ def evaluate_loss_accuracy(
     return loss, accuracy
 
 
+class ClassificationObjective:
+    """Cross-entropy over labelled texts; selected on validation accuracy."""
+
+    metric = "accuracy"
+    higher_is_better = True
+
+    def __init__(
+        self, train: EncodedSplit, valid: EncodedSplit, params: TrainParams, *, seed: int, device: torch.device
+    ):
+        self.train, self.valid, self.params, self.seed, self.device = train, valid, params, seed, device
+        self.steps_per_epoch = math.ceil(len(train) / params.batch_size)
+        self.use_amp = mixed_precision_enabled(params, device)
+        self.loss_function = nn.CrossEntropyLoss()
+
+    def train_epoch(self, model: nn.Module, epoch: int, trainer: Trainer) -> dict[str, float]:
+        total_loss, correct, seen = 0.0, 0, 0
+        batches = iterate_batches(
+            self.train,
+            self.params.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            epoch=epoch,
+            min_length=getattr(model, "min_length", 1),
+            length_buckets=self.params.length_buckets,
+        )
+        for _, ids, labels in progress(batches, total=self.steps_per_epoch, desc=f"epoch {epoch}", unit="batch"):
+            ids, labels = ids.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+            with trainer.autocast():
+                logits = model(ids)
+                loss = self.loss_function(logits.float(), labels)
+            trainer.step(loss)
+            total_loss += float(loss.detach()) * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+            seen += len(labels)
+        return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        loss, accuracy = evaluate_loss_accuracy(model, self.valid, self.params.batch_size, self.device, self.use_amp)
+        return {"valid_loss": loss, "valid_accuracy": accuracy}
+
+
 def train_model(
     model: nn.Module,
     train: EncodedSplit,
     valid: EncodedSplit,
+    params: TrainParams,
+    *,
+    seed: int,
+    device: torch.device,
+    checkpoint_path: Path | None = None,
+    fingerprint: str = "",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a classifier in place (see :func:`fit`)."""
+    objective = ClassificationObjective(train, valid, params, seed=seed, device=device)
+    return fit(
+        model,
+        objective,
+        params,
+        seed=seed,
+        device=device,
+        checkpoint_path=checkpoint_path,
+        fingerprint=fingerprint,
+        on_epoch=on_epoch,
+    )
+
+
+def fit(
+    model: nn.Module,
+    objective: Objective,
     params: TrainParams,
     *,
     seed: int,
@@ -117,10 +225,13 @@ def train_model(
     torch.manual_seed(seed)
     model.to(device)
     optimizer = make_optimizer(model, params)
-    schedule = make_schedule(optimizer, params, math.ceil(len(train) / params.batch_size))
+    plateau = {"scale": 1.0}
+    schedule = make_schedule(optimizer, params, objective.steps_per_epoch, plateau)
     use_amp = mixed_precision_enabled(params, device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    loss_function = nn.CrossEntropyLoss()
+    trainer = Trainer(model, optimizer, schedule, scaler, params, device, use_amp)
+    score_key = f"valid_{objective.metric}"
+    sign = 1.0 if objective.higher_is_better else -1.0
     result = TrainResult()
     best_state = copy.deepcopy(model.state_dict())
     stale_epochs = 0
@@ -138,9 +249,10 @@ def train_model(
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
             best_state = state["best_model"]
             stale_epochs = state["stale_epochs"]
+            plateau["scale"] = state["plateau_scale"]
             result.history = state["history"]
             result.best_epoch = state["best_epoch"]
-            result.best_valid_accuracy = state["best_valid_accuracy"]
+            result.best_score = state["best_score"]
             start_epoch = state["epoch"] + 1
             result.resumed_from_epoch = state["epoch"]
             log.info("resumed from checkpoint %s after epoch %d", checkpoint_path, state["epoch"])
@@ -148,69 +260,29 @@ def train_model(
                 for row in result.history:
                     on_epoch(row)
     began = time.perf_counter()
-    min_length = getattr(model, "min_length", 1)
     for epoch in range(start_epoch, params.epochs + 1):
         if stale_epochs >= params.patience:
             break
         epoch_began = time.perf_counter()
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        batches = iterate_batches(
-            train,
-            params.batch_size,
-            shuffle=True,
-            seed=seed,
-            epoch=epoch,
-            min_length=min_length,
-            length_buckets=params.length_buckets,
-        )
-        total_batches = math.ceil(len(train) / params.batch_size)
-        for _, ids, labels in progress(batches, total=total_batches, desc=f"epoch {epoch}", unit="batch"):
-            ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, use_amp):
-                logits = model(ids)
-                loss = loss_function(logits.float(), labels)
-            scaler.scale(loss).backward()
-            if params.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            schedule.step()
-            if hasattr(model, "apply_constraints"):
-                model.apply_constraints()
-            total_loss += float(loss.detach()) * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
-            seen += len(labels)
-        valid_loss, valid_accuracy = evaluate_loss_accuracy(model, valid, params.batch_size, device, use_amp)
-        row = {
-            "epoch": epoch,
-            "train_loss": round(total_loss / max(seen, 1), 6),
-            "train_accuracy": round(correct / max(seen, 1), 6),
-            "valid_loss": round(valid_loss, 6),
-            "valid_accuracy": round(valid_accuracy, 6),
-            "seconds": round(time.perf_counter() - epoch_began, 3),
-        }
-        improved = valid_accuracy > result.best_valid_accuracy or result.best_epoch == 0
+        trained = objective.train_epoch(model, epoch, trainer)
+        validated = objective.validate(model)
+        row = {"epoch": epoch, **{key: round(value, 6) for key, value in {**trained, **validated}.items()}}
+        row["learning_rate"] = round(optimizer.param_groups[0]["lr"], 8)
+        row["seconds"] = round(time.perf_counter() - epoch_began, 3)
+        score = validated[score_key]
+        improved = sign * score > sign * result.best_score or result.best_epoch == 0
         if improved:
-            result.best_epoch, result.best_valid_accuracy = epoch, valid_accuracy
+            result.best_epoch, result.best_score = epoch, score
             best_state = copy.deepcopy(model.state_dict())
             stale_epochs = 0
         else:
             stale_epochs += 1
+            if params.lr_schedule == "plateau":
+                plateau["scale"] *= params.plateau_factor
         result.history.append(row)
-        log.info(
-            "epoch %d/%d  train_loss %.4f  train_acc %.4f  valid_loss %.4f  valid_acc %.4f  %.1fs%s",
-            epoch,
-            params.epochs,
-            row["train_loss"],
-            row["train_accuracy"],
-            valid_loss,
-            valid_accuracy,
-            row["seconds"],
-            "  *best" if improved else "",
-        )
+        shown = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key not in ("epoch", "seconds"))
+        log.info("epoch %d/%d  %s  %.1fs%s", epoch, params.epochs, shown, row["seconds"], "  *best" if improved else "")
         if on_epoch is not None:
             on_epoch(row)
         if checkpoint_path is not None:
@@ -227,8 +299,9 @@ def train_model(
                     "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                     "best_model": best_state,
                     "best_epoch": result.best_epoch,
-                    "best_valid_accuracy": result.best_valid_accuracy,
+                    "best_score": result.best_score,
                     "stale_epochs": stale_epochs,
+                    "plateau_scale": plateau["scale"],
                     "history": result.history,
                 },
             )

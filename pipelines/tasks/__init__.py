@@ -1,0 +1,74 @@
+"""The one home of what differs between tasks: ``classification`` (labelled texts -> a class) and
+``language_model`` (one token stream -> the next token). Every stage is shared and asks ``get_task(params)``
+for the task's part: how splits are completed and checked, how text is cleaned and encoded, which model and
+objective train, how the model is evaluated and served, and which validation metric (in which direction) the
+registry gate and sweeps select on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, get_args
+
+import pandas as pd
+import torch
+from torch import nn
+
+from pipelines.config import Params, Task
+from pipelines.text.encode import EncodedCorpus
+from pipelines.training.loop import Objective
+
+TASKS: tuple[str, ...] = get_args(Task)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The validation metric a task's models compete on, e.g. ``macro_f1`` (higher wins) or ``perplexity``."""
+
+    metric: str
+    higher_is_better: bool
+
+
+@dataclass
+class Training:
+    """What the train stage needs from a task: the model, the input files its checkpoint must match, the
+    model's params section (saved with the weights) and the values the saved model carries."""
+
+    model: nn.Module
+    inputs: list[Path]
+    section: str
+    section_params: Any
+    saved: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+class TaskKind(Protocol):
+    labelled: bool
+
+    def selection(self, params: Params) -> Selection: ...
+
+    def complete_splits(
+        self, published: dict[str, pd.DataFrame], params: Params
+    ) -> tuple[dict[str, pd.DataFrame], list[str]]: ...
+
+    def clean_texts(self, texts: list[str], params: Params, stopwords: list[str]) -> list[str]: ...
+
+    def encode(self, frames: dict[str, pd.DataFrame], params: Params) -> EncodedCorpus: ...
+
+    def prepare_training(self, params: Params, tokens: Path, embeddings: Path) -> Training: ...
+
+    def objective(
+        self, training: Training, params: Params, tokens: Path, device: torch.device, run: Any
+    ) -> Objective: ...
+
+    def evaluate(self, args: argparse.Namespace, params: Params) -> None: ...
+
+
+def get_task(params: Params) -> TaskKind:
+    from pipelines.tasks.classification import ClassificationTask
+    from pipelines.tasks.language_model import LanguageModelTask
+
+    kinds = {"classification": ClassificationTask, "language_model": LanguageModelTask}
+    return kinds[params.task]()
