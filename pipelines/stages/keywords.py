@@ -78,7 +78,7 @@ def keywords(args) -> None:
             for row in sorted(rows.tolist())
         ],
     }
-    if params.dataset.name == "demo":
+    if params.dataset.name == "demo" and set(by_class) <= set(TOPICS):  # the demo's topics are its labels
         precision = {label: precision_at_k(by_class[label], TOPICS[label], PRECISION_AT) for label in by_class}
         report[f"topic_precision_at_{PRECISION_AT}"] = precision | {"mean": float(np.mean(list(precision.values())))}
     write_json(args.out, report)
