@@ -18,6 +18,7 @@ from benchmarks.peers import NAMES
 
 NOTES = Path(__file__).parent / "results" / "notes.md"
 EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
+LANGUAGE_MODEL_RECORDS = Path(__file__).parent / "results" / "language_models.json"
 # dataset -> (target, published anchor); also the datasets the quality benchmark runs by default, in table order
 TARGETS = {
     "trec": (92.0, "CNN-rand 91.2 (Kim 2014)"),
@@ -87,11 +88,18 @@ def _yaml(value: Any) -> str:
 
 
 def render_results(
-    records: list[dict[str, Any]], machine: dict[str, str], embedding_records: list[dict[str, Any]] | None = None
+    records: list[dict[str, Any]],
+    machine: dict[str, str],
+    embedding_records: list[dict[str, Any]] | None = None,
+    language_model_records: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The whole RESULTS.md; ``embedding_records`` default to those saved by benchmarks/embeddings.py."""
+    """The whole RESULTS.md; ``embedding_records`` and ``language_model_records`` default to those saved by
+    benchmarks/embeddings.py and benchmarks/language_models.py."""
     if embedding_records is None:
         embedding_records = json.loads(EMBEDDING_RECORDS.read_text()) if EMBEDDING_RECORDS.exists() else []
+    if language_model_records is None:
+        saved = LANGUAGE_MODEL_RECORDS
+        language_model_records = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else []
     grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         grouped[record["dataset"]][(record["model"], record["device"])].append(record)
@@ -155,6 +163,7 @@ def render_results(
             lines.append(f"{cells} {setting} |")
     lines += _time_to_accuracy(grouped)
     lines += _embeddings(embedding_records)
+    lines += _language_models(language_model_records)
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
@@ -226,3 +235,38 @@ def _embeddings(records: list[dict[str, Any]]) -> list[str]:
             f"| {100 * statistics.fmean(per_seed(rows, 'valid_accuracy')):.1f} | {_cell(rows)} |"
         )
     return lines
+
+
+def _language_models(records: list[dict[str, Any]]) -> list[str]:
+    """Perplexity per corpus and cell (lower is better), with the samples of the first seed."""
+    if not records:
+        return []
+    lines = [
+        "",
+        "## Language models (benchmarks/language_models.py)",
+        "",
+        "Perplexity, lower is better. Train: the best epoch's training perplexity (training mode, with dropout;",
+        "what d2l reports). Valid/test: held-out text read in order with the state carried. Tokens/s: training.",
+        "",
+        "| corpus | cell | seed | device | epochs (best) | train | valid | test | wall s | tokens/s | setting |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    ordered = sorted(records, key=lambda r: (r["dataset"], CELL_ORDER.index(r["cell"]), r["seed"], r["device"]))
+    for r in ordered:
+        lines.append(
+            f"| {r['dataset']} | {r['cell']} | {r['seed']} | {r['device']} | {r['epochs_run']} ({r['best_epoch']}) "
+            f"| {r['train_perplexity']:.2f} | {r['valid_perplexity']:.2f} | {r['test_perplexity']:.2f} "
+            f"| {r['seconds']:.0f} | {r['tokens_per_second']:,} | {r['setting']} |"
+        )
+    lines += ["", "Samples (first seed of each corpus and cell):", ""]
+    shown = set()
+    for r in ordered:
+        if (r["dataset"], r["cell"]) in shown:
+            continue
+        shown.add((r["dataset"], r["cell"]))
+        for prefix, text in r["samples"].items():
+            lines.append(f"- {r['dataset']} {r['cell']}, `{prefix}`: " + text.replace("\n", " / ")[:160])
+    return lines
+
+
+CELL_ORDER = ["rnn", "gru", "lstm"]
