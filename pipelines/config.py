@@ -253,14 +253,16 @@ class TrainParams:
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
     learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
     optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
-    lr_schedule: Literal["constant", "cosine", "linear", "plateau"] = field(
+    lr_schedule: Literal["constant", "cosine", "linear", "plateau", "step"] = field(
         default="constant",
         metadata={
-            "doc": "cosine/linear: per-step decay to 0 over train.epochs; plateau: times train.plateau_factor "
-            "after each epoch that does not improve the validation score"
+            "doc": "cosine/linear: per-step decay to 0 over train.epochs; plateau: times train.decay_factor after "
+            "each epoch that does not improve the validation score; step: times decay_factor after every epoch "
+            "from train.decay_after on (Zaremba 2014)"
         },
     )
-    plateau_factor: float = bounded(0.25, minimum=0.01, maximum=1.0, doc="learning-rate factor of lr_schedule plateau")
+    decay_factor: float = bounded(0.25, minimum=0.01, maximum=1.0, doc="learning-rate factor of plateau and step")
+    decay_after: int = bounded(4, minimum=0, maximum=10_000, doc="step: epochs at the full learning rate")
     momentum: float = bounded(0.9, minimum=0.0, maximum=0.999, doc="sgd only (0 = plain SGD, as Zaremba 2014)")
     weight_decay: float = bounded(0.0, minimum=0.0, maximum=1.0)
     grad_clip: float = bounded(5.0, minimum=0.0, doc="max gradient norm; 0 disables clipping")
@@ -286,7 +288,10 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class RegisterParams:
-    model_name: str = field(default="", metadata={"doc": "registered model name; empty = textflow-<dataset>"})
+    model_name: str = field(
+        default="",
+        metadata={"doc": "registered model name; empty = textflow-<dataset> (a language model: textflow-<dataset>-lm)"},
+    )
     metric: Literal["macro_f1", "accuracy"] = field(
         default="macro_f1", metadata={"doc": "classification; a language model is always selected on perplexity"}
     )

@@ -4,7 +4,7 @@
     python -m pipelines.generate --prefix "the company" --top-k 40 --seed 3         # another sample
     python -m pipelines.generate --local --prefix "分开"                            # the last `dvc repro`'s model
 
-The champion is ``models:/<register.model_name or textflow-<dataset>>@champion`` in the configured MLflow store
+The champion is ``models:/<register.model_name or textflow-<dataset>-lm>@champion`` in the configured MLflow store
 (params.yaml says which dataset). ``--local`` reads ``models/model.pt`` and the vocabulary the pipeline wrote
 in this directory, so it also works with ``tracking.enabled: false``. The same ``--seed`` gives the same text.
 """

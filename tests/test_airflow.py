@@ -294,13 +294,19 @@ def _run_two_at_once(project: Path, port: int, home: Path) -> None:
         ]
         dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
         _unpause(dag_url, token)
-        confs = {
-            "fasttext": {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01},
-            "bigru": {"model.type": "bigru", "train.epochs": 2, "train.learning_rate": 0.01},
+        confs = {  # a classifier and a language model: the second task through the same DAG, form keys as conf
+            "classification": {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01},
+            "language_model": {
+                "task": "language_model",
+                "train.epochs": 2,
+                "train.learning_rate": 0.01,
+                "language_model.hidden_size": 32,
+                "language_model.num_layers": 1,
+            },
         }
         run_ids = {
-            model: _request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
-            for model, conf in confs.items()
+            task: _request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
+            for task, conf in confs.items()
         }
         deadline = time.monotonic() + 600
         for run_id in run_ids.values():
@@ -311,17 +317,20 @@ def _run_two_at_once(project: Path, port: int, home: Path) -> None:
     runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
     by_dag_run = {run.data.tags["airflow.run_id"]: run for run in runs}
     assert set(by_dag_run) == set(run_ids.values())
-    for model, run_id in run_ids.items():
-        assert by_dag_run[run_id].data.params["model.type"] == model
+    for task, run_id in run_ids.items():
+        assert by_dag_run[run_id].data.params["task"] == task
+    assert by_dag_run[run_ids["classification"]].data.params["model.type"] == "fasttext"
+    assert "validation_perplexity" in by_dag_run[run_ids["language_model"]].data.metrics
     import torch
 
     workspaces = sorted(path for path in (project / ".runs").iterdir() if path.is_dir())
     assert len(workspaces) == 2, "each DAG run works in its own workspace"
-    trained = {torch.load(ws / "models" / "model.pt", weights_only=True)["model_params"]["type"] for ws in workspaces}
+    trained = {torch.load(ws / "models" / "model.pt", weights_only=True)["task"] for ws in workspaces}
     assert trained == set(run_ids), "the two runs' outputs did not clobber each other"
-    assert len(client.search_model_versions("name='textflow-demo'")) == 2
-    champion = client.get_model_version_by_alias("textflow-demo", "champion")
-    assert champion.run_id in {run.info.run_id for run in runs}
+    for name, task in (("textflow-demo", "classification"), ("textflow-demo-lm", "language_model")):
+        (version,) = client.search_model_versions(f"name='{name}'")
+        champion = client.get_model_version_by_alias(name, "champion")
+        assert champion.version == version.version and champion.run_id == by_dag_run[run_ids[task]].info.run_id
 
 
 @pytest.mark.slow

@@ -144,7 +144,7 @@ def test_plateau_schedule_cuts_the_learning_rate_after_each_epoch_without_improv
         optimizer="sgd",
         momentum=0.0,
         lr_schedule="plateau",
-        plateau_factor=0.5,
+        decay_factor=0.5,
         patience=10,
     )
     lm = LanguageModelParams(cell="rnn", embedding_dim=32, hidden_size=64, num_layers=1, dropout=0.0, bptt=10)
@@ -157,6 +157,25 @@ def test_plateau_schedule_cuts_the_learning_rate_after_each_epoch_without_improv
         best = min(best, score)
     assert rates == expected
     assert min(rates) < 2.0, "noise must leave some epoch without improvement"
+
+
+def test_step_schedule_halves_the_rate_every_epoch_after_decay_after():
+    rng = np.random.default_rng(0)
+    stream = rng.integers(4, 30, size=600)
+    params = TrainParams(
+        epochs=6,
+        batch_size=8,
+        learning_rate=1.0,
+        optimizer="sgd",
+        momentum=0.0,
+        lr_schedule="step",
+        decay_factor=0.5,
+        decay_after=2,
+        patience=10,
+    )
+    lm = LanguageModelParams(cell="rnn", embedding_dim=8, hidden_size=8, num_layers=1, dropout=0.0, bptt=10)
+    _, result = _train(stream, stream[:200], params, lm, 30)
+    assert [row["learning_rate"] for row in result.history] == [1.0, 1.0, 0.5, 0.25, 0.125, 0.0625]
 
 
 def test_generation_is_reproducible_and_joins_characters_without_spaces():
@@ -222,5 +241,6 @@ def test_the_registry_corpora_become_token_streams(tmp_path, mirror, dataset, un
         assert all(len(token) == 1 for token in vocabulary.tokens[4:]), "characters, not words"
         assert text.startswith("想要有直升机<eos>想要和你飞到宇宙去<eos>")
     else:
-        assert len(vocabulary) == 10_003  # PTB's 10k types (its <unk> is ours) and <eos>, plus <pad> and <bos>
-        assert train.ids.size == 929_589 + 42_068  # tokens plus one <eos> per sentence
+        # Mikolov's 10k vocabulary: 9,999 word types (its <unk> is ours) and <eos>; we add <pad> and <bos>
+        assert len(vocabulary) == 10_002
+        assert train.ids.size == 929_589, "887,521 words and one <eos> for each of the 42,068 sentences"

@@ -95,18 +95,28 @@ def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimiz
     return torch.optim.SGD(trainable, momentum=params.momentum, **options)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps_per_epoch: int, plateau: dict):
+def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps_per_epoch: int, decay: dict):
     """Per-step learning-rate factor: ``constant`` 1; ``linear`` and ``cosine`` decay to 0 at the last step of
-    ``train.epochs`` (early stopping may end sooner, at a higher rate); ``plateau``: ``plateau["scale"]``, which
-    the loop multiplies by ``train.plateau_factor`` after each epoch without a better validation score."""
+    ``train.epochs`` (early stopping may end sooner, at a higher rate); ``plateau`` and ``step``:
+    ``decay["scale"]``, which the loop multiplies by ``train.decay_factor`` after an epoch (see
+    :func:`decays_after`)."""
     total = max(params.epochs * steps_per_epoch, 1)
     factors = {
         "constant": lambda step: 1.0,
         "linear": lambda step: max(0.0, 1.0 - step / total),
         "cosine": lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)),
-        "plateau": lambda step: plateau["scale"],
+        "plateau": lambda step: decay["scale"],
+        "step": lambda step: decay["scale"],
     }
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factors[params.lr_schedule])
+
+
+def decays_after(params: TrainParams, epoch: int, improved: bool) -> bool:
+    """Whether the learning rate shrinks after ``epoch``: ``plateau`` when it did not improve the validation
+    score, ``step`` once ``train.decay_after`` epochs have run at the full rate."""
+    if params.lr_schedule == "plateau":
+        return not improved
+    return params.lr_schedule == "step" and epoch >= params.decay_after
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -225,8 +235,8 @@ def fit(
     torch.manual_seed(seed)
     model.to(device)
     optimizer = make_optimizer(model, params)
-    plateau = {"scale": 1.0}
-    schedule = make_schedule(optimizer, params, objective.steps_per_epoch, plateau)
+    decay = {"scale": 1.0}
+    schedule = make_schedule(optimizer, params, objective.steps_per_epoch, decay)
     use_amp = mixed_precision_enabled(params, device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     trainer = Trainer(model, optimizer, schedule, scaler, params, device, use_amp)
@@ -249,7 +259,7 @@ def fit(
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
             best_state = state["best_model"]
             stale_epochs = state["stale_epochs"]
-            plateau["scale"] = state["plateau_scale"]
+            decay["scale"] = state["decay_scale"]
             result.history = state["history"]
             result.best_epoch = state["best_epoch"]
             result.best_score = state["best_score"]
@@ -278,8 +288,10 @@ def fit(
             stale_epochs = 0
         else:
             stale_epochs += 1
-            if params.lr_schedule == "plateau":
-                plateau["scale"] *= params.plateau_factor
+        if decays_after(params, epoch, improved):  # from the next step on, not one step late
+            decay["scale"] *= params.decay_factor
+            for group, base in zip(optimizer.param_groups, schedule.base_lrs, strict=True):
+                group["lr"] = base * decay["scale"]
         result.history.append(row)
         shown = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key not in ("epoch", "seconds"))
         log.info("epoch %d/%d  %s  %.1fs%s", epoch, params.epochs, shown, row["seconds"], "  *best" if improved else "")
@@ -301,7 +313,7 @@ def fit(
                     "best_epoch": result.best_epoch,
                     "best_score": result.best_score,
                     "stale_epochs": stale_epochs,
-                    "plateau_scale": plateau["scale"],
+                    "decay_scale": decay["scale"],
                     "history": result.history,
                 },
             )

@@ -1,0 +1,62 @@
+"""The one place that talks to MLflow, one module per concern: :mod:`~pipelines.tracking.store` (where the
+store is, connecting, experiments), :mod:`~pipelines.tracking.runs` (a training's run and its tags),
+:mod:`~pipelines.tracking.scores` (evaluation metrics and data hashes) and :mod:`~pipelines.tracking.served`
+(the served pyfunc). The registry gate, which reads all of them, is pipelines/gate.py.
+"""
+
+from pipelines.tracking.runs import (
+    PARENT_ENV,
+    TrainingRun,
+    airflow_tags,
+    changed_params,
+    git_tags,
+    registered_name,
+    resumed_run,
+    run_id_from,
+    run_name,
+    start_parent_run,
+    training_run,
+    upstream_metrics,
+)
+from pipelines.tracking.scores import DATA_HASH_TAG, VALID_DATA_HASH_TAG, log_evaluation, log_scores, split_metrics
+from pipelines.tracking.served import MODEL_URI_TAG, log_text_model
+from pipelines.tracking.store import (
+    SCORES_VIEW,
+    SCORES_VIEW_STATE,
+    SCORES_VIEW_TAG,
+    TrackingError,
+    connect,
+    describe_store,
+    experiment_id,
+    tracking_uri,
+)
+
+__all__ = [
+    "DATA_HASH_TAG",
+    "MODEL_URI_TAG",
+    "PARENT_ENV",
+    "SCORES_VIEW",
+    "SCORES_VIEW_STATE",
+    "SCORES_VIEW_TAG",
+    "VALID_DATA_HASH_TAG",
+    "TrackingError",
+    "TrainingRun",
+    "airflow_tags",
+    "changed_params",
+    "connect",
+    "describe_store",
+    "experiment_id",
+    "git_tags",
+    "log_evaluation",
+    "log_scores",
+    "log_text_model",
+    "registered_name",
+    "resumed_run",
+    "run_id_from",
+    "run_name",
+    "split_metrics",
+    "start_parent_run",
+    "training_run",
+    "tracking_uri",
+    "upstream_metrics",
+]

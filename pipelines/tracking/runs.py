@@ -1,0 +1,192 @@
+"""A training's MLflow run: created by the train stage with every param, tags (git, Airflow, device) and the
+upstream stages' numbers; its id travels to evaluate, keywords and register in ``reports/mlflow_run.json``, a
+declared DVC output, so nothing depends on hidden state. ``tracking.enabled: false`` turns all of it off."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Params, flatten
+from pipelines.io import read_json, write_json
+from pipelines.tracking.store import connect, describe_store, experiment_id
+
+log = logging.getLogger(__name__)
+
+PARENT_ENV = "TEXTFLOW_PARENT_RUN_ID"
+AIRFLOW_CONTEXT = {
+    "AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
+    "AIRFLOW_CTX_DAG_RUN_ID": "airflow.run_id",
+    "AIRFLOW_CTX_TRY_NUMBER": "airflow.try_number",
+    "AIRFLOW_CTX_TASK_ID": "airflow.task_id",
+}
+
+
+def git_tags() -> dict[str, str]:
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    return {"mlflow.source.git.commit": commit, "git.dirty": str(bool(git("status", "--porcelain"))).lower()}
+
+
+def upstream_metrics(reports: dict[str, Path]) -> dict[str, float]:
+    """Numbers from the upstream stages' reports, flattened as ``<stage>.<key>`` (non-numbers skipped)."""
+    metrics: dict[str, float] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}", value)
+        elif isinstance(node, (int, float)):  # bool included: True/False become 1.0/0.0
+            metrics[prefix] = float(node)
+
+    for stage, path in reports.items():
+        if path.exists():
+            data = read_json(path)
+            data.pop("checks", None)
+            data.pop("nearest_neighbours", None)
+            walk(stage, data)
+    return metrics
+
+
+class TrainingRun:
+    """A training run being logged; ``None`` methods are no-ops when tracking is off."""
+
+    def __init__(self, run_id: str | None):
+        self.run_id = run_id
+
+    def log_epoch(self, row: dict[str, float]) -> None:
+        if self.run_id is None:
+            return
+        import mlflow
+
+        epoch = int(row["epoch"])
+        mlflow.log_metrics({key: value for key, value in row.items() if key != "epoch"}, step=epoch, run_id=self.run_id)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self.run_id is not None:
+            import mlflow
+
+            mlflow.log_text(text, artifact_file, run_id=self.run_id)
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        if self.run_id is not None:
+            import mlflow
+
+            mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, run_id=self.run_id)
+
+
+@contextmanager
+def training_run(
+    params: Params,
+    run_file: Path,
+    *,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    dataset: Any | None = None,
+    dataset_name: str = "",
+) -> Iterator[TrainingRun]:
+    """Open the run for one training; write its id to ``run_file`` (``null`` when tracking is off)."""
+    if not params.tracking.enabled:
+        yield TrainingRun(None)
+        write_json(run_file, {"run_id": None, "reason": "tracking.enabled is false"})
+        return
+    import mlflow
+
+    uri = connect()
+    experiment = experiment_id(params.tracking.experiment)
+    name = run_name(params)
+    with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
+        name = f"{name} #{run.info.run_id[:6]}"
+        mlflow.set_tag("mlflow.runName", name)
+        mlflow.log_params(
+            {key: json.dumps(value) if isinstance(value, list) else value for key, value in flatten(params).items()}
+        )
+        mlflow.set_tags({**tags, **git_tags(), **airflow_tags(), "textflow.dataset": params.dataset.name})
+        if os.environ.get(PARENT_ENV):  # a sweep's training: nest it under the sweep's parent run
+            mlflow.set_tag("mlflow.parentRunId", os.environ[PARENT_ENV])
+        if metrics:
+            mlflow.log_metrics(metrics)
+        if dataset is not None:
+            mlflow.log_input(
+                mlflow.data.from_pandas(dataset, name=dataset_name, targets="label" if "label" in dataset else None),
+                context="training",
+            )
+        yield TrainingRun(run.info.run_id)
+    write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment})
+    log.info("MLflow run %s (%s) in %s", run.info.run_id, name, describe_store(uri))
+
+
+def run_name(params: Params) -> str:
+    """``<dataset>-<model>`` plus each param that differs from the committed params.yaml (an Airflow or
+    ``dvc exp run -S`` override), so runs of one config can be told apart in the UI."""
+    changed = changed_params(params)
+    model = params.model.type if params.task == "classification" else f"{params.language_model.cell}-lm"
+    named = ("task", "model.type", "language_model.cell")
+    shown = " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in changed.items() if key not in named)
+    return f"{params.dataset.name}-{model}" + (f" {shown}" if shown else "")
+
+
+def changed_params(params: Params) -> dict[str, Any]:
+    """Params that differ from ``HEAD:params.yaml`` (or from the defaults outside a git checkout)."""
+    from pipelines.config import params_from_dict
+
+    result = subprocess.run(["git", "show", "HEAD:params.yaml"], capture_output=True, text=True, timeout=30)
+    try:
+        import yaml
+
+        committed = flatten(params_from_dict(yaml.safe_load(result.stdout) or {})) if result.returncode == 0 else None
+    except Exception:  # an old or broken committed file: name the run without the difference
+        committed = None
+    committed = committed if committed is not None else flatten(Params())
+    return {key: value for key, value in flatten(params).items() if committed.get(key) != value}
+
+
+def airflow_tags() -> dict[str, str]:
+    return {tag: os.environ[variable] for variable, tag in AIRFLOW_CONTEXT.items() if os.environ.get(variable)}
+
+
+def run_id_from(run_file: Path) -> str | None:
+    return read_json(run_file).get("run_id")
+
+
+@contextmanager
+def resumed_run(run_file: Path) -> Iterator[str | None]:
+    """Re-open the training run named in ``run_file`` (yields None when tracking was off)."""
+    run_id = run_id_from(run_file)
+    if run_id is None:
+        yield None
+        return
+    import mlflow
+
+    connect()
+    with mlflow.start_run(run_id=run_id):
+        yield run_id
+
+
+def registered_name(params: Params) -> str:
+    """``register.model_name``, else ``textflow-<dataset>`` (classifiers) or ``textflow-<dataset>-lm`` (language
+    models): a registered model's versions compete on one metric, so the two tasks never share a name."""
+    suffix = "-lm" if params.task == "language_model" else ""
+    return params.register.model_name or f"textflow-{params.dataset.name}{suffix}"
+
+
+def start_parent_run(name: str, experiment: str, grid: dict[str, list[Any]]) -> str:
+    """An (ended) parent run for a sweep; trainings attach to it through ``TEXTFLOW_PARENT_RUN_ID``."""
+    import mlflow
+
+    connect()
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name) as run:
+        mlflow.log_dict(grid, "sweep_grid.json")
+        mlflow.set_tags({**airflow_tags(), "textflow.sweep": "parent"})
+    return run.info.run_id
