@@ -6,7 +6,8 @@
 
 Every run goes through the pipeline's own code (download, the task's splits, cleaning and encoding, the
 model, the training loop, perplexity, generation), with ``-S key=value`` params overrides. Reported per run:
-training perplexity of the best epoch (measured in training mode, with dropout: the number d2l prints),
+training perplexity of the best epoch and of the last (measured in training mode, with dropout: the number d2l
+prints after its last epoch),
 validation and test perplexity (evaluation mode, the held-out text read in order with the state carried),
 wall time, training tokens per second, and samples from the dataset's prompts. Records go to
 ``benchmarks/results/language_models.json`` and the table to ``benchmarks/RESULTS.md``.
@@ -42,7 +43,7 @@ CELLS = RecurrentCell.__args__
 SAMPLE_TOKENS = 40
 
 
-def run_one(params: Params, device) -> dict[str, Any]:
+def run_one(params: Params, device, tag: str = "") -> dict[str, Any]:
     task = get_task(params)
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch)
@@ -84,6 +85,7 @@ def run_one(params: Params, device) -> dict[str, Any]:
     return {
         "dataset": params.dataset.name,
         "cell": options.cell,
+        "tag": tag,
         "seed": params.train.seed,
         "device": device.type,
         "setting": (
@@ -98,6 +100,7 @@ def run_one(params: Params, device) -> dict[str, Any]:
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "train_perplexity": round(best["train_perplexity"], 3),
+        "last_train_perplexity": round(result.history[-1]["train_perplexity"], 3),
         "valid_perplexity": round(scores["valid"], 3),
         "test_perplexity": round(scores["test"], 3),
         "seconds": round(seconds, 1),
@@ -107,11 +110,11 @@ def run_one(params: Params, device) -> dict[str, Any]:
 
 
 def merge(path: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records in ``path`` with ``new`` replacing those of the same dataset/cell/seed/device."""
+    """Records in ``path`` with ``new`` replacing those of the same dataset/cell/tag/seed/device."""
     old = json.loads(path.read_text()) if path.exists() else []
 
     def key(record):
-        return (record["dataset"], record["cell"], record["seed"], record["device"])
+        return (record["dataset"], record["cell"], record.get("tag", ""), record["seed"], record["device"])
 
     replaced = {key(record) for record in new}
     merged = [record for record in old if key(record) not in replaced] + new
@@ -128,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="params override key=value")
+    parser.add_argument("--tag", default="", help="names a variant, so its records sit beside the default ones")
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
     parser.add_argument("--records", type=Path, default=LANGUAGE_MODEL_RECORDS)
     parser.add_argument("--quality-records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             try:
                 params = load_params(args.params, base | {"language_model.cell": cell, "train.seed": seed})
-                record = run_one(params, device)
+                record = run_one(params, device, args.tag)
             except EXPECTED_ERRORS as error:
                 parser.exit(2, f"{parser.prog}: error: {error}\n")
             log.info(

@@ -245,28 +245,40 @@ def _language_models(records: list[dict[str, Any]]) -> list[str]:
         "",
         "## Language models (benchmarks/language_models.py)",
         "",
-        "Perplexity, lower is better. Train: the best epoch's training perplexity (training mode, with dropout;",
-        "what d2l reports). Valid/test: held-out text read in order with the state carried. Tokens/s: training.",
+        "Perplexity, lower is better. Train: training perplexity (training mode, with dropout) of the best epoch",
+        "(chosen on validation, whose weights are kept) and of the last (what d2l reports after its last epoch).",
+        "Valid/test: the kept weights on held-out text read in order, state carried. Tokens/s: training.",
         "",
-        "| corpus | cell | seed | device | epochs (best) | train | valid | test | wall s | tokens/s | setting |",
+        "| corpus | cell | seed | device | epochs (best) | train best / last | valid | test | wall s | tokens/s "
+        "| setting |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    ordered = sorted(records, key=lambda r: (r["dataset"], CELL_ORDER.index(r["cell"]), r["seed"], r["device"]))
+    ordered = sorted(
+        records, key=lambda r: (r["dataset"], r.get("tag", ""), CELL_ORDER.index(r["cell"]), r["seed"], r["device"])
+    )
     for r in ordered:
+        cell = r["cell"] + (f" ({r['tag']})" if r.get("tag") else "")
         lines.append(
-            f"| {r['dataset']} | {r['cell']} | {r['seed']} | {r['device']} | {r['epochs_run']} ({r['best_epoch']}) "
-            f"| {r['train_perplexity']:.2f} | {r['valid_perplexity']:.2f} | {r['test_perplexity']:.2f} "
+            f"| {r['dataset']} | {cell} | {r['seed']} | {r['device']} | {r['epochs_run']} ({r['best_epoch']}) "
+            f"| {r['train_perplexity']:.2f} / {_last_train(r)} | {r['valid_perplexity']:.2f} | {r['test_perplexity']:.2f} "
             f"| {r['seconds']:.0f} | {r['tokens_per_second']:,} | {r['setting']} |"
         )
     lines += ["", "Samples (first seed of each corpus and cell):", ""]
     shown = set()
     for r in ordered:
-        if (r["dataset"], r["cell"]) in shown:
+        variant = (r["dataset"], r["cell"], r.get("tag", ""))
+        if variant in shown:
             continue
-        shown.add((r["dataset"], r["cell"]))
+        shown.add(variant)
+        name = " ".join(part for part in variant if part)
         for prefix, text in r["samples"].items():
-            lines.append(f"- {r['dataset']} {r['cell']}, `{prefix}`: " + text.replace("\n", " / ")[:160])
+            lines.append(f"- {name}, `{prefix}`: " + text.replace("\n", " / ")[:160])
     return lines
 
 
 CELL_ORDER = ["rnn", "gru", "lstm"]
+
+
+def _last_train(record: dict[str, Any]) -> str:
+    last = record.get("last_train_perplexity")
+    return f"{last:.2f}" if last is not None else "–"

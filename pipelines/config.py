@@ -251,7 +251,12 @@ class TrainParams:
     )
     epochs: int = bounded(15, minimum=1, maximum=1000)
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
-    learning_rate: float = bounded(0.001, minimum=1e-7, maximum=10.0)
+    learning_rate: float = bounded(
+        0.001,
+        minimum=1e-7,
+        maximum=100.0,
+        doc="a language model's plain SGD on the per-token mean loss uses 20 (Zaremba's 1 on a sum over 20 steps)",
+    )
     optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
     lr_schedule: Literal["constant", "cosine", "linear", "plateau", "step"] = field(
         default="constant",
