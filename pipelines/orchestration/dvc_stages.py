@@ -22,6 +22,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...] = ()
+    always_changed: bool = False
 
 
 def load_stages(dvc_yaml: Path) -> dict[str, Stage]:
@@ -53,7 +54,7 @@ def parse_stages(text: str) -> dict[str, Stage]:
         outs = [_path(item, variables) for section in ("outs", "metrics", "plots") for item in spec.get(section, [])]
         deps = [_path(item, variables) for item in spec.get("deps", [])]
         params = [item for item in spec.get("params", []) if isinstance(item, str)]
-        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params))
+        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params), bool(spec.get("always_changed")))
     return stages
 
 

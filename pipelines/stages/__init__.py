@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -16,6 +17,11 @@ from pipelines.data.validation import ValidationFailed
 from pipelines.timings import record_timing
 from pipelines.tracking import TrackingError
 from pipelines.training.device import DeviceError
+
+STAGES_TO_RUN_ENV = "TEXTFLOW_STAGES_TO_RUN"
+"""Set by a distributed task (comma-separated stage names): every other stage must come from the DVC remote's
+run-cache, and DVC running one means its outputs never reached the remote, which must fail rather than silently
+repeat the work (a training, say) on the wrong worker."""
 
 EXPECTED_ERRORS = (
     ConfigError,
@@ -52,6 +58,15 @@ def _is_mlflow_error(error: Exception) -> bool:
 
 def run_stage(name: str, body: Callable[[], None]) -> None:
     """Run a stage body with progress logging; an expected error becomes one line on stderr and exit 1."""
+    allowed = os.environ.get(STAGES_TO_RUN_ENV)
+    if allowed is not None and name not in allowed.split(","):
+        print(
+            f"[{name}] error: this task restores stage {name} from the DVC remote instead of running it, but the "
+            f"remote holds no run of it with these inputs and params. Check that the task that ran {name} for this "
+            "DAG run succeeded and pushed (dvc push --run-cache), and that every worker uses the same remote.",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr, force=True)
     for noisy in ("gensim", "great_expectations", "jieba", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -22,6 +22,7 @@ from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
 from pipelines.timings import read_timings
+from pipelines.training.checkpoint_mirror import CheckpointMirror
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
 from pipelines.training.loop import fit
 
@@ -114,6 +115,8 @@ def train(args) -> None:
         dataset_name=params.dataset.name,
     ) as run:
         objective = task.objective(prepared, params, args.tokens, device, run)
+        mirror = CheckpointMirror.from_env()
+        mirror.restore(args.checkpoint)
         result = fit(
             prepared.model,
             objective,
@@ -123,6 +126,7 @@ def train(args) -> None:
             checkpoint_path=args.checkpoint,
             fingerprint=fingerprint(prepared.inputs, settings),
             on_epoch=run.log_epoch,
+            on_checkpoint=mirror.upload,
         )
         summary = {f"best_valid_{objective.metric}": result.best_score}
         run.log_metrics(

@@ -228,8 +228,10 @@ def fit(
     checkpoint_path: Path | None = None,
     fingerprint: str = "",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> TrainResult:
-    """Train in place; on return ``model`` holds the weights of the best validation epoch.
+    """Train in place; on return ``model`` holds the weights of the best validation epoch. ``on_checkpoint``
+    is called with the checkpoint's path after each one is written (to copy it off the worker).
 
     Seed torch before building ``model`` too: its initial weights come from the global generator."""
     torch.manual_seed(seed)
@@ -317,6 +319,8 @@ def fit(
                     "history": result.history,
                 },
             )
+            if on_checkpoint is not None:
+                on_checkpoint(checkpoint_path)
     result.stopped_early = stale_epochs >= params.patience and result.history[-1]["epoch"] < params.epochs
     model.load_state_dict(best_state)
     result.seconds = round(time.perf_counter() - began, 3)
