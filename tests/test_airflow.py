@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pipelines.config import ConfigError
+from pipelines.orchestration.airflow_rest import finished_run as _finished_run
+from pipelines.orchestration.airflow_rest import request as _request
+from pipelines.orchestration.airflow_rest import task_log as _task_log
+from pipelines.orchestration.airflow_rest import unpause as _unpause
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
 from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
+from pipelines.orchestration.local_airflow import running_local_airflow
 from tests.conftest import (
     ROOT,
     STAGES,
@@ -109,6 +111,28 @@ def test_training_task_carries_gpu_routing_for_each_execution_mode(mode):
         assert type(train).__name__ == "_PythonDecoratedOperator"
 
 
+@pytest.mark.parametrize("mode", ["kubernetes", "docker"])
+def test_a_container_training_gets_the_run_spec_and_settings_but_no_secret_in_its_spec(mode, monkeypatch):
+    """The pod or container rebuilds the workspace from (commit, overrides): it gets the spec through a template
+    and the tracking URI and remote forwarded; credentials go through a Kubernetes secret or the Docker API's
+    private environment, never into the rendered task (which Airflow shows and logs)."""
+    settings = {"MLFLOW_TRACKING_URI": "http://mlflow:5000", "TEXTFLOW_DVC_REMOTE": "s3://bucket/dvc"}
+    secrets = {"MLFLOW_TRACKING_PASSWORD": "not-for-logs", "AWS_SECRET_ACCESS_KEY": "not-for-logs-either"}
+    for name, value in {**settings, **secrets}.items():
+        monkeypatch.setenv(name, value)
+    train = build_pipeline_dag(ROOT, GpuExecution(mode=mode)).get_task("train")
+    if mode == "kubernetes":
+        command, environment = [*train.cmds, *train.arguments], dict(train.env_vars)
+        assert train.env_from[0].secret_ref.name == "textflow-credentials"
+    else:
+        command, environment = train.command, train.environment
+        assert train._private_environment == secrets  # the operator keeps it out of its templated fields
+    assert command[:4] == ["python", "-m", "pipelines.orchestration.run_task", "train"]
+    assert "xcom_pull(task_ids='prepare_workspace')" in command[-1]
+    assert settings.items() <= environment.items()
+    assert not set(secrets) & set(environment)
+
+
 def test_trigger_form_offers_exactly_what_the_config_accepts():
     params = build_pipeline_dag(ROOT, GpuExecution()).params
     assert params.get_param("model.type").schema["enum"] == ["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
@@ -143,15 +167,6 @@ def test_dag_test_runs_the_pipeline_end_to_end(tmp_path):
     register = json.loads((workspaces[0] / "reports" / "register.json").read_text())
     assert register["alias"] == "champion"
     assert Path(workspaces[0] / "params.yaml").read_text().count("type: bigru") == 1
-
-
-def _request(url: str, token: str | None = None, method: str = "GET", body: dict | None = None) -> dict:
-    import urllib.request
-
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    data = json.dumps(body).encode() if body is not None else None
-    with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method), timeout=30) as response:
-        return json.loads(response.read())
 
 
 @pytest.mark.slow
@@ -221,68 +236,15 @@ def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(tmp_
     assert trained.data.params["train.weight_decay"] == "0.01" and trained.data.params["train.epochs"] == "2"
 
 
-@contextlib.contextmanager
 def airflow_stack(project: Path, home: Path, port: int, extra_env: dict[str, str]):
-    """`make airflow`'s script (api-server, scheduler, dag-processor, triggerer) on a free loopback port,
-    in its own process group so every process it started is stopped afterwards."""
-    env = tool_env({"AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), **extra_env})
-    log_path = home.parent / f"{home.name}.log"
-    with open(log_path, "w") as log:
-        stack = subprocess.Popen(
-            ["scripts/airflow-local.sh"],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while "Airflow UI" not in log_path.read_text():
-                assert stack.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            os.killpg(stack.pid, signal.SIGTERM)
-            try:
-                stack.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(stack.pid, signal.SIGKILL)
-
-
-def _unpause(dag_url: str, token: str | None) -> None:
-    deadline = time.monotonic() + 120
-    while True:  # the dag-processor may not have parsed the file yet
-        try:
-            _request(dag_url, token, "PATCH", {"is_paused": False})
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "DAG never appeared"
-            time.sleep(2)
-
-
-def _finished_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> tuple[str, dict[str, str]]:
-    """(run state, {task id: state}) once the run succeeded or failed; bounded by ``deadline``."""
-    run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
-    while (state := _request(run_url, token)["state"]) not in ("success", "failed"):
-        assert time.monotonic() < deadline, (
-            f"run {run_id} still {state}: "
-            + json.dumps(_request(f"{run_url}/taskInstances", token)["task_instances"])[:3000]
-        )
-        time.sleep(3)
-    tasks = _request(f"{run_url}/taskInstances", token)["task_instances"]
-    return state, {task["task_id"]: task["state"] for task in tasks}
+    """`make airflow`'s script (api-server, scheduler, dag-processor, triggerer) on a free loopback port."""
+    return running_local_airflow(project, home, port, tool_env(extra_env))
 
 
 def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:
     state, tasks = _finished_run(dag_url, run_id, token, deadline)
     assert state == "success", tasks
     assert {task for task, task_state in tasks.items() if task_state == "success"} == {"prepare_workspace", *STAGES}
-
-
-def _task_log(dag_url: str, run_id: str, task_id: str, token: str | None) -> str:
-    url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task_id}/logs/1?full_content=true"
-    return json.dumps(_request(url, token))
 
 
 def _run_two_at_once(project: Path, port: int, home: Path) -> None:

@@ -4,6 +4,8 @@ training slots on a stock Airflow."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -11,11 +13,12 @@ import yaml
 
 from pipelines.config import ConfigError
 from pipelines.orchestration import workspace
-from pipelines.orchestration.dags import build_pipeline_dag, workspace_for_conf
+from pipelines.orchestration.dags import build_pipeline_dag, run_spec, workspace_for_spec
 from pipelines.orchestration.form import COMMIT_KEY, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.sweep import expand_grid
-from tests.conftest import ROOT, captured_log, copy_project, run
+from pipelines.stages import STAGES_TO_RUN_ENV
+from tests.conftest import ROOT, captured_log, copy_project, run, tool_env
 
 COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -42,6 +45,11 @@ def test_a_bad_conf_key_or_value_fails_naming_it(conf, message):
 @pytest.fixture
 def project(tmp_path):
     return copy_project(tmp_path / "project", {})
+
+
+def workspace_for_conf(project, run_id: str, conf: dict):
+    """What the DAG's tasks do with a trigger's conf: its run spec, then the workspace built from it."""
+    return workspace_for_spec(project, run_spec(project, run_id, conf))
 
 
 def _commit(project, message: str) -> str:
@@ -128,3 +136,21 @@ def test_a_stock_airflow_needs_no_pool_and_training_knows_its_share(monkeypatch)
     monkeypatch.setenv("TEXTFLOW_TRAINING_SLOTS", "3")
     pooled = build_pipeline_dag(ROOT, GpuExecution.from_env()).get_task("train")
     assert pooled.pool == "gpu" and pooled.op_kwargs["environment"] == {"TEXTFLOW_CONCURRENT_TRAININGS": "3"}
+
+
+def test_a_stage_a_distributed_task_should_have_restored_refuses_to_run(tmp_path):
+    """With TEXTFLOW_STAGES_TO_RUN set (a distributed task), DVC running any other stage means its outputs never
+    reached the remote: the stage fails at once, naming itself and what to check, instead of redoing the work."""
+    env = tool_env({STAGES_TO_RUN_ENV: "train,local_files"})
+    command = [sys.executable, "-m", "pipelines.stages.local_files", "--out", str(tmp_path / "files.json")]
+    assert subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120).returncode == 0
+    command = [sys.executable, "-m", "pipelines.stages.register", "--run", "missing.json", "--out", "x.json"]
+    refused = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert "restores stage register from the DVC remote" in refused.stderr and "dvc push --run-cache" in refused.stderr
+
+
+def test_a_container_task_with_a_malformed_spec_says_what_is_wrong(tmp_path):
+    command = [sys.executable, "-m", "pipelines.orchestration.run_task", "train", "--spec", '{"run_id": "x"}']
+    result = subprocess.run(command, cwd=tmp_path, env=tool_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "the spec lacks commit, overrides" in result.stderr

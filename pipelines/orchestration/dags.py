@@ -56,11 +56,17 @@ def run_commit(root: Path, conf: dict[str, Any] | None) -> str:
     return (conf or {}).get(COMMIT_KEY) or workspace.head_commit(root)
 
 
-def workspace_for_conf(root: Path, run_id: str, conf: dict[str, Any]) -> Path:
-    """Check the conf against the params of its commit and build the run's workspace at that commit."""
+def run_spec(root: Path, run_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    """What a DAG run is, as its tasks pass it on: (run id, commit, overrides checked against that commit's
+    params). Each task builds the workspace from it on its own worker; no path travels between tasks."""
     commit = run_commit(root, conf)
     overrides = overrides_from_conf(conf, workspace.committed_params(root, commit))
-    return workspace.prepare_workspace(root, run_id, overrides, commit)
+    workspace.warn_if_uncommitted(root, commit)
+    return {"run_id": run_id, "commit": commit, "overrides": overrides}
+
+
+def workspace_for_spec(root: Path, spec: dict[str, Any]) -> Path:
+    return workspace.prepare_workspace(root, spec["run_id"], spec["overrides"], spec["commit"])
 
 
 def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = PIPELINE_DAG_ID) -> Any:
@@ -71,12 +77,14 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
     execution = execution or GpuExecution.from_env()
 
     @task
-    def prepare_workspace(params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None) -> str:
-        return str(workspace_for_conf(root, run_id or "manual", run_conf(params, dag_run)))
+    def prepare_workspace(params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None) -> dict:
+        spec = run_spec(root, run_id or "manual", run_conf(params, dag_run))
+        workspace_for_spec(root, spec)
+        return spec
 
     @task
-    def run_stage(stage: str, workspace_path: str, environment: dict[str, str]) -> None:
-        workspace.run_stage(root, Path(workspace_path), stage, environment)
+    def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str]) -> None:
+        workspace.run_stage(root, workspace_for_spec(root, spec), stage, environment)
 
     with DAG(
         dag_id,
@@ -92,13 +100,13 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
         tasks = {}
         for name in version.stages:
             if name == "train" and execution.mode in ("kubernetes", "docker"):
-                tasks[name] = container_train_task(execution, root, workspace.runs_dir(root))
+                tasks[name] = container_train_task(execution)
                 prepared >> tasks[name]
             else:
                 options = execution.task_options() if name == "train" else {}
                 environment = execution.stage_env() if name == "train" else {}
                 tasks[name] = run_stage.override(task_id=name, **options)(
-                    stage=name, workspace_path=prepared, environment=environment
+                    stage=name, spec=prepared, environment=environment
                 )
         for name, upstream in upstream_stages(version.stages).items():
             for other in upstream:
@@ -145,16 +153,17 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         through DVC's run-cache in the shared cache."""
         context = get_current_context()
         index = context["ti"].map_index
-        space = workspace.prepare_workspace(root, f"{context['run_id']}-{index}", overrides, run_commit(root, params))
+        spec = {"run_id": f"{context['run_id']}-{index}", "commit": run_commit(root, params), "overrides": overrides}
+        space = workspace_for_spec(root, spec)
         extra = {tracking.PARENT_ENV: parent} if parent else {}
         for stage in [*before_train, "train", "evaluate"]:
             workspace.run_stage(root, space, stage, extra | (execution.stage_env() if stage == "train" else {}))
-        return training_result(space, index, overrides)
+        return training_result(space, index, spec)
 
     @task
     def register_best(results: list[dict[str, Any]]) -> dict[str, Any]:
         best = best_training(list(results))
-        workspace.run_stage(root, Path(best["workspace"]), "register")
+        workspace.run_stage(root, workspace_for_spec(root, best["spec"]), "register")
         return best
 
     with DAG(

@@ -2,9 +2,11 @@
 
 - ``local`` / ``celery``: a Python task; with CeleryExecutor it also goes to queue ``gpu``, which only GPU
   workers consume (``airflow celery worker --queues gpu``).
-- ``kubernetes``: a ``KubernetesPodOperator`` with an ``nvidia.com/gpu`` limit; the run workspaces live
-  on a shared volume claim mounted at the same path as on the Airflow workers.
-- ``docker``: a ``DockerOperator`` with a GPU device request and the workspaces bind-mounted.
+- ``kubernetes``: a ``KubernetesPodOperator`` with an ``nvidia.com/gpu`` limit;
+- ``docker``: a ``DockerOperator`` with a GPU device request.
+  Both run ``python -m pipelines.orchestration.run_task train --spec <run spec>`` in the project's image: the
+  container builds the run's workspace from (commit, overrides) and the DVC remote like any worker, so it
+  needs no volume shared with the Airflow workers.
 
 How many trainings run at once: ``TEXTFLOW_TRAINING_SLOTS`` (default: the GPUs ``nvidia-smi`` lists, else 1).
 A stock Airflow has only ``default_pool``, and a task in a pool that does not exist is never scheduled (the
@@ -14,7 +16,7 @@ so that one limit is shared by the pipeline and the sweep. The same number reach
 ``TEXTFLOW_CONCURRENT_TRAININGS`` so it sizes its CPU threads to its share of the cores.
 
 Every mode gets the same ``execution_timeout`` and retries; a retried training resumes from the checkpoint
-the previous try left in the workspace (the train stage persists it).
+the previous try left in the workspace, or, across workers, in object storage (training/checkpoint_mirror.py).
 """
 
 from __future__ import annotations
@@ -24,14 +26,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from pipelines.project import ROOT_ENV
 from pipelines.training.device import CONCURRENT_TRAININGS_ENV
 
 EXECUTION_MODES = ("local", "celery", "kubernetes", "docker")
-WORKSPACE_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') }}"
 
 
 def visible_gpus() -> int:
@@ -94,13 +93,34 @@ class GpuExecution:
         return {CONCURRENT_TRAININGS_ENV: str(self.slots)}
 
 
-def container_command(stage: str) -> str:
-    return f"cd {WORKSPACE_TEMPLATE} && python -m dvc repro --single-item {stage}"
+SPEC_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') | tojson }}"
+SETTINGS_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "AWS_ENDPOINT_URL",
+    "TEXTFLOW_DVC_REMOTE",
+    "TEXTFLOW_GIT_URL",
+    "TEXTFLOW_CHECKPOINTS_URL",
+)
+SECRET_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+CREDENTIALS_SECRET = "textflow-credentials"
 
 
-def container_train_task(execution: GpuExecution, root: Path, runs: Path) -> Any:
-    """The train task as a pod or a container (modes ``kubernetes`` and ``docker``)."""
-    environment = {ROOT_ENV: str(root), "TEXTFLOW_RUNS_DIR": str(runs), **execution.stage_env()}
+def container_arguments(stage: str) -> list[str]:
+    """The container runs the stage from the run spec (commit, overrides) like any worker would, with the
+    workspace built inside it and inputs pulled from the DVC remote."""
+    return ["python", "-m", "pipelines.orchestration.run_task", stage, "--spec", SPEC_TEMPLATE]
+
+
+def forwarded_env(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
+def container_train_task(execution: GpuExecution) -> Any:
+    """The train task as a pod or a container (modes ``kubernetes`` and ``docker``). The tracking URI and remote
+    settings are forwarded from the Airflow worker's environment; credentials come from the Kubernetes secret
+    ``textflow-credentials`` (``kubectl create secret generic textflow-credentials --from-env-file=.env``) or the
+    Docker API's private environment, never from a rendered template or a task log."""
+    environment = forwarded_env(SETTINGS_ENV) | execution.stage_env()
     if execution.mode == "kubernetes":
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
         from kubernetes.client import models as k8s
@@ -110,34 +130,25 @@ def container_train_task(execution: GpuExecution, root: Path, runs: Path) -> Any
             name="textflow-train",
             namespace=execution.namespace,
             image=execution.image,
-            cmds=["bash", "-c"],
-            arguments=[container_command("train")],
+            cmds=container_arguments("train")[:1],
+            arguments=container_arguments("train")[1:],
             env_vars=environment,
+            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=CREDENTIALS_SECRET))],
             container_resources=k8s.V1ResourceRequirements(limits={"nvidia.com/gpu": str(execution.gpus)}),
-            volumes=[
-                k8s.V1Volume(
-                    name="runs",
-                    persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=execution.volume_claim),
-                )
-            ],
-            volume_mounts=[k8s.V1VolumeMount(name="runs", mount_path=str(runs))],
             get_logs=True,
             **execution.task_options(),
         )
     if execution.mode == "docker":
         from airflow.providers.docker.operators.docker import DockerOperator
-        from docker.types import DeviceRequest, Mount
+        from docker.types import DeviceRequest
 
         return DockerOperator(
             task_id="train",
             image=execution.image,
-            command=["bash", "-c", container_command("train")],
+            command=container_arguments("train"),
             environment=environment,
+            private_environment=forwarded_env(SECRET_ENV),
             device_requests=[DeviceRequest(count=execution.gpus, capabilities=[["gpu"]])],
-            mounts=[
-                Mount(target=str(runs), source=str(runs), type="bind"),
-                Mount(target=str(root / "mlruns"), source=str(root / "mlruns"), type="bind"),
-            ],
             mount_tmp_dir=False,
             **execution.task_options(),
         )

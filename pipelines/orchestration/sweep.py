@@ -68,14 +68,15 @@ def best_training(results: list[dict[str, Any]]) -> dict[str, Any]:
     return max(results, key=lambda result: ((1 if higher else -1) * result["score"], -result["index"]))
 
 
-def training_result(workspace: Path, index: int, overrides: dict[str, Any]) -> dict[str, Any]:
+def training_result(workspace: Path, index: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """What a combination's task hands on: its score, and the run spec that rebuilds its workspace on any worker."""
     train = read_json(workspace / "reports" / "train.json")
     run = read_json(workspace / "reports" / "mlflow_run.json")
     objective = train["objective"]
     return {
         "index": index,
-        "workspace": str(workspace),
-        "overrides": overrides,
+        "spec": spec,
+        "overrides": spec["overrides"],
         "run_id": run.get("run_id"),
         "metric": objective["metric"],
         "higher_is_better": objective["higher_is_better"],

@@ -1,4 +1,7 @@
-"""One workspace per DAG run: a git worktree of the project at the run's commit, sharing one DVC cache.
+"""One workspace per DAG run, built from what the run is, (commit, overrides), on whichever worker runs a task.
+
+On one machine (no ``TEXTFLOW_DVC_REMOTE``) it is a git worktree of the project at the run's commit, sharing
+one DVC cache; with a remote, a scratch clone on each worker that exchanges outputs through it (distributed.py).
 
 Why not run every DAG run in the project directory: DVC holds a repo lock during ``dvc repro``, so two
 concurrent runs fail with "Unable to acquire lock" (treeverse/dvc 10465, 5795, 3783). A worktree per run
@@ -19,6 +22,7 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +33,13 @@ from typing import Any
 import yaml
 
 from pipelines.config import set_dotted
+from pipelines.io import write_text
+from pipelines.orchestration.distributed import (
+    RemoteSettings,
+    clone_workspace,
+    repro_commands,
+    stage_command_env,
+)
 from pipelines.project import ROOT_ENV
 
 log = logging.getLogger(__name__)
@@ -79,25 +90,43 @@ def uncommitted_changes(root: Path, commit: str) -> list[str]:
     ]
 
 
+def workspace_name(run_id: str) -> str:
+    """A run id as a directory name (Airflow's contain ``:`` and ``+``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+def workspace_path(root: Path, run_id: str) -> Path:
+    return runs_dir(root) / workspace_name(run_id)
+
+
 def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any], commit: str | None = None) -> Path:
-    """Create (or reuse, on a retry) the run's worktree at ``commit`` (default: HEAD) and write its
-    params.yaml with ``overrides``."""
+    """Create (or reuse, on a retry or a later task of the run) the run's workspace at ``commit`` (default:
+    HEAD) and write its params.yaml with ``overrides``: a git worktree sharing the project's DVC cache, or with
+    a DVC remote configured (see distributed.py) a scratch clone on this worker."""
     root = root.resolve()
     commit = commit or head_commit(root)
-    workspace = runs_dir(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
-    if not (workspace / ".git").exists():
-        workspace.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, 4):  # mapped sweep tasks add worktrees concurrently; git may hold a lock briefly
-            try:
-                _git(root, "worktree", "add", "--detach", str(workspace), commit)
-                break
-            except WorkspaceError:
-                if attempt == 3:
-                    raise
-                time.sleep(attempt)
-        log.info("workspace %s at commit %s", workspace.name, commit[:12])
-    elif (current := _git(workspace, "rev-parse", "HEAD")) != commit:
-        raise WorkspaceError(f"workspace {workspace.name} is at commit {current[:12]}, not the run's {commit[:12]}")
+    workspace = workspace_path(root, run_id)
+    remote = RemoteSettings.from_env(root)
+    if (workspace / ".git").exists():
+        if (current := _git(workspace, "rev-parse", "HEAD")) != commit:
+            raise WorkspaceError(f"workspace {workspace.name} is at commit {current[:12]}, not the run's {commit[:12]}")
+    elif remote is not None:
+        clone_workspace(remote, workspace, commit)
+        log.info("workspace %s cloned from %s at commit %s", workspace.name, remote.git_url, commit[:12])
+    else:
+        _add_worktree(root, workspace, commit)
+    params = committed_params(workspace if remote else root, commit)
+    for key, value in overrides.items():
+        set_dotted(params, key, value)
+    text = yaml.safe_dump(params, sort_keys=False)
+    if (workspace / "params.yaml").read_text(encoding="utf-8") != text:
+        write_text(workspace / "params.yaml", text)
+        if overrides:
+            log.info("params overridden for this run: %s", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
+    return workspace
+
+
+def warn_if_uncommitted(root: Path, commit: str) -> None:
     stale = uncommitted_changes(root, commit)
     if stale:
         log.warning(
@@ -106,15 +135,20 @@ def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any], commit
             " and ".join(stale),
             commit[:12],
         )
-    cache = _shared_cache(root)
-    _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(cache)], workspace)
-    params = committed_params(root, commit)
-    for key, value in overrides.items():
-        set_dotted(params, key, value)
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    if overrides:
-        log.info("params overridden for this run: %s", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
-    return workspace
+
+
+def _add_worktree(root: Path, workspace: Path, commit: str) -> None:
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 4):  # mapped sweep tasks add worktrees concurrently; git may hold a lock briefly
+        try:
+            _git(root, "worktree", "add", "--detach", str(workspace), commit)
+            break
+        except WorkspaceError:
+            if attempt == 3:
+                raise
+            time.sleep(attempt)
+    _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(_shared_cache(root))], workspace)
+    log.info("workspace %s at commit %s", workspace.name, commit[:12])
 
 
 def _shared_cache(root: Path) -> Path:
@@ -156,10 +190,17 @@ def workspace_lock(workspace: Path, timeout: float = 6 * 3600) -> Iterator[None]
 
 
 def run_stage(root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None) -> None:
-    """``dvc repro --single-item <stage>`` in the workspace, its output streamed into the task log."""
-    command = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    """``dvc repro --single-item <stage>`` in the workspace, its output streamed into the task log; with a DVC
+    remote, ``dvc repro --pull <stage>`` (what came before is restored, not re-run) and a push of the results."""
+    environment = stage_environment(root) | (extra_env or {})
+    remote = RemoteSettings.from_env(root.resolve())
     with workspace_lock(workspace):
-        _run(command, workspace, stage_environment(root) | (extra_env or {}))
+        if remote is None:
+            _run([sys.executable, "-m", "dvc", "repro", "--single-item", stage], workspace, environment)
+            return
+        environment |= stage_command_env(workspace, stage, remote)
+        for command in repro_commands(stage):
+            _run(command, workspace, environment)
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -174,5 +215,10 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> No
 
 
 def remove_workspace(root: Path, workspace: Path) -> None:
-    _git(root.resolve(), "worktree", "remove", "--force", str(workspace))
+    """A worktree through git (so the project forgets it); a worker's scratch clone (``.git`` is a directory
+    there) by deleting it."""
+    if (workspace / ".git").is_dir():
+        shutil.rmtree(workspace)
+    else:
+        _git(root.resolve(), "worktree", "remove", "--force", str(workspace))
     (workspace.parent / f"{workspace.name}.lock").unlink(missing_ok=True)

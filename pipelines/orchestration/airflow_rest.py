@@ -1,0 +1,59 @@
+"""Airflow's REST API v2, the few calls textflow's tests and benchmarks (and a script of yours) need: a token,
+unpausing, triggering with conf, waiting for a run, task logs. Every wait is bounded."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+
+def request(url: str, token: str | None = None, method: str = "GET", body: dict | None = None) -> dict:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method), timeout=30) as response:
+        return json.loads(response.read())
+
+
+def unpause(dag_url: str, token: str | None) -> None:
+    deadline = time.monotonic() + 120
+    while True:  # the dag-processor may not have parsed the file yet
+        try:
+            request(dag_url, token, "PATCH", {"is_paused": False})
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_url} did not appear within 120 s: is the DAG file parsed?") from None
+            time.sleep(2)
+
+
+def finished_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> tuple[str, dict[str, str]]:
+    """(run state, {task id: state}) once the run succeeded or failed; bounded by ``deadline``."""
+    run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
+    while (state := request(run_url, token)["state"]) not in ("success", "failed"):
+        if time.monotonic() > deadline:
+            tasks = json.dumps(request(f"{run_url}/taskInstances", token)["task_instances"])
+            raise TimeoutError(f"run {run_id} still {state}: {tasks[:3000]}")
+        time.sleep(3)
+    tasks = request(f"{run_url}/taskInstances", token)["task_instances"]
+    return state, {task["task_id"]: task["state"] for task in tasks}
+
+
+def task_log(dag_url: str, run_id: str, task_id: str, token: str | None, try_number: int = 1) -> str:
+    run = urllib.parse.quote(run_id)
+    url = f"{dag_url}/dagRuns/{run}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
+    return json.dumps(request(url, token))
+
+
+def login(base: str, password_file: Path) -> str:
+    """A bearer token for the simple auth manager's generated admin password."""
+    password = json.loads(password_file.read_text())["admin"]
+    return request(f"{base}/auth/token", method="POST", body={"username": "admin", "password": password})[
+        "access_token"
+    ]
+
+
+def trigger(dag_url: str, token: str | None, conf: dict) -> str:
+    return request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]

@@ -1,0 +1,126 @@
+"""Workspaces on workers that share no directory: a DAG run is (git commit, overrides), not a path.
+
+Set ``TEXTFLOW_DVC_REMOTE`` (e.g. ``s3://textflow/dvc``) and every task builds the run's workspace on whatever
+worker runs it: a clone of ``TEXTFLOW_GIT_URL`` (default: the project directory the DAG was parsed from) at the
+run's commit, params.yaml written with the run's overrides, the remote as the workspace's default DVC remote and a
+cache of this worker's own (``<runs dir>/.dvc-cache``). A stage task then runs ``dvc repro --pull <stage>``: the
+stages before it are restored from the remote's run-cache (their outputs and the small uncached reports come from
+the task that ran them, on any worker), and only the task's own stage runs; ``dvc push --run-cache`` then hands
+its outputs on. A stage DVC would run again instead of restoring is refused (see ``STAGES_TO_RUN_ENV``): a
+training must never silently repeat on a CPU worker because a push went missing.
+
+The S3 endpoint and credentials come from the standard ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID`` and
+``AWS_SECRET_ACCESS_KEY``; they are never written into a tracked file (the remote lives in ``.dvc/config.local``
+of the scratch clone). With no ``TEXTFLOW_DVC_REMOTE`` everything stays on one machine (git worktrees sharing
+the project's DVC cache), as before.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.orchestration.dvc_stages import load_stages
+from pipelines.stages import STAGES_TO_RUN_ENV
+from pipelines.training.checkpoint_mirror import CHECKPOINT_URL_ENV
+
+REMOTE_ENV = "TEXTFLOW_DVC_REMOTE"
+GIT_URL_ENV = "TEXTFLOW_GIT_URL"
+CHECKPOINTS_ENV = "TEXTFLOW_CHECKPOINTS_URL"
+REMOTE_NAME = "textflow"
+
+
+class RemoteError(RuntimeError):
+    """The run's commit or its stage outputs cannot be fetched on this worker."""
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    remote: str
+    git_url: str
+    checkpoints: str
+
+    @classmethod
+    def from_env(cls, root: Path) -> RemoteSettings | None:
+        remote = os.environ.get(REMOTE_ENV)
+        if not remote:
+            return None
+        return cls(
+            remote=remote,
+            git_url=os.environ.get(GIT_URL_ENV) or str(root),
+            checkpoints=os.environ.get(CHECKPOINTS_ENV) or f"{remote.rstrip('/')}/checkpoints",
+        )
+
+    def checkpoint_url(self, workspace: Path) -> str:
+        """One checkpoint per DAG run (the workspace is named after it), the same on every worker."""
+        return f"{self.checkpoints.rstrip('/')}/{workspace.name}/checkpoint.pt"
+
+
+def _command(command: list[str], cwd: Path, what: str) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RemoteError(f"{what} failed: {(result.stderr or result.stdout).strip()[-2000:]}")
+    return result.stdout
+
+
+def clone_workspace(settings: RemoteSettings, workspace: Path, commit: str) -> None:
+    """A scratch clone of the project's git repository at ``commit``, with the DVC remote configured."""
+    partial = workspace.with_name(workspace.name + ".cloning")
+    if partial.exists():
+        subprocess.run(["rm", "-rf", str(partial)], check=True, timeout=300)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    _command(["git", "clone", "--quiet", "--no-checkout", settings.git_url, str(partial)], partial.parent, "git clone")
+    try:
+        _command(["git", "checkout", "--quiet", "--detach", commit], partial, f"git checkout {commit[:12]}")
+    except RemoteError as error:
+        raise RemoteError(
+            f"{error}. Commit {commit[:12]} is not in {settings.git_url}: push it there before triggering the run"
+        ) from None
+    dvc = [sys.executable, "-m", "dvc"]
+    _command([*dvc, "remote", "add", "--local", "--force", "--default", REMOTE_NAME, settings.remote], partial, "dvc")
+    _command([*dvc, "config", "--local", "cache.dir", str(workspace.parent / ".dvc-cache")], partial, "dvc config")
+    partial.rename(workspace)
+
+
+def stage_command_env(workspace: Path, stage: str, settings: RemoteSettings) -> dict[str, str]:
+    """What ``dvc repro --pull <stage>`` runs with: only ``stage`` (and stages DVC always re-runs) may execute;
+    training mirrors its checkpoint to the run's URL."""
+    always = [name for name, spec in load_stages(workspace / "dvc.yaml").items() if spec.always_changed]
+    return {
+        STAGES_TO_RUN_ENV: ",".join([stage, *always]),
+        CHECKPOINT_URL_ENV: settings.checkpoint_url(workspace),
+    }
+
+
+def push_uncached_outputs(stage: str) -> None:
+    """Upload the objects of ``stage``'s ``cache: false`` outputs (reports/*.json) from this worker's cache
+    (run in the workspace: DVC resolves stage names against the current directory).
+
+    ``dvc push --run-cache`` (DVC 3.67) uploads the run-cache entries, which name those objects, but not the
+    objects themselves, so restoring the stage on another worker would fail; this closes that gap."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        (target,) = repo.stage.collect(stage)
+        hashes = [out.hash_info for out in target.outs if not out.use_cache and out.hash_info]
+        result = repo.cloud.push(hashes)
+    if result.failed:
+        raise RemoteError(f"pushing the reports of stage {stage} to the DVC remote failed for {len(result.failed)}")
+
+
+def repro_commands(stage: str) -> list[list[str]]:
+    dvc = [sys.executable, "-m", "dvc"]
+    return [
+        [*dvc, "repro", "--pull", stage],
+        [*dvc, "push", "--run-cache", stage],
+        [sys.executable, "-m", "pipelines.orchestration.distributed", "push-reports", stage],
+    ]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "push-reports":
+        raise SystemExit(f"usage: python -m {__spec__.name} push-reports <stage>")
+    push_uncached_outputs(sys.argv[2])
