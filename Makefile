@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint ui airflow runs-prune gc clean-outputs
+.PHONY: setup run test lint ui airflow cluster runs-prune gc clean-outputs
 
 setup: $(STAMP)
 
@@ -34,6 +34,12 @@ ui: setup
 airflow: setup
 	scripts/airflow-local.sh
 
+# The distributed stack of docker/compose.yaml on this machine without Docker: PostgreSQL, Redis, an S3 endpoint
+# (moto), MLflow with basic auth, Airflow on Celery with a `default` and a `gpu` worker. Needs Debian's
+# postgresql and redis-server packages. Ctrl-C stops it.
+cluster: setup
+	python -m pipelines.orchestration.cluster up
+
 # Run workspaces under .runs/ (one per Airflow run) grow with every run; keep the newest KEEP.
 KEEP ?= 20
 runs-prune: setup
@@ -46,6 +52,8 @@ gc: setup
 lint: setup
 	ruff check pipelines tests benchmarks dags
 	ruff format --check pipelines tests benchmarks dags
+	hadolint docker/Dockerfile
+	docker-compose -f docker/compose.yaml --env-file docker/.env.example --profile '*' config --quiet
 
 clean-outputs:
 	rm -rf data models reports/*.csv reports/*.png
