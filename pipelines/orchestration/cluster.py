@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import pwd
 import secrets
@@ -433,9 +434,10 @@ def main(argv: list[str] | None = None) -> None:
 def run_until_interrupted(project: Path, home: Path | None) -> None:
     print("starting PostgreSQL, Redis, S3 (moto), MLflow, Airflow with two Celery workers ...", flush=True)
     with running_cluster(project, home) as cluster:
-        password = (cluster.home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text().strip()
+        generated = cluster.home / "airflow" / "simple_auth_manager_passwords.json.generated"
+        password = json.loads(generated.read_text())["admin"]
         print(
-            f"Airflow UI: {cluster.airflow_url}  (login {password})\n"
+            f"Airflow UI: {cluster.airflow_url}  (login admin / {password})\n"
             f"MLflow UI:  {cluster.mlflow_url}  (user admin; password and S3 keys in {cluster.home / 'cluster.env'})\n"
             f"workers: default-worker and gpu-worker, logs in {cluster.home}\n"
             "Ctrl-C stops everything.",
