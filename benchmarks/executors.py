@@ -8,13 +8,12 @@ git worktree, the project's DVC cache) and one through ``make cluster`` (CeleryE
 task cloning the commit and passing outputs through the DVC remote on S3, MLflow behind basic auth). Each DAG
 run's time is its own start to end as Airflow records it; the per-task overhead is (DAG run - dvc repro) over
 the number of tasks. Run it with the machine otherwise idle: two CPU-heavy processes distort every number.
-``--record`` appends the result to ``benchmarks/results/executors.json``.
+``--record`` appends the table to ``benchmarks/results/executors.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -31,7 +30,12 @@ from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from pipelines.orchestration.local_airflow import running_local_airflow
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "executors.json"
+RESULTS = ROOT / "benchmarks" / "results" / "executors.md"
+HEADER = """# A DAG run through Airflow vs plain dvc repro
+
+`python -m benchmarks.executors --record`, machine otherwise idle. Each DAG run's time is Airflow's own start to
+end; overhead per task = (DAG run - dvc repro) / tasks.
+"""
 DEADLINE_SECONDS = 1800
 
 
@@ -141,8 +145,9 @@ def main() -> None:
     record = measure(parse_assignments(args.overrides))
     print(table(record))
     if args.record:
-        records = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-        RESULTS.write_text(json.dumps([*records, record], indent=2) + "\n")
+        overrides = ", ".join(f"{key}={value}" for key, value in record["overrides"].items()) or "default params"
+        section = f"\n### demo, {overrides}, {record['tasks']} tasks, {os.cpu_count()} cores ({record['date']})\n\n"
+        RESULTS.write_text((RESULTS.read_text() if RESULTS.exists() else HEADER) + section + table(record) + "\n")
 
 
 if __name__ == "__main__":
