@@ -102,10 +102,15 @@ def test_gate_gives_champion_only_to_the_better_model(tracked_project, client):
     project, env, first, better = tracked_project
     assert "v1 -> champion: no champion yet" in first
     assert "v2 -> champion" in better and "beats champion v1" in better
-    worse = run(["dvc", "exp", "run", "-S", "train.epochs=1"], project, env=env)
+    worse = run(["dvc", "exp", "run", "-S", "train.epochs=1", "-S", "train.seed=43"], project, env=env)
     output = worse.stdout + worse.stderr
     assert "-> challenger" in output and "does not beat champion v2" in output
     assert client.get_model_version_by_alias(MODEL, "champion").version == "2"
+    # The first run's params again: DVC restores that training from its run-cache instead of training anew,
+    # and the register stage finds its model already registered.
+    repeated = run(["dvc", "exp", "run", "-S", "train.epochs=1", "-S", "train.seed=42"], project, env=env)
+    output = repeated.stdout + repeated.stderr
+    assert "Stage 'train' is cached" in output and "Created version" not in output
     again = run(
         [
             "python",
