@@ -43,7 +43,8 @@ from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
 from pipelines.embeddings import BuiltVectors, build_vectors
-from pipelines.models import build_model
+from pipelines.models import build_model, fit_to_training_split
+from pipelines.models.ensemble import member_params, weighted_ensemble
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
@@ -71,6 +72,21 @@ MODELS: dict[str, dict[str, Any]] = {
     "bigru-max": {"model.type": "bigru"},
     "bilstm-attention": {"model.type": "bilstm", "model.rnn.pooling": "attention"},
     "charcnn": {"model.type": "charcnn", "tokenize.method": "char", "train.epochs": 30, "train.patience": 6},
+    # NB-LR: dropout on the n-gram contributions and Adam at 0.01, chosen on MR's validation split (one fold)
+    "nb-ngrams": {"model.type": "nb_ngrams", "model.dropout": 0.5, "train.learning_rate": 0.01},
+    # Kim (2014) exactly: Adadelta (rho 0.95, eps 1e-6), batch 50, 25 epochs kept whole (the best validation
+    # epoch is served), max-norm 3 on the softmax weights, U[-0.25, 0.25] words, his clean_str (for SST pass
+    # -S clean.style=kim_sst, his clean_str_sst)
+    "textcnn-kim": {
+        "model.type": "textcnn",
+        "clean.style": "kim",
+        "train.optimizer": "adadelta",
+        "train.learning_rate": 1.0,
+        "train.batch_size": 50,
+        "train.epochs": 25,
+        "train.patience": 25,
+        "model.textcnn.max_norm": 3.0,
+    },
 }
 PEERS = peers.NAMES
 DEFAULT_MODELS = ("fasttext", "textcnn-rand", "textcnn-multichannel", "bilstm-attention", *PEERS)
@@ -173,38 +189,52 @@ def _clean_settings(params: Params) -> CleanSettings:
 
 
 def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str, Any]:
+    """One training (or ``train.ensemble_size`` of them, weighted on validation as the train stage does)."""
     corpus = bench.encoded(params)
     vectors = bench.vectors(params) if params.model.embedding_init != "rand" else None
-    torch.manual_seed(params.train.seed)
-    model = build_model(params.model, len(corpus.vocabulary), len(corpus.class_names), vectors)
-    test = corpus.splits["test"]
+    train, valid, test = (corpus.splits[name] for name in ("train", "valid", "test"))
+    size = params.train.ensemble_size
 
-    def test_accuracy() -> float:
+    def test_accuracy(model: torch.nn.Module) -> float:
         probabilities = predict_probabilities(model, test, 256, device, params.train.mixed_precision)
         return float((probabilities.argmax(axis=1) == test.labels).mean())
 
     curve: list[tuple[float, float]] = []
+    members, results = [], []
+    for member in range(size):
+        member_run = member_params(params, member)
+        torch.manual_seed(member_run.train.seed)
+        model = build_model(member_run.model, len(corpus.vocabulary), len(corpus.class_names), vectors)
+        fit_to_training_split(model, train)
 
-    def record_curve(row: dict[str, float]) -> None:
-        """Test accuracy after every epoch, against training seconds so far (this evaluation not counted)."""
-        elapsed = (curve[-1][0] if curve else 0.0) + row["seconds"]
-        curve.append((round(elapsed, 3), test_accuracy()))
+        def record_curve(row: dict[str, float], model: torch.nn.Module = model) -> None:
+            """Test accuracy after every epoch, against training seconds so far (this evaluation not counted)."""
+            elapsed = (curve[-1][0] if curve else 0.0) + row["seconds"]
+            curve.append((round(elapsed, 3), test_accuracy(model)))
 
-    result = train_model(
-        model,
-        corpus.splits["train"],
-        corpus.splits["valid"],
-        params.train,
-        seed=params.train.seed,
-        device=device,
-        on_epoch=record_curve if params.model.type == "fasttext" else None,
-    )
+        timed = params.model.type == "fasttext" and size == 1
+        results.append(
+            train_model(
+                model,
+                train,
+                valid,
+                member_run.train,
+                seed=member_run.train.seed,
+                device=device,
+                on_epoch=record_curve if timed else None,
+            )
+        )
+        members.append(model)
+    model, valid_accuracy = members[0], results[0].best_score
+    if size > 1:
+        model, report = weighted_ensemble(members, valid, device)
+        valid_accuracy = report["valid_accuracy"]
     outcome = {
-        "accuracy": test_accuracy(),
-        "seconds": result.seconds,
-        "epochs": len(result.history),
-        "best_epoch": result.best_epoch,
-        "valid_accuracy": result.best_score,
+        "accuracy": test_accuracy(model),
+        "seconds": sum(result.seconds for result in results),
+        "epochs": sum(len(result.history) for result in results),
+        "best_epoch": results[0].best_epoch,
+        "valid_accuracy": valid_accuracy,
     }
     return outcome | ({"test_curve": curve} if curve else {})
 
@@ -391,7 +421,8 @@ def main(argv: list[str] | None = None) -> None:
                 "dataset.local.on_bad_lines": args.on_bad_lines,
             }
         try:
-            params = load_params(args.params, dataset_overrides)
+            # dataset.* overrides (train_on) shape the raw files every model and peer reads, so they apply here too
+            params = load_params(args.params, base | dataset_overrides)
             records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
         except EXPECTED_ERRORS as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")

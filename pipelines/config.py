@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from pipelines.data.registry import DATASET_NAMES, get_dataset
+from pipelines.data.registry import DATASET_NAMES, DATASETS, get_dataset
 
 PARAMS_FILE = Path("params.yaml")
 MOVED_KEYS = {
@@ -41,10 +41,11 @@ Task = Literal["classification", "language_model"]
 DataFormat = Literal["label_text", "ag_news_csv", "csv", "tsv", "jsonl", "parquet", "plain_text"]
 BadLinePolicy = Literal["error", "skip"]
 StopwordSource = Literal["nltk", "gensim", "none"]
+CleanStyle = Literal["treebank", "kim", "kim_sst"]
 KeywordMethod = Literal["tfidf", "textrank"]
 TokenizerMethod = Literal["word", "char", "jieba"]
 TokenizerChoice = Literal[("auto", *get_args(TokenizerMethod))]
-ModelType = Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
+ModelType = Literal["fasttext", "textcnn", "bigru", "bilstm", "charcnn", "nb_ngrams"]
 RecurrentCell = Literal["rnn", "gru", "lstm"]
 BatchSampling = Literal["sequential", "random"]
 EmbeddingInit = Literal["rand", "static", "non-static", "multichannel"]
@@ -92,6 +93,13 @@ class DatasetParams:
         maximum=2**31 - 1,
         doc="the data seed: the demo corpus, the created splits and the embeddings (everything before train)",
     )
+    train_on: Literal["sentences", "phrases"] = field(
+        default="sentences",
+        metadata={
+            "doc": "phrases: every labelled phrase of the training parse trees (sst1, sst2), as published SST "
+            "results train; validation and test stay sentences"
+        },
+    )
     demo: DemoCorpus = field(default_factory=DemoCorpus)
     local: LocalFiles = field(default_factory=LocalFiles)
 
@@ -109,6 +117,13 @@ class ValidateParams:
 
 @dataclass(frozen=True)
 class CleanParams:
+    style: CleanStyle = field(
+        default="treebank",
+        metadata={
+            "doc": "treebank: markup stripped, treebank-style tokens; kim / kim_sst: Kim (2014)'s clean_str / "
+            "clean_str_sst (SST) exactly, keeping the punctuation Kim keeps (clean.punctuation is ignored)"
+        },
+    )
     lowercase: bool = True
     punctuation: bool = True
     stopwords: StopwordSource = "none"
@@ -194,6 +209,22 @@ class CharCNNParams:
 @dataclass(frozen=True)
 class FastTextParams:
     bigram_buckets: int = bounded(200_000, minimum=0, maximum=10_000_000, doc="0 = unigrams only")
+    sparse: bool = field(
+        default=False,
+        metadata={
+            "doc": "sparse embedding gradients: a step touches only the rows in its batch, so fastText's size "
+            "(100 dims x 2M buckets) trains fast; needs train.optimizer sgd, weight_decay 0, grad_clip 0"
+        },
+    )
+
+
+@dataclass(frozen=True)
+class NBNgramsParams:
+    max_n: int = bounded(2, minimum=1, maximum=5, doc="longest word n-gram (Wang & Manning: 2, uni+bigrams)")
+    buckets: int = bounded(
+        10_000_000, minimum=0, maximum=1_000_000_000, doc="hash ids for n >= 2 (rows only for those seen); 0 = unigrams"
+    )
+    smoothing: float = bounded(1.0, minimum=1e-6, maximum=100.0, doc="alpha added to every n-gram count")
 
 
 @dataclass(frozen=True)
@@ -206,6 +237,7 @@ class ModelParams:
     rnn: RecurrentParams = field(default_factory=RecurrentParams)
     fasttext: FastTextParams = field(default_factory=FastTextParams)
     charcnn: CharCNNParams = field(default_factory=CharCNNParams)
+    nb_ngrams: NBNgramsParams = field(default_factory=NBNgramsParams)
 
 
 @dataclass(frozen=True)
@@ -248,6 +280,13 @@ class LanguageModelParams:
 class TrainParams:
     seed: int = bounded(
         42, minimum=0, maximum=2**31 - 1, doc="the training seed: initial weights, dropout and batch order"
+    )
+    ensemble_size: int = bounded(
+        1,
+        minimum=1,
+        maximum=20,
+        doc="classification: N trainings (seeds seed .. seed+N-1) served as one model averaging their "
+        "probabilities, weights chosen on validation",
     )
     epochs: int = bounded(15, minimum=1, maximum=1000)
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
@@ -402,6 +441,33 @@ def _check_consistency(params: Params, source: str) -> None:
                 f"{source}: 'model.type' charcnn quantizes characters one-hot and has no word embedding; "
                 f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
             )
+    if params.train.ensemble_size > 1 and params.task != "classification":
+        raise ConfigError(
+            f"{source}: 'train.ensemble_size' ({params.train.ensemble_size}) averages classifiers' probabilities; "
+            f"'task' is {params.task!r}, so set ensemble_size: 1"
+        )
+    train = params.train
+    if params.model.type == "fasttext" and params.model.fasttext.sparse:
+        wrong = [
+            f"'{key}' is {value!r}"
+            for key, value, needed in [
+                ("train.optimizer", train.optimizer, "sgd"),
+                ("train.weight_decay", train.weight_decay, 0.0),
+                ("train.grad_clip", train.grad_clip, 0.0),
+            ]
+            if value != needed
+        ]
+        if wrong:
+            raise ConfigError(
+                f"{source}: 'model.fasttext.sparse' gives sparse gradients, which only plain SGD without weight "
+                f"decay or gradient clipping can apply; {', '.join(wrong)} (set train.optimizer: sgd, "
+                "train.weight_decay: 0, train.grad_clip: 0)"
+            )
+    if params.model.type == "nb_ngrams" and params.model.embedding_init != "rand":
+        raise ConfigError(
+            f"{source}: 'model.type' nb_ngrams is a linear model over n-gram indicators with no word embedding; "
+            f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
+        )
     if any(size < 1 for size in params.model.textcnn.kernel_sizes):
         raise ConfigError(
             f"{source}: 'model.textcnn.kernel_sizes' must be positive, got {params.model.textcnn.kernel_sizes}"
@@ -412,6 +478,12 @@ def _check_consistency(params: Params, source: str) -> None:
         raise ConfigError(
             f"{source}: 'embed.extra_text' is {params.embed.extra_text!r} but 'embed.method' is 'none', "
             "so no embeddings would be trained on it; set embed.method or extra_text: none"
+        )
+    if params.dataset.train_on == "phrases" and get_dataset(params.dataset.name).phrases is None:
+        with_trees = [dataset.name for dataset in DATASETS.values() if dataset.phrases is not None]
+        raise ConfigError(
+            f"{source}: 'dataset.train_on' is phrases but dataset {params.dataset.name!r} has no parse trees; "
+            f"phrases exist for {', '.join(with_trees)} (or set train_on: sentences)"
         )
     if params.dataset.name == "local" and not params.dataset.local.train:
         raise ConfigError(f"{source}: 'dataset.local.train' must name a file when 'dataset.name' is 'local'")

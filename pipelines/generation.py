@@ -47,10 +47,7 @@ class TextGeneration:
         clean = config["clean"]
         self.cleaner = None
         if clean is not None:
-            settings = CleanSettings(
-                clean["lowercase"], clean["punctuation"], frozenset(config["stopwords"]), clean["stem"]
-            )
-            self.cleaner = TextCleaner(settings)
+            self.cleaner = TextCleaner(CleanSettings.from_config(clean, config["stopwords"]))
 
     def prepare(self, text: str) -> str:
         """The text as the corpus was prepared (see the language-model task's cleaning)."""

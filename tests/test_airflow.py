@@ -135,7 +135,15 @@ def test_a_container_training_gets_the_run_spec_and_settings_but_no_secret_in_it
 
 def test_trigger_form_offers_exactly_what_the_config_accepts():
     params = build_pipeline_dag(ROOT, GpuExecution()).params
-    assert params.get_param("model.type").schema["enum"] == ["fasttext", "textcnn", "bigru", "bilstm", "charcnn"]
+    assert params.get_param("model.type").schema["enum"] == [
+        "fasttext",
+        "textcnn",
+        "bigru",
+        "bilstm",
+        "charcnn",
+        "nb_ngrams",
+    ]
+    assert params.get_param("dataset.train_on").schema["enum"] == ["sentences", "phrases"]
     epochs = params.get_param("train.epochs")
     assert (epochs.schema["minimum"], epochs.schema["maximum"], epochs.value) == (1, 1000, 15)
     assert params.get_param("dataset.name").value == "demo"

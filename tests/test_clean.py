@@ -1,6 +1,7 @@
 """The fast cleaner must give exactly the naive reference's tokens, on generated and real text."""
 
 import itertools
+import re
 
 import pytest
 
@@ -62,3 +63,47 @@ def test_parallel_cleaning_preserves_order_and_output(monkeypatch):
 def test_contractions_and_markup():
     tokens = TextCleaner(CleanSettings(stem=False)).tokens("I don't like <i>it's</i> http://x.y/z")
     assert tokens == ["i", "do", "n't", "like", "it", "'s"]
+
+
+def _kims_clean_str(string, TREC=False):  # noqa: N803 - Kim's process_data.py, as he wrote it
+    string = re.sub(r"[^A-Za-z0-9(),!?\'\`]", " ", string)
+    string = re.sub(r"\'s", " 's", string)
+    string = re.sub(r"\'ve", " 've", string)
+    string = re.sub(r"n\'t", " n't", string)
+    string = re.sub(r"\'re", " 're", string)
+    string = re.sub(r"\'d", " 'd", string)
+    string = re.sub(r"\'ll", " 'll", string)
+    string = re.sub(r",", " , ", string)
+    string = re.sub(r"!", " ! ", string)
+    string = re.sub(r"\(", " \( ", string)  # noqa: W605
+    string = re.sub(r"\)", " \) ", string)  # noqa: W605
+    string = re.sub(r"\?", " \? ", string)  # noqa: W605
+    string = re.sub(r"\s{2,}", " ", string)
+    return string.strip() if TREC else string.strip().lower()
+
+
+def _kims_clean_str_sst(string):  # Kim's process_data_sst.py
+    string = re.sub(r"[^A-Za-z0-9(),!?\'\`]", " ", string)
+    string = re.sub(r"\s{2,}", " ", string)
+    return string.strip().lower()
+
+
+KIM_SAMPLES = [
+    "What's the capital of Mozambique ?",
+    "How did serfdom develop in and then leave Russia ?",
+    "it 's a charming and often affecting journey . (yes!) -- ``whoa'' , they're ; we'd ; I'll , can't",
+    "Ces chiens-là n'ont pas d'ami ; naïve café $ 5.00 & <b>bold</b>",
+]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_kim_style_is_kims_clean_str_and_keeps_case_only_when_asked(lowercase):
+    cleaner = TextCleaner(CleanSettings(lowercase=lowercase, stem=False, style="kim"))
+    for text in KIM_SAMPLES:
+        assert cleaner.tokens(text) == _kims_clean_str(text, TREC=not lowercase).split()
+
+
+def test_kim_sst_style_is_kims_clean_str_sst():
+    cleaner = TextCleaner(CleanSettings(stem=False, style="kim_sst"))
+    for text in KIM_SAMPLES:
+        assert cleaner.tokens(text) == _kims_clean_str_sst(text).split()

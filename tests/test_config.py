@@ -50,7 +50,7 @@ def test_override_by_dotted_key(tmp_path):
         ({"model": {"typo": 1}}, "unknown key 'model.typo'; allowed keys here: charcnn, dropout"),
         (
             {"model": {"type": "transformer"}},
-            "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru, bilstm, charcnn",
+            "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru, bilstm, charcnn, nb_ngrams",
         ),
         ({"train": {"epochs": "ten"}}, "'train.epochs' must be an integer, got 'ten'"),
         ({"train": {"epochs": 0}}, "'train.epochs' is 0; allowed range: 1 to 1000"),
@@ -66,6 +66,12 @@ def test_override_by_dotted_key(tmp_path):
             {"model": {"type": "charcnn", "embedding_init": "static"}, "tokenize": {"method": "char"}},
             "'model.embedding_init' must be rand",
         ),
+        ({"model": {"type": "nb_ngrams", "embedding_init": "static"}}, "nb_ngrams is a linear model over n-gram"),
+        (
+            {"model": {"type": "fasttext", "fasttext": {"sparse": True}}, "train": {"optimizer": "sgd"}},
+            "only plain SGD without weight decay or gradient clipping can apply; 'train.grad_clip' is 5.0",
+        ),
+        ({"dataset": {"name": "mr", "train_on": "phrases"}}, "dataset 'mr' has no parse trees; phrases exist for"),
         ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),
         ({"model": {"rnn": {"pooling": "mean"}}}, "'model.rnn.pooling' is 'mean'; allowed values: max, attention"),
     ],

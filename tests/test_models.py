@@ -1,10 +1,14 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from pipelines.config import CharCNNParams, ModelParams, RecurrentParams, TextCNNParams
-from pipelines.models import build_model
+from pipelines.config import CharCNNParams, FastTextParams, ModelParams, NBNgramsParams, RecurrentParams, TextCNNParams
+from pipelines.models import build_model, fit_to_training_split
+from pipelines.models.nb_ngrams import NBWeightedNgrams
 from pipelines.models.saved import load_model, save_model
+from pipelines.text.sequences import EncodedSplit
 
 VOCAB, CLASSES = 50, 3
 
@@ -92,3 +96,77 @@ def test_a_saved_language_model_reloads_as_its_task_and_predicts_the_same(tmp_pa
     assert record["task"] == "language_model"
     assert torch.equal(loaded(ids)[0], model(ids)[0])
     assert loaded.decoder.weight is loaded.embedding.weight, "tied weights stay tied after loading"
+
+
+NB_PARAMS = ModelParams(type="nb_ngrams", dropout=0.0, nb_ngrams=NBNgramsParams(buckets=1000))
+
+
+def _nb_model(train: EncodedSplit) -> NBWeightedNgrams:
+    model = build_model(NB_PARAMS, VOCAB, 2)
+    fit_to_training_split(model, train)
+    return model
+
+
+def _ngram_sets(sequence: list[int], model: NBWeightedNgrams) -> set[int]:
+    features = model.feature_ids(torch.tensor([sequence]))[0].tolist()
+    return set(features) - {0}
+
+
+def test_nb_ngrams_log_count_ratios_are_wang_and_mannings():
+    """r = log((p / |p|_1) / (q / |q|_1)) with p, q the smoothed binarised counts in and outside the class,
+    over the training n-grams, computed here by hand from the indicator sets."""
+    texts = [[5, 6, 5, 6], [5, 7], [8, 9, 8], [8, 6]]
+    labels = [1, 1, 0, 0]
+    train = EncodedSplit.from_lists(texts, labels)
+    model = _nb_model(train)
+    sets = [_ngram_sets(text, model) for text in texts]
+    assert sets[0] == {5, 6} | (sets[0] - {5, 6}) and len(sets[0]) == 4  # 5, 6, (5 6), (6 5): repeats count once
+    features = sorted(set().union(*sets))
+    positive = np.array([sum(f in s for s, y in zip(sets, labels, strict=True) if y == 1) for f in features]) + 1.0
+    negative = np.array([sum(f in s for s, y in zip(sets, labels, strict=True) if y == 0) for f in features]) + 1.0
+    expected = np.log((positive / positive.sum()) / (negative / negative.sum()))
+    rows = model.table_rows(torch.tensor(features))
+    assert model.seen_ngrams.tolist() == features
+    assert np.allclose(model.log_count_ratio[rows, 1].numpy(), expected)
+    assert np.allclose(model.log_count_ratio[rows, 0].numpy(), -expected)
+    assert model.table_rows(torch.tensor([42, 0])).tolist() == [0, 0]  # unseen and padding share the zero row
+
+
+def test_nb_ngrams_see_indicators_ignore_padding_learn_and_reload(tmp_path):
+    texts = [[5, 6, 7], [8, 9, 10], [5, 11], [8, 12]]
+    model = _nb_model(EncodedSplit.from_lists(texts, [1, 0, 1, 0]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    ids, labels = torch.tensor([[5, 6, 7], [8, 9, 10]]), torch.tensor([1, 0])
+    for _ in range(30):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(ids), labels).backward()
+        optimizer.step()
+    model.eval()
+    assert torch.equal(model(torch.tensor([[5, 11, 0], [8, 12, 0]])).argmax(dim=1), labels)
+    once, twice = model(torch.tensor([[5, 6, 0, 0]])), model(torch.tensor([[5, 6, 5, 6]]))
+    assert torch.allclose(once, twice) and torch.allclose(once, model(torch.tensor([[5, 6]])))
+    extra = {"vocab_size": VOCAB, "num_classes": 2, "class_names": ["neg", "pos"]}
+    save_model(tmp_path / "model.pt", model, "classification", NB_PARAMS, extra)
+    loaded, _ = load_model(tmp_path / "model.pt")
+    assert torch.equal(loaded(ids), model(ids))
+
+
+def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_dense_one():
+    params = ModelParams(type="fasttext", embedding_dim=8, dropout=0.0, fasttext=FastTextParams(bigram_buckets=64))
+    ids, labels = torch.tensor([[5, 6, 7], [8, 9, 10]]), torch.tensor([0, 1])
+    trained = {}
+    for sparse in (False, True):
+        torch.manual_seed(0)
+        model = build_model(dataclasses.replace(params, fasttext=FastTextParams(64, sparse)), VOCAB, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        for _ in range(20):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(ids), labels).backward()
+            optimizer.step()
+        trained[sparse] = model
+    gradient = trained[True].embedding.weight.grad
+    assert gradient.is_sparse and set(gradient.coalesce().indices()[0].tolist()) < set(range(5, 11)) | set(
+        range(VOCAB, VOCAB + 64)
+    )
+    assert torch.allclose(trained[True].embedding.weight, trained[False].embedding.weight, atol=1e-5)
+    assert torch.equal(trained[True](ids).argmax(dim=1), labels)

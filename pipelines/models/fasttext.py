@@ -1,6 +1,10 @@
 """fastText-style classifier (Joulin et al. 2017): the mean of word and hashed-bigram embeddings, then a
 linear layer. Bigrams are hashed into ``bigram_buckets`` extra rows so memory does not grow with the
-number of distinct bigrams."""
+number of distinct bigrams.
+
+``sparse``: the embedding's gradient holds only the rows a batch used, so with plain SGD a step costs the
+batch's rows, not the table's (fastText's own 100 dims x 2M buckets is 200M weights; a dense Adam step
+touches all of them)."""
 
 from __future__ import annotations
 
@@ -26,11 +30,15 @@ class FastTextClassifier(nn.Module):
         dropout: float,
         embedding_init: str = "rand",
         vectors: np.ndarray | None = None,
+        sparse: bool = False,
     ):
         super().__init__()
         self.vocab_size = vocab_size
         self.bigram_buckets = bigram_buckets
         self.embedding = build_embedding(vocab_size + bigram_buckets, dim, embedding_init, vectors)
+        for table in self.embedding.modules():
+            if isinstance(table, nn.Embedding):
+                table.sparse = sparse
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(dim, num_classes)
 

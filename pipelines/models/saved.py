@@ -16,6 +16,7 @@ from torch import nn
 from pipelines.config import LanguageModelParams, ModelParams, build_section
 from pipelines.io import save_torch
 from pipelines.models import build_model
+from pipelines.models.ensemble import EnsembleClassifier
 from pipelines.models.language_model import build_language_model
 
 
@@ -41,6 +42,10 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
     else:
         params = build_section(ModelParams, state["model_params"], "model")
         placeholder = np.zeros((state["vocab_size"], params.embedding_dim), dtype=np.float32)
-        model = build_model(params, state["vocab_size"], state["num_classes"], placeholder)
+        members = [
+            build_model(params, state["vocab_size"], state["num_classes"], placeholder)
+            for _ in range(state.get("ensemble_size", 1))
+        ]
+        model = members[0] if len(members) == 1 else EnsembleClassifier(members)
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval(), state

@@ -21,6 +21,7 @@ FORM_KEYS: dict[str, str] = {
     "task": "classification (labelled texts) or language_model (next token: perplexity and generation)",
     "dataset.name": "Dataset from the registry (demo is synthetic and offline; ptb and jaychou are language-model "
     "corpora)",
+    "dataset.train_on": "sentences, or every labelled phrase of the training parse trees (sst1, sst2)",
     "model.type": "Classifier architecture (task classification)",
     "model.embedding_init": "rand, or vectors from the embed stage (static = frozen, non-static = fine-tuned, "
     "multichannel = both)",
@@ -38,6 +39,7 @@ FORM_KEYS: dict[str, str] = {
     "train.batch_size": "Examples per batch",
     "train.lr_schedule": "Learning-rate decay over the epochs",
     "train.seed": "Training seed: initial weights, dropout and batch order (the data stays the same)",
+    "train.ensemble_size": "Trainings (seeds train.seed, +1, ...) served as one model averaging them (classification)",
     "dataset.seed": "Data seed: demo corpus, created splits and embeddings",
 }
 

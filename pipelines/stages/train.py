@@ -15,14 +15,15 @@ import pandas as pd
 import torch
 
 from pipelines import models, tracking, training
-from pipelines.config import load_params
+from pipelines.config import Params, load_params
 from pipelines.io import read_json, write_json, write_text
+from pipelines.models.ensemble import member_params
 from pipelines.models.saved import save_model
 from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
-from pipelines.tasks import get_task
+from pipelines.tasks import Training, get_task
 from pipelines.timings import read_timings
-from pipelines.training.checkpoint_mirror import CheckpointMirror
+from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
 from pipelines.training.loop import fit
 
@@ -73,26 +74,42 @@ def fingerprint(paths: list[Path], settings: dict) -> str:
     return digest.hexdigest()
 
 
-def train(args) -> None:
-    params = load_params(args.params)
-    task = get_task(params)
-    device = resolve_device(params.train.device)
-    threads = configure_threads(params.train.num_threads)
-    use_amp = mixed_precision_enabled(params.train, device)
-    prepared = task.prepare_training(params, args.tokens, args.embeddings)
-    settings = {
+def fingerprint_settings(params: Params, prepared: Training, device: torch.device, use_amp: bool) -> dict:
+    return {
         "task": params.task,
         prepared.section: dataclasses.asdict(prepared.section_params),
         "train": {**dataclasses.asdict(params.train), "num_threads": None},
         "device": device.type,
         "mixed_precision": use_amp,
     }
+
+
+def member_epoch_logger(run, member: int):
+    """An ensemble member's curves, as ``member<k>_<metric>`` per epoch, so N curves never share a name."""
+
+    def log_epoch(row: dict[str, float]) -> None:
+        run.log_epoch({"epoch": row["epoch"], **{f"member{member}_{k}": v for k, v in row.items() if k != "epoch"}})
+
+    return log_epoch
+
+
+def train(args) -> None:
+    params = load_params(args.params)
+    task = get_task(params)
+    device = resolve_device(params.train.device)
+    threads = configure_threads(params.train.num_threads)
+    use_amp = mixed_precision_enabled(params.train, device)
+    size = params.train.ensemble_size
+    prepared = task.prepare_training(params, args.tokens, args.embeddings)
     log.info(
-        "%s on %s (%d threads): %d parameters",
+        "%s on %s (%d threads): %d parameters%s",
         prepared.description,
         device,
         threads,
         sum(p.numel() for p in prepared.model.parameters()),
+        f", {size} ensemble members (train.seed {params.train.seed}..{params.train.seed + size - 1})"
+        if size > 1
+        else "",
     )
     reports = {stage: args.reports / f"{stage}.json" for stage in ("validation", "tokenize", "embed")}
     upstream = tracking.upstream_metrics(reports) | read_timings(stages_before(Path("dvc.yaml"), "train"))
@@ -114,30 +131,55 @@ def train(args) -> None:
         dataset=train_frame,
         dataset_name=params.dataset.name,
     ) as run:
-        objective = task.objective(prepared, params, args.tokens, device, run)
         mirror = CheckpointMirror.from_env()
-        mirror.restore(args.checkpoint)
-        result = fit(
-            prepared.model,
-            objective,
-            params.train,
-            seed=params.train.seed,
-            device=device,
-            checkpoint_path=args.checkpoint,
-            fingerprint=fingerprint(prepared.inputs, settings),
-            on_epoch=run.log_epoch,
-            on_checkpoint=mirror.upload,
-        )
+        members, results = [], []
+        for member in range(size):
+            trained_params = member_params(params, member)
+            if member:
+                log.info("ensemble member %d/%d (train.seed %d)", member + 1, size, trained_params.train.seed)
+                prepared = task.prepare_training(trained_params, args.tokens, args.embeddings)
+            objective = task.objective(prepared, trained_params, args.tokens, device, run)
+            checkpoint = Path(member_name(str(args.checkpoint), member))
+            member_mirror = mirror.for_member(member)
+            member_mirror.restore(checkpoint)
+            results.append(
+                fit(
+                    prepared.model,
+                    objective,
+                    trained_params.train,
+                    seed=trained_params.train.seed,
+                    device=device,
+                    checkpoint_path=checkpoint,
+                    fingerprint=fingerprint(
+                        prepared.inputs, fingerprint_settings(trained_params, prepared, device, use_amp)
+                    ),
+                    on_epoch=run.log_epoch if size == 1 else member_epoch_logger(run, member),
+                    on_checkpoint=member_mirror.upload,
+                )
+            )
+            members.append(prepared.model)
+        result = results[0]
         summary = {f"best_valid_{objective.metric}": result.best_score}
+        model, saved, ensemble_report = prepared.model, prepared.saved, {}
+        if size > 1:
+            model, ensemble_report = task.ensemble(members, args.tokens, device)
+            saved = saved | {"ensemble_size": size}
+            summary = {f"best_valid_{objective.metric}": ensemble_report["valid_accuracy"]}
+            log.info(
+                "ensemble: validation accuracy %.4f (members %s), weights %s",
+                ensemble_report["valid_accuracy"],
+                ", ".join(f"{value:.4f}" for value in ensemble_report["member_valid_accuracy"]),
+                ensemble_report["weights"],
+            )
         run.log_metrics(
             summary
             | {
                 "best_epoch": result.best_epoch,
-                "train_seconds": result.seconds,
+                "train_seconds": sum(item.seconds for item in results),
                 "resumed_from_epoch": result.resumed_from_epoch,
             }
         )
-    save_model(args.model, prepared.model, params.task, prepared.section_params, prepared.saved)
+    save_model(args.model, model, params.task, prepared.section_params, saved)
     write_json(
         args.metrics,
         {
@@ -148,14 +190,15 @@ def train(args) -> None:
             "objective": {
                 "metric": f"valid_{objective.metric}",
                 "higher_is_better": objective.higher_is_better,
-                "best": result.best_score,
+                "best": summary[f"best_valid_{objective.metric}"],
             },
+            **({"ensemble": ensemble_report} if ensemble_report else {}),
         },
     )
-    columns = [column for column in result.history[0] if column != "seconds"]
+    rows = [{"member": member, **row} for member, item in enumerate(results) for row in item.history]
+    columns = [column for column in rows[0] if column != "seconds" and (size > 1 or column != "member")]
     write_text(
-        args.history,
-        "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in result.history]) + "\n",
+        args.history, "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]) + "\n"
     )
     log.info("best epoch %d: %s", result.best_epoch, ", ".join(f"{key} {value:.4f}" for key, value in summary.items()))
 

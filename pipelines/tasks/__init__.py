@@ -65,6 +65,12 @@ class TaskKind(Protocol):
 
     def evaluate(self, args: argparse.Namespace, params: Params) -> None: ...
 
+    # classification only (``train.ensemble_size`` > 1 is refused for other tasks): the members as one model
+    # with weights chosen on validation, and a report of them
+    def ensemble(
+        self, members: list[nn.Module], tokens: Path, device: torch.device
+    ) -> tuple[nn.Module, dict[str, Any]]: ...
+
 
 def get_task(params: Params) -> TaskKind:
     from pipelines.tasks.classification import ClassificationTask

@@ -20,7 +20,8 @@ from pipelines.config import Params
 from pipelines.data.splits import complete_splits
 from pipelines.evaluation import classification_metrics, confusion_frame, plot_confusion, split_hash
 from pipelines.io import atomic_path, read_json, write_json
-from pipelines.models import build_model
+from pipelines.models import build_model, fit_to_training_split
+from pipelines.models.ensemble import weighted_ensemble
 from pipelines.models.saved import load_model
 from pipelines.tasks import Selection, Training
 from pipelines.text.clean import CleanSettings, clean_texts
@@ -59,6 +60,7 @@ class ClassificationTask:
         vectors = np.load(embeddings) if params.model.embedding_init != "rand" else None
         torch.manual_seed(params.train.seed)
         model = build_model(params.model, len(vocabulary), len(class_names), vectors)
+        fit_to_training_split(model, EncodedSplit.load(tokens / "train.npz"))
         inputs = [tokens / name for name in ("vocab.json", "labels.json", "train.npz", "valid.npz")] + [embeddings]
         return Training(
             model,
@@ -68,6 +70,10 @@ class ClassificationTask:
             {"vocab_size": len(vocabulary), "num_classes": len(class_names), "class_names": class_names},
             params.model.type,
         )
+
+    def ensemble(self, members: list[torch.nn.Module], tokens: Path, device: torch.device):
+        """The members as one model, weighted on the validation split (``train.ensemble_size``)."""
+        return weighted_ensemble(members, EncodedSplit.load(tokens / "valid.npz"), device)
 
     def objective(self, training: Training, params: Params, tokens: Path, device: torch.device, run: Any):
         train, valid = (EncodedSplit.load(tokens / f"{split}.npz") for split in ("train", "valid"))

@@ -10,6 +10,7 @@ across processes, each with its own cache; order is preserved.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import re
@@ -40,11 +41,56 @@ class CleanSettings:
     punctuation: bool = True
     stopwords: frozenset[str] = frozenset()
     stem: bool = True
+    style: str = "treebank"  # pipelines.config.CleanStyle
 
     @classmethod
     def from_params(cls, options: CleanParams, stopwords: Iterable[str]) -> CleanSettings:
         """What the ``clean`` section of params.yaml asks for, with the stopword list the download stage chose."""
-        return cls(options.lowercase, options.punctuation, frozenset(stopwords), options.stem)
+        return cls.from_config(dataclasses.asdict(options), stopwords)
+
+    @classmethod
+    def from_config(cls, clean: dict, stopwords: Iterable[str]) -> CleanSettings:
+        """From the ``clean`` section as a saved model's preprocessing config holds it (no ``style`` before it
+        existed: treebank)."""
+        return cls(
+            clean["lowercase"],
+            clean["punctuation"],
+            frozenset(stopwords),
+            clean["stem"],
+            clean.get("style", "treebank"),
+        )
+
+
+# Kim (2014)'s clean_str and clean_str_sst (CNN_sentence, process_data.py / process_data_sst.py), kept exact:
+# its replacements " \( ", " \) ", " \? " put a backslash before the bracket or question mark (re.sub leaves
+# an unknown escape of punctuation as written), so those tokens are "\(", "\)" and "\?".
+KIM_KEEP = re.compile(r"[^A-Za-z0-9(),!?\'\`]")
+KIM_RULES = [
+    (re.compile(pattern), replacement)
+    for pattern, replacement in [
+        (r"\'s", " 's"),
+        (r"\'ve", " 've"),
+        (r"n\'t", " n't"),
+        (r"\'re", " 're"),
+        (r"\'d", " 'd"),
+        (r"\'ll", " 'll"),
+        (r",", " , "),
+        (r"!", " ! "),
+        (r"\(", " \\( "),
+        (r"\)", " \\) "),
+        (r"\?", " \\? "),
+    ]
+]
+KIM_SPACES = re.compile(r"\s{2,}")
+
+
+def kim_clean(text: str, sst: bool) -> str:
+    """Kim's cleaning before lower-casing (his ``TREC=True`` keeps case; here ``clean.lowercase`` decides)."""
+    text = KIM_KEEP.sub(" ", text)
+    if not sst:
+        for pattern, replacement in KIM_RULES:
+            text = pattern.sub(replacement, text)
+    return KIM_SPACES.sub(" ", text).strip()
 
 
 def token_pattern(punctuation: bool, negation: bool = True) -> str:
@@ -69,6 +115,7 @@ class TextCleaner:
         self._findall_without_negation = re.compile(token_pattern(settings.punctuation, negation=False)).findall
         self._stemmer = PorterStemmer()
         self._final: dict[str, str] = {}
+        self._kim_style = settings.style != "treebank"
 
     def _resolve(self, token: str) -> str:
         if token in self.settings.stopwords:
@@ -81,12 +128,19 @@ class TextCleaner:
         return final
 
     def tokens(self, text: str) -> list[str]:
+        if self._kim_style:
+            text = kim_clean(text, sst=self.settings.style == "kim_sst")
+            tokens = (text.lower() if self.settings.lowercase else text).split()
+            return self._final_tokens(tokens)
         if self.settings.lowercase:
             text = text.lower()
         # Each pattern below cannot match without its substring; testing for that is far cheaper.
         if "<" in text or "&" in text or "://" in text or "www." in text:
             text = self._markup.sub(" ", text)
-        tokens = self._findall(text) if "n't" in text else self._findall_without_negation(text)
+        return self._final_tokens(self._findall(text) if "n't" in text else self._findall_without_negation(text))
+
+    def _final_tokens(self, tokens: list[str]) -> list[str]:
+        """Stopwords dropped and tokens stemmed, through the per-token cache."""
         try:
             return list(filter(None, map(self._final.__getitem__, tokens)))
         except KeyError:

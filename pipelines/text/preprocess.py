@@ -22,9 +22,7 @@ class Preprocessor:
         self, clean: dict[str, Any], tokenize: dict[str, Any], stopwords: Sequence[str], vocabulary: Vocabulary
     ):
         self.config = {"clean": clean, "tokenize": tokenize, "stopwords": sorted(stopwords)}
-        self.cleaner = TextCleaner(
-            CleanSettings(clean["lowercase"], clean["punctuation"], frozenset(stopwords), clean["stem"])
-        )
+        self.cleaner = TextCleaner(CleanSettings.from_config(clean, stopwords))
         self.tokenizer = get_tokenizer(tokenize["method"], tokenize["bos_eos"], tokenize["max_length"])
         self.vocabulary = vocabulary
 

@@ -35,6 +35,10 @@ class CheckpointMirror:
         options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint and self.url.startswith("s3://") else {}
         return fsspec.core.url_to_fs(self.url, **options)[0]
 
+    def for_member(self, member: int) -> CheckpointMirror:
+        """The mirror of one ensemble member's checkpoint (member 0 keeps the run's URL)."""
+        return CheckpointMirror(None if self.url is None else member_name(self.url, member))
+
     def restore(self, local: Path) -> None:
         """Fetch the stored checkpoint when the workspace has none (a retry on a fresh worker)."""
         if self.url is None or local.exists():
@@ -51,3 +55,11 @@ class CheckpointMirror:
     def upload(self, local: Path) -> None:
         if self.url is not None:
             self._filesystem().put(str(local), self.url)
+
+
+def member_name(path: str, member: int) -> str:
+    """``.../checkpoint.pt`` for member 0, ``.../checkpoint.member1.pt`` for member 1 (a path or a URL)."""
+    if member == 0:
+        return path
+    stem, dot, suffix = path.rpartition(".")
+    return f"{stem}.member{member}.{suffix}" if dot and "/" not in suffix else f"{path}.member{member}"

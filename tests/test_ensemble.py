@@ -1,0 +1,90 @@
+"""Seed ensembles: weights chosen on validation, one model that averages its members, and the train stage's
+ensemble going the whole way (evaluate, register, serve) with every member resumable."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipelines.models.ensemble import EnsembleClassifier, choose_weights
+from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
+from tests.conftest import clone_project, run, tool_env
+
+
+def _one_hot(predictions: list[int], classes: int = 2) -> np.ndarray:
+    confident = np.full((len(predictions), classes), 0.1 / (classes - 1))
+    confident[np.arange(len(predictions)), predictions] = 0.9
+    return confident
+
+
+def test_weights_drop_a_member_that_only_hurts_on_validation():
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    good = _one_hot([0, 1, 0, 1, 0, 0])
+    also_good = _one_hot([0, 1, 0, 1, 1, 1])
+    wrong = _one_hot([1, 0, 1, 0, 1, 0])
+    weights = choose_weights([good, wrong, also_good], labels)
+    assert weights[1] == 0.0 and weights.sum() == pytest.approx(1.0)
+    mixed = sum(w * p for w, p in zip(weights, [good, wrong, also_good], strict=True))
+    best_member = max(float((p.argmax(1) == labels).mean()) for p in (good, wrong, also_good))
+    assert float((mixed.argmax(1) == labels).mean()) >= best_member
+
+
+def test_the_output_is_the_weighted_mean_probability_and_a_tie_keeps_fewer_members():
+    torch.manual_seed(0)
+    members = [torch.nn.Sequential(torch.nn.Embedding(10, 3), torch.nn.Flatten()) for _ in range(2)]
+    ensemble = EnsembleClassifier(members, [0.25, 0.75])
+    ids = torch.tensor([[4], [7]])
+    expected = 0.25 * torch.softmax(members[0](ids), 1) + 0.75 * torch.softmax(members[1](ids), 1)
+    assert torch.allclose(torch.softmax(ensemble(ids), 1), expected, atol=1e-6)
+    same = _one_hot([0, 1, 1])
+    assert choose_weights([same, same.copy()], np.array([0, 1, 1])).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_a_seed_ensemble_trains_registers_serves_and_resumes_every_member(reproduced_project, tmp_path):
+    """``train.ensemble_size: 3`` through the pipeline: three members with seeds 42-44, weights chosen on
+    validation (the ensemble's validation accuracy is at least its best member's), one registered model the
+    raw-text pyfunc serves with the evaluate stage's accuracy to the example; retraining after the model file
+    is lost resumes all three members from their checkpoints and writes the same bytes."""
+    project = clone_project(reproduced_project, tmp_path / "project")
+    env = tool_env({"MLFLOW_TRACKING_URI": ""})
+    run(
+        ["dvc", "exp", "run", "-S", "train.ensemble_size=3", "-S", "register.model_name=demo-ensemble"],
+        project,
+        env=env,
+    )
+    trained = json.loads((project / "reports/train.json").read_text())
+    ensemble = trained["ensemble"]
+    assert len(ensemble["weights"]) == 3 and sum(ensemble["weights"]) == pytest.approx(1.0)
+    assert ensemble["valid_accuracy"] >= max(ensemble["member_valid_accuracy"])
+    assert sorted(p.name for p in (project / "models").glob("checkpoint*.pt")) == [
+        "checkpoint.member1.pt",
+        "checkpoint.member2.pt",
+        "checkpoint.pt",
+    ]
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model("models:/demo-ensemble@champion")
+    test = pd.read_parquet(project / "data/validated/test.parquet")
+    predicted = served.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
+    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
+    assert int((predicted == test["label"].to_numpy()).sum()) == round(evaluated["accuracy"] * evaluated["examples"])
+
+    first = (project / "models/model.pt").read_bytes()
+    (project / "models/model.pt").unlink()
+    again = run(["dvc", "repro", "--force", "--single-item", "train"], project, env=env)
+    assert again.stderr.count("resumed from checkpoint") + again.stdout.count("resumed from checkpoint") == 3
+    assert (project / "models/model.pt").read_bytes() == first
+
+
+def test_each_member_mirrors_its_checkpoint_to_its_own_url():
+    url = "s3://bucket/checkpoints/run-1/checkpoint.pt"
+    assert CheckpointMirror(url).for_member(0).url == url
+    assert CheckpointMirror(url).for_member(2).url == "s3://bucket/checkpoints/run-1/checkpoint.member2.pt"
+    assert member_name("models/checkpoint.pt", 1) == "models/checkpoint.member1.pt"
+    assert CheckpointMirror(None).for_member(1).url is None
