@@ -135,7 +135,11 @@ def render_results(
         theirs = {model: summary(rows) for model, rows in cpu.items() if is_peer(model)}
         if not ours:
             continue
-        chosen = max(ours, key=lambda model: _selection_score(ours[model]))
+        # rows recorded before validation accuracy was stored can only be ranked by test accuracy; they compete
+        # only when no row has a validation score, so a test number never outranks a validation one
+        validated = {model: rows for model, rows in ours.items() if all("valid_accuracy" in r for r in rows)}
+        pool = validated or ours
+        chosen = max(pool, key=lambda model: _selection_score(pool[model]))
         best_ours = (chosen, summary(ours[chosen]))
         best_peer = max(theirs.items(), key=lambda item: item[1][0]) if theirs else None
         beats = best_peer is None or best_ours[1][0] > best_peer[1][0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -212,6 +213,22 @@ def reproduced_project(tmp_path_factory) -> Path:
     result = run(["dvc", "repro"], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
     project.joinpath("first-repro.log").write_text(result.stdout + result.stderr)
     return project
+
+
+def served_test_accuracy_matches_evaluate(project: Path, model_name: str) -> dict:
+    """Load ``models:/<model_name>@champion`` from the project's own MLflow store, predict the raw test split
+    and assert it gets exactly as many right as the evaluate stage did; the evaluate stage's test metrics."""
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    test = pd.read_parquet(project / "data/validated/test.parquet")
+    predicted = model.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
+    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
+    correct = int((predicted == test["label"].to_numpy()).sum())
+    assert correct == round(evaluated["accuracy"] * evaluated["examples"]) and len(test) == evaluated["examples"]
+    return evaluated
 
 
 def clone_project(project: Path, destination: Path) -> Path:

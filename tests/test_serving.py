@@ -3,7 +3,6 @@ stages saw it, so its accuracy on the test split's raw texts equals the evaluate
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import clone_project, run, tool_env
+from tests.conftest import clone_project, run, served_test_accuracy_matches_evaluate, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -22,16 +21,7 @@ def _raw_test_split(project: Path) -> pd.DataFrame:
 
 
 def test_the_registered_pyfunc_reproduces_the_evaluate_stage_accuracy_exactly(reproduced_project):
-    import mlflow
-
-    project = reproduced_project
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model("models:/textflow-demo@champion")
-    test = _raw_test_split(project)
-    predicted = model.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
-    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
-    correct = int((predicted == test["label"].to_numpy()).sum())
-    assert correct == round(evaluated["accuracy"] * evaluated["examples"]) and len(test) == evaluated["examples"]
+    served_test_accuracy_matches_evaluate(reproduced_project, "textflow-demo")
 
 
 def test_predict_local_file_and_stdin_give_the_registered_models_labels(reproduced_project, tmp_path):
@@ -84,16 +74,8 @@ def test_an_nb_ngrams_model_trains_registers_and_serves_raw_text_like_the_evalua
     """The NB-weighted n-gram model goes the whole way of any model type: trained by the train stage (its
     log-count ratios from the training split), evaluated, registered, and served from the registry by the same
     raw-text pyfunc with the evaluate stage's accuracy to the example."""
-    import mlflow
-
     project = clone_project(reproduced_project, tmp_path / "project")
     overrides = ["-S", "model.type=nb_ngrams", "-S", "model.dropout=0.0", "-S", "register.model_name=demo-nb"]
     run(["dvc", "exp", "run", *overrides], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model("models:/demo-nb@champion")
-    test = _raw_test_split(project)
-    predicted = model.predict(pd.DataFrame({"text": test["text"]}))["label"].to_numpy()
-    evaluated = json.loads((project / "reports/metrics.json").read_text())["test"]
-    correct = int((predicted == test["label"].to_numpy()).sum())
-    assert correct == round(evaluated["accuracy"] * evaluated["examples"])
+    evaluated = served_test_accuracy_matches_evaluate(project, "demo-nb")
     assert evaluated["accuracy"] >= 0.75, evaluated
