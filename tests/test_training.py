@@ -7,7 +7,8 @@ import torch
 from pipelines.config import ModelParams, TrainParams
 from pipelines.models import build_model
 from pipelines.text.sequences import EncodedSplit
-from pipelines.training.batches import batch_rows
+from pipelines.text.vocab import PAD_ID
+from pipelines.training.batches import batch_rows, pad_batch
 from pipelines.training.loop import predict_probabilities, train_model
 
 CPU = torch.device("cpu")
@@ -38,6 +39,22 @@ def test_length_buckets_cover_every_row_once_reproducibly_and_cut_padding():
 
     plain = batch_rows(lengths, 20, shuffle=True, seed=3, epoch=1, length_buckets=False)
     assert padding(epoch) < padding(plain) / 5
+
+
+def test_a_padded_batch_holds_each_row_then_padding():
+    split = EncodedSplit.from_lists([[5, 6, 7], [], [8], [9, 10]], [0, 1, 0, 1])
+    assert pad_batch(split, np.array([3, 0, 1])).tolist() == [[9, 10, PAD_ID], [5, 6, 7], [PAD_ID] * 3]
+    assert pad_batch(split, np.array([2]), min_length=3).tolist() == [[8, PAD_ID, PAD_ID]]
+    empty = EncodedSplit.from_lists([[], []], [0, 1])
+    assert pad_batch(empty, np.array([1, 0]), min_length=2).tolist() == [[PAD_ID, PAD_ID]] * 2
+    generated = _split(500)
+    rows = np.random.default_rng(1).permutation(500)[:64]
+    batch = pad_batch(generated, rows).numpy()
+    for position, row in enumerate(rows):
+        sequence = generated.sequence(row)
+        assert batch[position, : len(sequence)].tolist() == sequence.tolist()
+        assert (batch[position, len(sequence) :] == PAD_ID).all()
+    assert batch.shape[1] == generated.lengths[rows].max() and batch.dtype == np.int64
 
 
 def test_predictions_come_back_in_row_order():
