@@ -213,7 +213,7 @@ class FastTextParams:
         default=False,
         metadata={
             "doc": "sparse embedding gradients: a step touches only the rows in its batch, so fastText's size "
-            "(100 dims x 2M buckets) trains fast; needs train.optimizer sgd, weight_decay 0, grad_clip 0"
+            "(100 dims x 2M buckets) trains fast; needs train.optimizer sgd, momentum 0, weight_decay 0, grad_clip 0"
         },
     )
 
@@ -452,16 +452,19 @@ def _check_consistency(params: Params, source: str) -> None:
             f"'{key}' is {value!r}"
             for key, value, needed in [
                 ("train.optimizer", train.optimizer, "sgd"),
+                ("train.momentum", train.momentum, 0.0),
                 ("train.weight_decay", train.weight_decay, 0.0),
                 ("train.grad_clip", train.grad_clip, 0.0),
             ]
             if value != needed
         ]
         if wrong:
+            # torch 2.13: Adam and clip_grad_norm_ refuse sparse gradients; SGD's momentum buffer stays sparse and
+            # is never coalesced, so it grows by every step's rows (TREC, 2M buckets: epoch 1 4.4 s, epoch 5 30.7 s)
             raise ConfigError(
-                f"{source}: 'model.fasttext.sparse' gives sparse gradients, which only plain SGD without weight "
-                f"decay or gradient clipping can apply; {', '.join(wrong)} (set train.optimizer: sgd, "
-                "train.weight_decay: 0, train.grad_clip: 0)"
+                f"{source}: 'model.fasttext.sparse' gives sparse gradients, which only plain SGD without momentum, "
+                f"weight decay or gradient clipping applies at the cost of the batch's rows; {', '.join(wrong)} "
+                "(set train.optimizer: sgd, train.momentum: 0, train.weight_decay: 0, train.grad_clip: 0)"
             )
     if params.model.type == "nb_ngrams" and params.model.embedding_init != "rand":
         raise ConfigError(

@@ -69,7 +69,8 @@ def test_override_by_dotted_key(tmp_path):
         ({"model": {"type": "nb_ngrams", "embedding_init": "static"}}, "nb_ngrams is a linear model over n-gram"),
         (
             {"model": {"type": "fasttext", "fasttext": {"sparse": True}}, "train": {"optimizer": "sgd"}},
-            "only plain SGD without weight decay or gradient clipping can apply; 'train.grad_clip' is 5.0",
+            "only plain SGD without momentum, weight decay or gradient clipping applies at the cost of the batch's "
+            "rows; 'train.momentum' is 0.9, 'train.grad_clip' is 5.0",
         ),
         ({"dataset": {"name": "mr", "train_on": "phrases"}}, "dataset 'mr' has no parse trees; phrases exist for"),
         ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),

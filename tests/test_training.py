@@ -70,6 +70,25 @@ def _subset(split, rows):
     return EncodedSplit.from_lists([split.sequence(row).tolist() for row in rows], split.labels[rows].tolist())
 
 
+def test_training_returns_the_weights_of_its_best_validation_epoch_not_its_last():
+    train, valid = _split(200, seed=1), _split(60, seed=2)
+    params = TrainParams(epochs=8, batch_size=16, learning_rate=1.0, optimizer="sgd", momentum=0.0, patience=8)
+    torch.manual_seed(3)
+    model = build_model(ModelParams(type="fasttext", embedding_dim=8, dropout=0.0), 80, 2)
+    after_epoch = {}
+
+    def on_epoch(row):
+        after_epoch[row["epoch"]] = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+    result = train_model(model, train, valid, params, seed=3, device=CPU, on_epoch=on_epoch)
+    scores = [row["valid_accuracy"] for row in result.history]
+    assert result.best_epoch == 1 + scores.index(max(scores)) and len(after_epoch) == 8
+    assert 2 <= result.best_epoch < 8, "this setting must improve after epoch 1 and peak before the end"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, after_epoch[result.best_epoch][name]), name
+    assert not torch.equal(model.output.weight, after_epoch[8]["output.weight"])
+
+
 class Interrupted(Exception):
     pass
 
