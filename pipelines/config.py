@@ -225,6 +225,12 @@ class NBNgramsParams:
         10_000_000, minimum=0, maximum=1_000_000_000, doc="hash ids for n >= 2 (rows only for those seen); 0 = unigrams"
     )
     smoothing: float = bounded(1.0, minimum=1e-6, maximum=100.0, doc="alpha added to every n-gram count")
+    initial_weight: float = bounded(
+        0.0,
+        minimum=-10.0,
+        maximum=10.0,
+        doc="every n-gram's weight before training; 1 starts from multinomial naive Bayes instead of from nothing",
+    )
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,21 @@ def test_nb_ngrams_see_indicators_ignore_padding_learn_and_reload(tmp_path):
     assert torch.equal(loaded(ids), model(ids))
 
 
+def test_nb_ngrams_with_initial_weight_one_start_as_naive_bayes():
+    """Before any step, each class's logit is the sum of its log-count ratios over the text's distinct seen
+    n-grams: naive Bayes's log-odds (uniform prior), so training moves from NB rather than from zero."""
+    texts = [[5, 6, 7], [8, 9, 10], [5, 11], [8, 12], [6, 9]]
+    params = dataclasses.replace(NB_PARAMS, nb_ngrams=dataclasses.replace(NB_PARAMS.nb_ngrams, initial_weight=1.0))
+    model = build_model(params, VOCAB, 2)
+    fit_to_training_split(model, EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))
+    model.eval()
+    query = [5, 6, 5, 13]
+    rows = model.table_rows(torch.tensor(sorted(_ngram_sets(query, model))))
+    assert torch.allclose(model(torch.tensor([query]))[0], model.log_count_ratio[rows].sum(dim=0))
+    assert model(torch.tensor([[5, 11], [8, 12]])).argmax(dim=1).tolist() == [1, 0]
+    assert not _nb_model(EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))(torch.tensor([query])).any()
+
+
 def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_dense_one():
     params = ModelParams(type="fasttext", embedding_dim=8, dropout=0.0, fasttext=FastTextParams(bigram_buckets=64))
     ids, labels = torch.tensor([[5, 6, 7], [8, 9, 10]]), torch.tensor([0, 1])

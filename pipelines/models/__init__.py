@@ -58,7 +58,13 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
     if params.type == "nb_ngrams":
         options = params.nb_ngrams
         return NBWeightedNgrams(
-            vocab_size, num_classes, options.max_n, options.buckets, options.smoothing, params.dropout
+            vocab_size,
+            num_classes,
+            options.max_n,
+            options.buckets,
+            options.smoothing,
+            params.dropout,
+            options.initial_weight,
         )
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")
 

@@ -6,7 +6,9 @@ classes, ``r_c = log((p_c / |p_c|_1) / (q_c / |q_c|_1))`` says how much an n-gra
 The logit of ``c`` is ``sum over the text's distinct n-grams f of w_c[f] * r_c[f] + b_c``: logistic regression on
 the NB-scaled features, one ratio per class (one-vs-rest) so it extends to more than two classes; for two
 classes ``r_0 = -r_1`` and it is the paper's NB-LR. Wang & Manning's NBSVM differs in the loss (hinge) and an
-interpolation towards the mean weight (beta 0.25); it is not built here.
+interpolation towards the mean weight (beta 0.25); it is not built here. ``initial_weight: 1`` plays a part of
+that interpolation's role: every weight starts equal, so the untrained model is multinomial naive Bayes
+(uniform prior) and early stopping picks a point on the way from NB to LR instead of from an empty model.
 
 The ratios come from the training split before training (:meth:`fit_log_count_ratio`) and are a buffer, so a
 saved model rebuilt from its config and state dict predicts the same without the training data.
@@ -38,18 +40,26 @@ class NBWeightedNgrams(nn.Module):
     min_length = 1
 
     def __init__(
-        self, vocab_size: int, num_classes: int, max_n: int, buckets: int, smoothing: float, dropout: float
+        self,
+        vocab_size: int,
+        num_classes: int,
+        max_n: int,
+        buckets: int,
+        smoothing: float,
+        dropout: float,
+        initial_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.vocab_size, self.num_classes = vocab_size, num_classes
         self.max_n, self.buckets, self.smoothing = max_n, buckets, smoothing
+        self.initial_weight = initial_weight
         self.bias = nn.Parameter(torch.zeros(num_classes))
         self.dropout = nn.Dropout(dropout)
         self._allocate(0)
 
     def _allocate(self, seen: int) -> None:
         device = self.bias.device
-        self.weight = nn.Parameter(torch.zeros(seen + 1, self.num_classes, device=device))
+        self.weight = nn.Parameter(torch.full((seen + 1, self.num_classes), self.initial_weight, device=device))
         self.register_buffer("log_count_ratio", torch.zeros(seen + 1, self.num_classes, device=device))
         self.register_buffer("seen_ngrams", torch.zeros(seen, dtype=torch.long, device=device))
 
