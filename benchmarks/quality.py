@@ -44,7 +44,7 @@ from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_
 from pipelines.data.splits import complete_splits, stratified_folds
 from pipelines.embeddings import BuiltVectors, build_vectors
 from pipelines.models import build_model, fit_to_training_split
-from pipelines.models.ensemble import member_params, weighted_ensemble
+from pipelines.models.ensemble import member_params, served_classifier
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
@@ -245,10 +245,8 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
             )
         )
         members.append(model)
-    model, valid_accuracy = members[0], results[0].best_score
-    if size > 1:
-        model, report = weighted_ensemble(members, valid, device)
-        valid_accuracy = report["valid_accuracy"]
+    model, report = served_classifier(members, train, valid, params.train, device)
+    valid_accuracy = report.get("valid_accuracy", results[0].best_score)
     outcome = {
         "accuracy": test_accuracy(model),
         "seconds": sum(result.seconds for result in results),

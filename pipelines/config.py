@@ -294,6 +294,14 @@ class TrainParams:
         doc="classification: N trainings (seeds seed .. seed+N-1) served as one model averaging their "
         "probabilities, weights chosen on validation",
     )
+    label_prior: Literal["train", "valid"] = field(
+        default="train",
+        metadata={
+            "doc": "classification: the class frequencies the served probabilities assume. valid: shift them "
+            "from the training split's frequencies to the validation split's, for training data whose label "
+            "mix differs from what is scored (SST phrases: 51% neutral vs 19% of sentences)"
+        },
+    )
     epochs: int = bounded(15, minimum=1, maximum=1000)
     batch_size: int = bounded(50, minimum=1, maximum=65_536)
     learning_rate: float = bounded(
@@ -447,6 +455,11 @@ def _check_consistency(params: Params, source: str) -> None:
                 f"{source}: 'model.type' charcnn quantizes characters one-hot and has no word embedding; "
                 f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
             )
+    if params.train.label_prior != "train" and params.task != "classification":
+        raise ConfigError(
+            f"{source}: 'train.label_prior' ({params.train.label_prior!r}) shifts class probabilities; "
+            f"'task' is {params.task!r}, so set label_prior: train"
+        )
     if params.train.ensemble_size > 1 and params.task != "classification":
         raise ConfigError(
             f"{source}: 'train.ensemble_size' ({params.train.ensemble_size}) averages classifiers' probabilities; "

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.models.ensemble import EnsembleClassifier, choose_weights
+from pipelines.config import FastTextParams, ModelParams, TrainParams
+from pipelines.models import build_model
+from pipelines.models.ensemble import EnsembleClassifier, choose_weights, served_classifier, wraps_members
+from pipelines.models.saved import load_model, save_model
+from pipelines.text.sequences import EncodedSplit
 from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
 from tests.conftest import clone_project, run, served_test_accuracy_matches_evaluate, tool_env
 
@@ -41,6 +45,57 @@ def test_the_output_is_the_weighted_mean_probability_and_a_tie_keeps_fewer_membe
     assert torch.allclose(torch.softmax(ensemble(ids), 1), expected, atol=1e-6)
     same = _one_hot([0, 1, 1])
     assert choose_weights([same, same.copy()], np.array([0, 1, 1])).tolist() == [1.0, 0.0]
+
+
+MEMBER_PARAMS = ModelParams(type="fasttext", embedding_dim=4, dropout=0.0, fasttext=FastTextParams(bigram_buckets=0))
+
+
+def _biased_member() -> torch.nn.Module:
+    """A classifier that leans to class 1 (of three), the way a model trained on neutral-heavy phrases leans
+    to neutral on sentences."""
+    member = build_model(MEMBER_PARAMS, 12, 3).eval()
+    with torch.no_grad():
+        member.output.bias.copy_(torch.tensor([0.0, 1.0, 0.0]))
+    return member
+
+
+def test_label_prior_valid_shifts_probabilities_to_the_validation_class_frequencies(tmp_path):
+    """Bayes' rule for a new class prior: softmax of the output is p(c) * valid_freq(c) / train_freq(c),
+    renormalised; the shift comes from label counts (one added to each), and the shifted model is what is
+    saved, reloaded and scored."""
+    torch.manual_seed(0)
+    member = _biased_member()
+    train = EncodedSplit.from_lists([[1 + i % 10] for i in range(60)], [1] * 40 + [0] * 10 + [2] * 10)
+    valid = EncodedSplit.from_lists([[1 + i] for i in range(9)], [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    params = TrainParams(label_prior="valid")
+    assert wraps_members(params) and not wraps_members(TrainParams())
+
+    model, report = served_classifier([member], train, valid, params, torch.device("cpu"))
+    expected_shift = np.log(np.array([4.0, 4.0, 4.0]) / 12) - np.log(np.array([11.0, 41.0, 11.0]) / 63)
+    assert np.allclose(report["log_prior_shift"], expected_shift, atol=1e-6)
+    ids = torch.arange(1, 10).unsqueeze(1)
+    reweighted = torch.softmax(member(ids), 1) * torch.tensor(np.exp(expected_shift), dtype=torch.float32)
+    assert torch.allclose(torch.softmax(model(ids), 1), reweighted / reweighted.sum(1, keepdim=True), atol=1e-5)
+    assert (member(ids).argmax(1) == 1).all() and not (model(ids).argmax(1) == 1).all()
+    assert report["valid_accuracy"] == pytest.approx(float((model(ids).argmax(1).numpy() == valid.labels).mean()))
+
+    extra = {"vocab_size": 12, "num_classes": 3, "class_names": ["a", "b", "c"], "ensemble_size": 1}
+    save_model(tmp_path / "model.pt", model, "classification", MEMBER_PARAMS, extra)
+    loaded, _ = load_model(tmp_path / "model.pt")
+    assert torch.allclose(loaded(ids), model(ids))
+
+    served, unchanged = served_classifier([member], train, valid, TrainParams(), torch.device("cpu"))
+    assert served is member and unchanged == {}
+
+
+def test_an_ensemble_saved_before_the_prior_shift_existed_still_loads():
+    torch.manual_seed(0)
+    members = [_biased_member() for _ in range(2)]
+    old_state = {key: value for key, value in EnsembleClassifier(members).state_dict().items() if "prior" not in key}
+    loaded = EnsembleClassifier([_biased_member() for _ in range(2)])
+    loaded.load_state_dict(old_state)
+    ids = torch.tensor([[3], [5]])
+    assert torch.allclose(loaded(ids), EnsembleClassifier(members)(ids))
 
 
 @pytest.mark.slow

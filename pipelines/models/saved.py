@@ -46,6 +46,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
             build_model(params, state["vocab_size"], state["num_classes"], placeholder)
             for _ in range(state.get("ensemble_size", 1))
         ]
-        model = members[0] if len(members) == 1 else EnsembleClassifier(members)
+        model = EnsembleClassifier(members) if "ensemble_size" in state else members[0]
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval(), state

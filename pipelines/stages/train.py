@@ -17,7 +17,7 @@ import torch
 from pipelines import models, tracking, training
 from pipelines.config import Params, load_params
 from pipelines.io import read_json, write_json, write_text
-from pipelines.models.ensemble import member_params
+from pipelines.models.ensemble import member_params, wraps_members
 from pipelines.models.saved import save_model
 from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
@@ -161,15 +161,18 @@ def train(args) -> None:
         result = results[0]
         summary = {f"best_valid_{objective.metric}": result.best_score}
         model, saved, ensemble_report = prepared.model, prepared.saved, {}
-        if size > 1:
-            model, ensemble_report = task.ensemble(members, args.tokens, device)
+        if wraps_members(params.train):
+            model, ensemble_report = task.ensemble(members, args.tokens, params, device)
             saved = saved | {"ensemble_size": size}
             summary = {f"best_valid_{objective.metric}": ensemble_report["valid_accuracy"]}
             log.info(
-                "ensemble: validation accuracy %.4f (members %s), weights %s",
+                "ensemble: validation accuracy %.4f (members %s), weights %s%s",
                 ensemble_report["valid_accuracy"],
                 ", ".join(f"{value:.4f}" for value in ensemble_report["member_valid_accuracy"]),
                 ensemble_report["weights"],
+                f", log prior shift {ensemble_report['log_prior_shift']}"
+                if "log_prior_shift" in ensemble_report
+                else "",
             )
         run.log_metrics(
             summary

@@ -65,10 +65,10 @@ class TaskKind(Protocol):
 
     def evaluate(self, args: argparse.Namespace, params: Params) -> None: ...
 
-    # classification only (``train.ensemble_size`` > 1 is refused for other tasks): the members as one model
-    # with weights chosen on validation, and a report of them
+    # classification only (``train.ensemble_size`` > 1 and ``train.label_prior`` are refused for other tasks):
+    # the members as one model with weights chosen on validation, and a report of them
     def ensemble(
-        self, members: list[nn.Module], tokens: Path, device: torch.device
+        self, members: list[nn.Module], tokens: Path, params: Params, device: torch.device
     ) -> tuple[nn.Module, dict[str, Any]]: ...
 
 

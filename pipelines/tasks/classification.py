@@ -21,7 +21,7 @@ from pipelines.data.splits import complete_splits
 from pipelines.evaluation import classification_metrics, confusion_frame, plot_confusion, split_hash
 from pipelines.io import atomic_path, read_json, write_json
 from pipelines.models import build_model, fit_to_training_split
-from pipelines.models.ensemble import weighted_ensemble
+from pipelines.models.ensemble import served_classifier
 from pipelines.models.saved import load_model
 from pipelines.tasks import Selection, Training
 from pipelines.text.clean import CleanSettings, clean_texts
@@ -71,9 +71,11 @@ class ClassificationTask:
             params.model.type,
         )
 
-    def ensemble(self, members: list[torch.nn.Module], tokens: Path, device: torch.device):
-        """The members as one model, weighted on the validation split (``train.ensemble_size``)."""
-        return weighted_ensemble(members, EncodedSplit.load(tokens / "valid.npz"), device)
+    def ensemble(self, members: list[torch.nn.Module], tokens: Path, params: Params, device: torch.device):
+        """The members as one model, weighted on the validation split (``train.ensemble_size``) and shifted to
+        its class frequencies (``train.label_prior``)."""
+        train, valid = (EncodedSplit.load(tokens / f"{split}.npz") for split in ("train", "valid"))
+        return served_classifier(members, train, valid, params.train, device)
 
     def objective(self, training: Training, params: Params, tokens: Path, device: torch.device, run: Any):
         train, valid = (EncodedSplit.load(tokens / f"{split}.npz") for split in ("train", "valid"))
