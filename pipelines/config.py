@@ -231,6 +231,13 @@ class NBNgramsParams:
         maximum=10.0,
         doc="every n-gram's weight before training; 1 starts from multinomial naive Bayes instead of from nothing",
     )
+    interpolation: float = bounded(
+        1.0,
+        minimum=0.0,
+        maximum=1.0,
+        doc="NBSVM's beta: evaluated and served weights are beta * w + (1 - beta) * mean |w| (Wang & Manning: "
+        "0.25); 1 serves the trained weights",
+    )
 
 
 @dataclass(frozen=True)
@@ -455,16 +462,17 @@ def _check_consistency(params: Params, source: str) -> None:
                 f"{source}: 'model.type' charcnn quantizes characters one-hot and has no word embedding; "
                 f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
             )
-    if params.train.label_prior != "train" and params.task != "classification":
-        raise ConfigError(
-            f"{source}: 'train.label_prior' ({params.train.label_prior!r}) shifts class probabilities; "
-            f"'task' is {params.task!r}, so set label_prior: train"
-        )
-    if params.train.ensemble_size > 1 and params.task != "classification":
-        raise ConfigError(
-            f"{source}: 'train.ensemble_size' ({params.train.ensemble_size}) averages classifiers' probabilities; "
-            f"'task' is {params.task!r}, so set ensemble_size: 1"
-        )
+    if params.task != "classification":
+        classification_only = [
+            f"'train.{key}' is {value!r} ({purpose}; set {key}: {default})"
+            for key, value, default, purpose in [
+                ("label_prior", params.train.label_prior, "train", "it shifts class probabilities"),
+                ("ensemble_size", params.train.ensemble_size, 1, "it averages classifiers' probabilities"),
+            ]
+            if value != default
+        ]
+        if classification_only:
+            raise ConfigError(f"{source}: 'task' is {params.task!r}, but {', '.join(classification_only)}")
     train = params.train
     if params.model.type == "fasttext" and params.model.fasttext.sparse:
         wrong = [

@@ -75,6 +75,16 @@ def test_override_by_dotted_key(tmp_path):
         ({"dataset": {"name": "mr", "train_on": "phrases"}}, "dataset 'mr' has no parse trees; phrases exist for"),
         ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),
         ({"model": {"rnn": {"pooling": "mean"}}}, "'model.rnn.pooling' is 'mean'; allowed values: max, attention"),
+        (
+            {"task": "language_model", "dataset": {"name": "ptb"}, "train": {"ensemble_size": 3}},
+            "'task' is 'language_model', but 'train.ensemble_size' is 3 (it averages classifiers' probabilities; "
+            "set ensemble_size: 1)",
+        ),
+        (
+            {"task": "language_model", "dataset": {"name": "ptb"}, "train": {"label_prior": "valid"}},
+            "'train.label_prior' is 'valid' (it shifts class probabilities; set label_prior: train)",
+        ),
+        ({"model": {"nb_ngrams": {"interpolation": 1.5}}}, "'model.nb_ngrams.interpolation' is 1.5; allowed range"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(data, message):

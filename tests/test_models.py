@@ -166,6 +166,32 @@ def test_nb_ngrams_with_initial_weight_one_start_as_naive_bayes():
     assert not _nb_model(EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))(torch.tensor([query])).any()
 
 
+def test_nb_ngrams_interpolation_serves_nbsvms_beta_mix_but_trains_the_plain_weights(tmp_path):
+    """With beta, the evaluated model's weights are beta * w + (1 - beta) * each class's mean |w| over the seen
+    n-grams (Wang & Manning's w'); training mode keeps w, so the fit is plain NB-LR, and a reload serves the same."""
+    texts = [[5, 6, 7], [8, 9, 10], [5, 11], [8, 12], [6, 9]]
+    params = dataclasses.replace(NB_PARAMS, nb_ngrams=dataclasses.replace(NB_PARAMS.nb_ngrams, interpolation=0.25))
+    model = build_model(params, VOCAB, 2)
+    fit_to_training_split(model, EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))
+    with torch.no_grad():
+        model.weight.copy_(torch.randn_like(model.weight))
+        model.weight[0] = 100.0  # the unseen row has ratio 0: it must not count in the mean
+    query = torch.tensor([[5, 6, 5, 13]])
+    rows = model.table_rows(model.feature_ids(query))
+    ratios = model.log_count_ratio[rows]
+    trained = model.weight[1:].detach()
+    mixed = 0.25 * model.weight[rows] + 0.75 * trained.abs().mean(dim=0)
+    model.train()
+    model.dropout.p = 0.0
+    assert torch.allclose(model(query), (model.weight[rows] * ratios).sum(dim=1) + model.bias)
+    model.eval()
+    assert torch.allclose(model(query), (mixed * ratios).sum(dim=1) + model.bias)
+    extra = {"vocab_size": VOCAB, "num_classes": 2, "class_names": ["neg", "pos"]}
+    save_model(tmp_path / "model.pt", model, "classification", params, extra)
+    loaded, _ = load_model(tmp_path / "model.pt")
+    assert torch.allclose(loaded(query), model(query))
+
+
 def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_dense_one():
     params = ModelParams(type="fasttext", embedding_dim=8, dropout=0.0, fasttext=FastTextParams(bigram_buckets=64))
     ids, labels = torch.tensor([[5, 6, 7], [8, 9, 10]]), torch.tensor([0, 1])

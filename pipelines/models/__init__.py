@@ -65,6 +65,7 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
             options.smoothing,
             params.dropout,
             options.initial_weight,
+            options.interpolation,
         )
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")
 

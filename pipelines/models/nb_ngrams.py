@@ -5,10 +5,14 @@ For class ``c`` with ``p_c = alpha + sum of indicators of texts in c`` and ``q_c
 classes, ``r_c = log((p_c / |p_c|_1) / (q_c / |q_c|_1))`` says how much an n-gram favours ``c`` over the rest.
 The logit of ``c`` is ``sum over the text's distinct n-grams f of w_c[f] * r_c[f] + b_c``: logistic regression on
 the NB-scaled features, one ratio per class (one-vs-rest) so it extends to more than two classes; for two
-classes ``r_0 = -r_1`` and it is the paper's NB-LR. Wang & Manning's NBSVM differs in the loss (hinge) and an
-interpolation towards the mean weight (beta 0.25); it is not built here. ``initial_weight: 1`` plays a part of
-that interpolation's role: every weight starts equal, so the untrained model is multinomial naive Bayes
-(uniform prior) and early stopping picks a point on the way from NB to LR instead of from an empty model.
+classes ``r_0 = -r_1`` and it is the paper's NB-LR. Wang & Manning's NBSVM adds an interpolation towards the
+mean weight, ``w' = beta * w + (1 - beta) * mean |w|`` (beta 0.25), which pulls the trained model back towards
+naive Bayes (equal weights on the ratios); ``interpolation`` is that beta. Training fits ``w`` as plain NB-LR and
+only the evaluated and served model uses ``w'`` (as the paper interpolates after fitting), so early stopping
+chooses the epoch whose interpolated model scores best on validation. The loss stays logistic, not the paper's
+hinge. ``initial_weight: 1`` is the other route to naive Bayes: every weight starts equal, so the untrained
+model is multinomial naive Bayes (uniform prior) and early stopping picks a point on the way from NB to LR
+instead of from an empty model.
 
 The ratios come from the training split before training (:meth:`fit_log_count_ratio`) and are a buffer, so a
 saved model rebuilt from its config and state dict predicts the same without the training data.
@@ -48,11 +52,12 @@ class NBWeightedNgrams(nn.Module):
         smoothing: float,
         dropout: float,
         initial_weight: float = 0.0,
+        interpolation: float = 1.0,
     ) -> None:
         super().__init__()
         self.vocab_size, self.num_classes = vocab_size, num_classes
         self.max_n, self.buckets, self.smoothing = max_n, buckets, smoothing
-        self.initial_weight = initial_weight
+        self.initial_weight, self.interpolation = initial_weight, interpolation
         self.bias = nn.Parameter(torch.zeros(num_classes))
         self.dropout = nn.Dropout(dropout)
         self._allocate(0)
@@ -94,9 +99,17 @@ class NBWeightedNgrams(nn.Module):
         found = (self.seen_ngrams[place] == features) & (features != PAD_ID)
         return torch.where(found, place + 1, torch.zeros_like(place))
 
+    def served_weight(self) -> torch.Tensor:
+        """The trained weights while training; NBSVM's interpolation of them otherwise. Row 0 (unseen n-grams,
+        ratio 0) is left out of each class's mean magnitude."""
+        if self.training or self.interpolation == 1.0 or len(self.weight) < 2:
+            return self.weight
+        mean_magnitude = self.weight[1:].abs().mean(dim=0)
+        return self.interpolation * self.weight + (1.0 - self.interpolation) * mean_magnitude
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         rows = self.table_rows(self.feature_ids(ids))
-        contributions = self.weight[rows] * self.log_count_ratio[rows]
+        contributions = self.served_weight()[rows] * self.log_count_ratio[rows]
         return self.dropout(contributions).sum(dim=1) + self.bias
 
     @torch.no_grad()
