@@ -99,17 +99,18 @@ class NBWeightedNgrams(nn.Module):
         found = (self.seen_ngrams[place] == features) & (features != PAD_ID)
         return torch.where(found, place + 1, torch.zeros_like(place))
 
-    def served_weight(self) -> torch.Tensor:
-        """The trained weights while training; NBSVM's interpolation of them otherwise. Row 0 (unseen n-grams,
-        ratio 0) is left out of each class's mean magnitude."""
+    def served_weight(self, rows: torch.Tensor) -> torch.Tensor:
+        """The trained weights of ``rows`` while training; NBSVM's interpolation of them otherwise, mixed only
+        for the rows asked for, not the whole table. Row 0 (unseen n-grams, ratio 0) is left out of each
+        class's mean magnitude."""
         if self.training or self.interpolation == 1.0 or len(self.weight) < 2:
-            return self.weight
+            return self.weight[rows]
         mean_magnitude = self.weight[1:].abs().mean(dim=0)
-        return self.interpolation * self.weight + (1.0 - self.interpolation) * mean_magnitude
+        return self.interpolation * self.weight[rows] + (1.0 - self.interpolation) * mean_magnitude
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         rows = self.table_rows(self.feature_ids(ids))
-        contributions = self.served_weight()[rows] * self.log_count_ratio[rows]
+        contributions = self.served_weight(rows) * self.log_count_ratio[rows]
         return self.dropout(contributions).sum(dim=1) + self.bias
 
     @torch.no_grad()
