@@ -216,6 +216,14 @@ class FastTextParams:
             "(100 dims x 2M buckets) trains fast; needs train.optimizer sgd, momentum 0, weight_decay 0, grad_clip 0"
         },
     )
+    initialization: Literal["kim", "fasttext"] = field(
+        default="kim",
+        metadata={
+            "doc": "random start of a 'rand' model: 'kim' draws every row from U[-0.25, 0.25] as every model here; "
+            "'fasttext' does as the fastText binary, U[-1/dim, 1/dim] rows and a zero output layer, so the millions of "
+            "rarely seen bigram buckets add little noise to a text's mean"
+        },
+    )
 
 
 @dataclass(frozen=True)

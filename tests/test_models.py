@@ -15,6 +15,7 @@ VOCAB, CLASSES = 50, 3
 
 MODELS = [
     ModelParams(type="fasttext", embedding_dim=16),
+    ModelParams(type="fasttext", embedding_dim=16, fasttext=FastTextParams(initialization="fasttext")),
     ModelParams(type="textcnn", embedding_dim=16),
     ModelParams(type="bigru", embedding_dim=16),
     ModelParams(type="bilstm", embedding_dim=16, rnn=RecurrentParams(hidden_size=8, pooling="attention")),
@@ -22,7 +23,9 @@ MODELS = [
 ]
 
 
-@pytest.mark.parametrize("params", MODELS, ids=lambda params: f"{params.type}-{params.rnn.pooling}")
+@pytest.mark.parametrize(
+    "params", MODELS, ids=lambda params: f"{params.type}-{params.rnn.pooling}-{params.fasttext.initialization}"
+)
 def test_models_give_one_logit_row_per_text_ignore_padding_and_learn(params):
     torch.manual_seed(0)
     model = build_model(params, VOCAB, CLASSES).eval()
@@ -211,3 +214,27 @@ def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_de
     )
     assert torch.allclose(trained[True].embedding.weight, trained[False].embedding.weight, atol=1e-5)
     assert torch.equal(trained[True](ids).argmax(dim=1), labels)
+
+
+@pytest.mark.parametrize("embedding_init", ["rand", "non-static"])
+def test_fasttext_initialization_starts_as_the_fasttext_binary_and_keeps_copied_vectors(embedding_init):
+    """fastText draws input rows from U[-1/dim, 1/dim] and zeroes the output layer; vectors from the embed stage
+    stay as copied, only the rows past them (the bigram buckets) start small."""
+    dim, buckets = 20, 1000
+    vectors = np.random.default_rng(0).normal(size=(VOCAB, dim)).astype(np.float32)
+    params = ModelParams(
+        type="fasttext",
+        embedding_dim=dim,
+        embedding_init=embedding_init,
+        fasttext=FastTextParams(bigram_buckets=buckets, initialization="fasttext"),
+    )
+    model = build_model(params, VOCAB, CLASSES, vectors)
+    weight = model.embedding.weight.detach()
+    random_rows = weight[1:] if embedding_init == "rand" else weight[VOCAB:]
+    assert random_rows.abs().max() <= 1.0 / dim and random_rows.abs().max() > 0.9 / dim
+    assert torch.count_nonzero(weight[0]) == 0
+    if embedding_init == "non-static":
+        assert torch.equal(weight[1:VOCAB], torch.from_numpy(vectors[1:]))
+    assert torch.count_nonzero(model.output.weight) == 0 and torch.count_nonzero(model.output.bias) == 0
+    kim = build_model(dataclasses.replace(params, fasttext=FastTextParams(bigram_buckets=buckets)), VOCAB, 3, vectors)
+    assert kim.embedding.weight.detach()[VOCAB:].abs().max() > 0.2

@@ -28,6 +28,7 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
             params.embedding_dim,
             params.fasttext.bigram_buckets,
             sparse=params.fasttext.sparse,
+            initialization=params.fasttext.initialization,
             **common,
         )
     if params.type == "textcnn":

@@ -4,7 +4,12 @@ number of distinct bigrams.
 
 ``sparse``: the embedding's gradient holds only the rows a batch used, so with plain SGD a step costs the
 batch's rows, not the table's (fastText's own 100 dims x 2M buckets is 200M weights; a dense Adam step
-touches all of them)."""
+touches all of them).
+
+``initialization="fasttext"`` starts as the fastText binary does (``src/fasttext.cc``): input rows from
+U[-1/dim, 1/dim] and a zero output layer. With 2M buckets most bigram rows are seen once or never, so under the
+U[-0.25, 0.25] start every model here shares, a text's mean is mostly the untrained noise of its bigrams.
+Rows copied from the embed stage's vectors keep them."""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class FastTextClassifier(nn.Module):
         embedding_init: str = "rand",
         vectors: np.ndarray | None = None,
         sparse: bool = False,
+        initialization: str = "kim",
     ):
         super().__init__()
         self.vocab_size = vocab_size
@@ -41,6 +47,17 @@ class FastTextClassifier(nn.Module):
                 table.sparse = sparse
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(dim, num_classes)
+        if initialization == "fasttext":
+            self._start_as_fasttext(0 if vectors is None or embedding_init == "rand" else len(vectors), dim)
+
+    @torch.no_grad()
+    def _start_as_fasttext(self, first_random_row: int, dim: int) -> None:
+        for table in self.embedding.modules():
+            if isinstance(table, nn.Embedding):
+                table.weight[first_random_row:].uniform_(-1.0 / dim, 1.0 / dim)
+                table.weight[PAD_ID] = 0.0
+        nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
 
     def bigram_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Bucket ids (offset past the vocabulary) of adjacent token pairs; pairs touching padding -> PAD."""
