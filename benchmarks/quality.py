@@ -65,16 +65,17 @@ MODELS: dict[str, dict[str, Any]] = {
         "model.dropout": 0.0,
         "train.learning_rate": 0.01,
     },
-    # fastText's own size and update: 100 dims, 2M bigram buckets, sparse gradients, plain SGD decaying linearly
-    # to 0 over 25 epochs, no dropout, every epoch kept whole (the best validation epoch is served). The rate 16
-    # was chosen on TREC's validation split (seed 1; 0.25, 1, 4, 8, 16, 32, 64 tried; 32 and up diverge): the
-    # loss is a mean over a batch of 50, so an example's rows move by the rate / 50: fastText's per-example
-    # rates (0.1-1) correspond to 5-50 here. SST-2's validation split chose 8 (-S train.learning_rate=8).
+    # fastText's own size, start and update: 100 dims, 2M bigram buckets, fastText's U[-1/dim, 1/dim] rows and zero
+    # output layer, sparse gradients, plain SGD decaying linearly to 0 over 25 epochs, no dropout, every epoch kept
+    # whole (the best validation epoch is served). The loss is a mean over a batch of 50, so an example's rows move
+    # by the rate / 50: fastText's per-example rates (0.1-1) correspond to 5-50 here. Rates per dataset are
+    # chosen on validation over three seeds (-S train.learning_rate=...; benchmarks/results/notes.md).
     "fasttext-sparse": {
         "model.type": "fasttext",
         "model.embedding_dim": 100,
         "model.fasttext.bigram_buckets": 2_000_000,
         "model.fasttext.sparse": True,
+        "model.fasttext.initialization": "fasttext",
         "model.dropout": 0.0,
         "train.optimizer": "sgd",
         "train.momentum": 0.0,
