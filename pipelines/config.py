@@ -219,7 +219,8 @@ class FastTextParams:
     initialization: Literal["kim", "fasttext"] = field(
         default="kim",
         metadata={
-            "doc": "random start of a 'rand' model: 'kim' draws every row from U[-0.25, 0.25] as every model here; "
+            "doc": "random start of the rows not copied from the embed stage's vectors (all of them under 'rand'): "
+            "'kim' draws them from U[-0.25, 0.25] as every model here; "
             "'fasttext' does as the fastText binary, U[-1/dim, 1/dim] rows and a zero output layer, so the millions of "
             "rarely seen bigram buckets add little noise to a text's mean"
         },

@@ -236,5 +236,7 @@ def test_fasttext_initialization_starts_as_the_fasttext_binary_and_keeps_copied_
     if embedding_init == "non-static":
         assert torch.equal(weight[1:VOCAB], torch.from_numpy(vectors[1:]))
     assert torch.count_nonzero(model.output.weight) == 0 and torch.count_nonzero(model.output.bias) == 0
-    kim = build_model(dataclasses.replace(params, fasttext=FastTextParams(bigram_buckets=buckets)), VOCAB, 3, vectors)
+    kim = build_model(
+        dataclasses.replace(params, fasttext=FastTextParams(bigram_buckets=buckets)), VOCAB, CLASSES, vectors
+    )
     assert kim.embedding.weight.detach()[VOCAB:].abs().max() > 0.2

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipelines.models.embedding import build_embedding, padding_mask
+from pipelines.models.embedding import RAND_SCALE, build_embedding, padding_mask
 from pipelines.text.vocab import PAD_ID
 
 BIGRAM_PRIME = 116_049_371
@@ -41,23 +41,16 @@ class FastTextClassifier(nn.Module):
         super().__init__()
         self.vocab_size = vocab_size
         self.bigram_buckets = bigram_buckets
-        self.embedding = build_embedding(vocab_size + bigram_buckets, dim, embedding_init, vectors)
+        random_scale = 1.0 / dim if initialization == "fasttext" else RAND_SCALE
+        self.embedding = build_embedding(vocab_size + bigram_buckets, dim, embedding_init, vectors, random_scale)
         for table in self.embedding.modules():
             if isinstance(table, nn.Embedding):
                 table.sparse = sparse
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(dim, num_classes)
         if initialization == "fasttext":
-            self._start_as_fasttext(0 if vectors is None or embedding_init == "rand" else len(vectors), dim)
-
-    @torch.no_grad()
-    def _start_as_fasttext(self, first_random_row: int, dim: int) -> None:
-        for table in self.embedding.modules():
-            if isinstance(table, nn.Embedding):
-                table.weight[first_random_row:].uniform_(-1.0 / dim, 1.0 / dim)
-                table.weight[PAD_ID] = 0.0
-        nn.init.zeros_(self.output.weight)
-        nn.init.zeros_(self.output.bias)
+            nn.init.zeros_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
 
     def bigram_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Bucket ids (offset past the vocabulary) of adjacent token pairs; pairs touching padding -> PAD."""
