@@ -265,7 +265,8 @@ def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[
         for s in ("train", "valid", "test")
     )
     if name == "tfidf-logreg":
-        result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed)
+        valid_prior = params.train.label_prior == "valid"
+        result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed, valid_prior)
     else:
         ngrams = 2 if name.endswith("bigram") else 1
         result = peers.fasttext_binary(train, valid, test, params.train.seed, ngrams, threads)
@@ -442,6 +443,12 @@ def main(argv: list[str] | None = None) -> None:
         try:
             # dataset.* overrides (train_on) shape the raw files every model and peer reads, so they apply here too
             params = load_params(args.params, base | dataset_overrides)
+            unshiftable = [m for m in args.models if m in PEERS and m not in peers.PRIOR_SHIFTABLE]
+            if params.train.label_prior == "valid" and unshiftable:
+                parser.error(
+                    f"train.label_prior=valid cannot be applied to the peers {', '.join(unshiftable)}; "
+                    f"leave them out of --models (of the peers only {', '.join(peers.PRIOR_SHIFTABLE)} takes it)"
+                )
             records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
         except EXPECTED_ERRORS as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")

@@ -144,3 +144,31 @@ def test_embeddings_benchmark_puts_the_four_kinds_of_vectors_side_by_side(tmp_pa
     assert all(row["embed_seconds"] > 0 and 0 <= row["accuracy"] <= 1 for row in rows)
     table = out.read_text()
     assert "## Word vectors" in table and all(f"| demo | {name} |" in table for name in VECTORS)
+
+
+def test_the_tfidf_peer_takes_the_validation_prior_as_our_models_do():
+    from benchmarks.peers import Split, tfidf_logistic_regression
+
+    # one text, 60% "pos" in training but 20% in validation and 0% in test: only the shift predicts "neg"
+    train = Split(["film"] * 10, ["pos"] * 6 + ["neg"] * 4)
+    valid = Split(["film"] * 5, ["pos"] + ["neg"] * 4)
+    test = Split(["film"] * 3, ["neg"] * 3)
+    plain = tfidf_logistic_regression(train, valid, test, seed=1)
+    shifted = tfidf_logistic_regression(train, valid, test, seed=1, valid_prior=True)
+    assert (plain.accuracy, shifted.accuracy) == (0.0, 1.0)
+    assert shifted.setting.endswith(", valid prior") and not plain.setting.endswith("prior")
+
+
+def test_a_peer_that_cannot_take_the_validation_prior_is_refused_before_any_training(tmp_path, capsys):
+    records = tmp_path / "quality.json"
+    arguments = ["--datasets", "demo", "--models", "tfidf-logreg", "fasttext-binary-bigram", "--seeds", "1"]
+    try:
+        quality(
+            [*arguments, "-S", "train.label_prior=valid", "--records", str(records), "--out", str(tmp_path / "q.md")]
+        )
+    except SystemExit as stop:
+        assert stop.code == 2
+    else:
+        raise AssertionError("fastText with train.label_prior=valid must stop the benchmark")
+    error = capsys.readouterr().err
+    assert "cannot be applied to the peers fasttext-binary-bigram" in error and not records.exists()
