@@ -172,3 +172,18 @@ def test_a_peer_that_cannot_take_the_validation_prior_is_refused_before_any_trai
         raise AssertionError("fastText with train.label_prior=valid must stop the benchmark")
     error = capsys.readouterr().err
     assert "cannot be applied to the peers fasttext-binary-bigram" in error and not records.exists()
+
+
+def test_a_single_lucky_seed_is_never_the_target_pick_over_a_three_seed_row():
+    from benchmarks.report import render_results
+
+    def rows(model, seeds, valid, test):
+        return [
+            {"dataset": "trec", "model": model, "seed": seed, "fold": None, "folds": None, "device": "cpu",
+             "machine": "cpu", "overrides": {}, "accuracy": test, "seconds": 1.0, "valid_accuracy": valid}
+            for seed in seeds
+        ]  # fmt: skip
+
+    records = rows("textcnn-rand", [1, 2, 3], 0.86, 0.90) + rows("textcnn-rand+lucky", [1], 0.95, 0.93)
+    targets = render_results(records, {"cpu": "test"}).split("## trec")[0]
+    assert "| trec | ≥ 92.0 |" in targets and "textcnn-rand 90.0" in targets and "lucky" not in targets
