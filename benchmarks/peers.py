@@ -63,16 +63,17 @@ def tfidf_logistic_regression(
     features = vectorizer.fit_transform(train.texts)
     vectorize_seconds = time.perf_counter() - began
     valid_features, test_features = vectorizer.transform(valid.texts), vectorizer.transform(test.texts)
+    # LogisticRegression's classes_ are the sorted distinct training labels, so the shift lines up with them
+    shift = _log_prior_shift(np.unique(train.labels), train, valid) if valid_prior else 0.0
     best = None
     for c in LOGISTIC_C:
         began = time.perf_counter()
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, train.labels)
         seconds = vectorize_seconds + time.perf_counter() - began
-        shift = _log_prior_shift(model.classes_, train, valid) if valid_prior else 0.0
         score = _shifted_accuracy(model, valid_features, valid, shift)
         if best is None or score > best[0]:
-            best = (score, c, model, seconds, shift)
-    _, c, model, seconds, shift = best
+            best = (score, c, model, seconds)
+    _, c, model, seconds = best
     accuracy = _shifted_accuracy(model, test_features, test, shift)
     return PeerResult(accuracy, seconds, f"C={c:g}" + (", valid prior" if valid_prior else ""))
 
