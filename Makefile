@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	dvc repro
-	python -m pipelines.summary
+	python -m pipelines.evaluation.summary
 
 test: setup
 	python -m pytest
@@ -43,15 +43,15 @@ cluster: setup
 # Run workspaces under .runs/ (one per Airflow run) grow with every run; keep the newest KEEP.
 KEEP ?= 20
 runs-prune: setup
-	python -m pipelines.runs prune --keep $(KEEP)
+	python -m pipelines.orchestration.runs prune --keep $(KEEP)
 
 # `dvc gc -w` alone would delete cache objects that only the run workspaces use.
 gc: setup
-	python -m pipelines.runs gc
+	python -m pipelines.orchestration.runs gc
 
 lint: setup
-	ruff check pipelines tests benchmarks dags
-	ruff format --check pipelines tests benchmarks dags
+	ruff check pipelines tests benchmarks dags scripts
+	ruff format --check pipelines tests benchmarks dags scripts
 	hadolint docker/Dockerfile
 	docker-compose -f docker/compose.yaml --env-file docker/.env.example --profile '*' config --quiet
 

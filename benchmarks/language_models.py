@@ -29,11 +29,10 @@ from benchmarks.report import LANGUAGE_MODEL_RECORDS, render_results
 from pipelines.config import Params, RecurrentCell, load_params, parse_assignments
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, write_raw_files
-from pipelines.generation import TextGeneration, language_model_config
 from pipelines.models.language_model import build_language_model
+from pipelines.serving.generation import TextGeneration, language_model_config, sample_prefixes
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.tasks import get_task
-from pipelines.tasks.language_model import sample_prefixes
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
 from pipelines.training.loop import fit
 from pipelines.training.perplexity import LanguageModelObjective, perplexity, stream_loss
@@ -104,7 +103,9 @@ def run_one(params: Params, device, tag: str = "") -> dict[str, Any]:
         "valid_perplexity": round(scores["valid"], 3),
         "test_perplexity": round(scores["test"], 3),
         "seconds": round(seconds, 1),
-        "tokens_per_second": round(sum(row["tokens_per_second"] for row in result.history) / len(result.history)),
+        "tokens_per_second": round(
+            sum(row["tokens_per_second"] for row in result.epoch_timings) / len(result.epoch_timings)
+        ),
         "samples": samples,
     }
 

@@ -37,12 +37,13 @@ import torch
 
 from benchmarks import peers
 from benchmarks.report import DATASET_ORDER, render_results
+from pipelines.common.project import DATA_ROOT_ENV
 from pipelines.config import LocalFiles, Params, load_params, params_from_dict, parse_assignments, set_dotted, to_dict
 from pipelines.data.formats import BAD_LINE_POLICIES, FORMATS
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
 from pipelines.data.splits import complete_splits, stratified_folds
-from pipelines.embeddings import BuiltVectors, build_vectors
+from pipelines.embeddings.word_vectors import BuiltVectors, build_vectors
 from pipelines.models import build_model, fit_to_training_split
 from pipelines.models.ensemble import member_params, served_classifier
 from pipelines.stages import EXPECTED_ERRORS
@@ -155,7 +156,7 @@ class Workbench:
         self._extra: dict[str, list[str]] = {}
 
     def cleaned(self, params: Params) -> dict[str, pd.DataFrame]:
-        key = dataclasses.astuple(params.clean)
+        key = params.clean.model_dump_json()
         if key not in self._cleaned:
             settings = _clean_settings(params)
             self._cleaned[key] = {
@@ -165,7 +166,7 @@ class Workbench:
         return self._cleaned[key]
 
     def encoded(self, params: Params):
-        key = (dataclasses.astuple(params.clean), dataclasses.astuple(params.tokenize))
+        key = (params.clean.model_dump_json(), params.tokenize.model_dump_json())
         if key not in self._encoded:
             self._encoded[key] = encode_corpus(self.cleaned(params), params.tokenize)
         return self._encoded[key]
@@ -176,9 +177,9 @@ class Workbench:
     def built_vectors(self, params: Params) -> BuiltVectors:
         """The vectors with their report and training seconds (built once per partition and settings)."""
         key = (
-            dataclasses.astuple(params.clean),
-            dataclasses.astuple(params.tokenize),
-            dataclasses.astuple(params.embed),
+            params.clean.model_dump_json(),
+            params.tokenize.model_dump_json(),
+            params.embed.model_dump_json(),
         )
         if key not in self._vectors:
             name = params.embed.extra_text
@@ -429,10 +430,18 @@ def main(argv: list[str] | None = None) -> None:
         if name == "local":
             if not args.train:
                 parser.error("--dataset local needs --train PATH")
+            # the files a user names on this command line are theirs to read: the data root is where they lie
+            files = {
+                split: Path(path).resolve()
+                for split, path in [("train", args.train), ("valid", args.valid), ("test", args.test)]
+                if path
+            }
+            os.environ[DATA_ROOT_ENV] = os.path.commonpath([str(path.parent) for path in files.values()])
+            relative = {split: str(path.relative_to(os.environ[DATA_ROOT_ENV])) for split, path in files.items()}
             dataset_overrides |= {
-                "dataset.local.train": str(Path(args.train).resolve()),
-                "dataset.local.valid": str(Path(args.valid).resolve()) if args.valid else None,
-                "dataset.local.test": str(Path(args.test).resolve()) if args.test else None,
+                "dataset.local.train": relative["train"],
+                "dataset.local.valid": relative.get("valid"),
+                "dataset.local.test": relative.get("test"),
                 "dataset.local.format": args.format,
                 "dataset.local.encoding": args.encoding,
                 "dataset.local.text_columns": args.text_columns,

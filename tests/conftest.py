@@ -248,3 +248,38 @@ def assert_shows_content(png: Path) -> None:
     background_share = counts.max() / len(pixels)
     assert len(colours) > 200, f"{png.name}: only {len(colours)} colours; the page looks blank"
     assert background_share < 0.97, f"{png.name}: {background_share:.1%} of the pixels are background"
+
+
+def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+    ]
+    return subprocess.run(["chromium", *flags, *arguments], capture_output=True, text=True, timeout=120)
+
+
+def run_at_once(target, count: int, seconds: float = 300) -> list[BaseException]:
+    """Run ``target(index)`` in ``count`` threads started together; the exceptions they raised."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            target(index)
+        except BaseException as error:  # handed to the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds)
+    return errors

@@ -385,3 +385,33 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
     assert seen["form_fields"] == expected["fields"], "every form field, the commit included, is in the form"
     for name in ("airflow-grid.png", "airflow-trigger-form.png"):
         assert_shows_content(SCREENSHOTS / name)
+
+
+def test_make_airflow_refuses_an_mlflow_server_it_did_not_start(tmp_path):
+    """Something already answers /health on MLFLOW_PORT (another user's server, say): `make airflow` stops with
+    one line saying how to use it on purpose, instead of sending this project's runs there."""
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        env = tool_env({"MLFLOW_TRACKING_URI": "", "MLFLOW_PORT": str(port), "AIRFLOW_HOME": str(tmp_path / "home")})
+        result = subprocess.run(
+            ["scripts/airflow-local.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert f"MLFLOW_TRACKING_URI=http://127.0.0.1:{port} make airflow" in result.stderr
+    assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700, "airflow_home holds secrets: owner only"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, Params, flatten, load_params, params_from_dict, to_dict
+from pipelines.config import ConfigError, Params, flatten, load_params, params_from_dict, parse_assignments, to_dict
 from tests.conftest import ROOT
 
 
@@ -116,3 +116,21 @@ def _leaves(node):
             yield from _leaves(value)
     else:
         yield node
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+@pytest.mark.parametrize("key", ["train.learning_rate", "model.dropout", "train.grad_clip", "embed.x_max"])
+def test_nan_and_infinities_are_refused_from_the_command_line(key, value):
+    """``dvc exp run -S key=.nan`` reads the value as YAML; no float param accepts a non-finite value."""
+    overrides = parse_assignments([f"{key}={value}"])
+    with pytest.raises(ConfigError, match=rf"'{key}' is -?(nan|inf); it must be a finite number"):
+        load_params(ROOT / "params.yaml", overrides)
+
+
+@pytest.mark.parametrize(
+    "path", ["/etc/passwd", "/proc/self/environ", "~/.ssh/id_rsa", "../docker/.env", "data/../../x", "a\\..\\b"]
+)
+def test_local_files_must_stay_inside_the_data_root(path):
+    with pytest.raises(ConfigError, match=r"'dataset.local.train' is .*relative to the data root"):
+        params_from_dict({"dataset": {"name": "local", "local": {"train": path}}})
+    assert params_from_dict({"dataset": {"name": "local", "local": {"train": "reviews/train.csv"}}})

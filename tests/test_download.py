@@ -163,3 +163,46 @@ def test_a_new_archive_is_never_read_through_an_old_extraction(tmp_path, monkeyp
         materialize(remote, tmp_path / "train.csv", cache_dir=tmp_path / "cache")
         contents.append((tmp_path / "train.csv").read_bytes())
     assert contents == [b'"1","First","Text"\n', b'"2","Second","Text"\n']
+
+
+def test_every_run_workspace_shares_the_projects_download_cache_and_trust(tmp_path, monkeypatch):
+    """Airflow runs each DAG run in its own workspace; the cache (and what was trusted on first use) belongs to
+    the project, so a second run neither downloads again nor trusts a changed file afresh."""
+    project, first_run, second_run = tmp_path / "project", tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+    for directory in (project, first_run, second_run):
+        directory.mkdir(parents=True)
+    mirror = tmp_path / "mirror" / "example.org"
+    mirror.mkdir(parents=True)
+    (mirror / "news.tgz").write_bytes(_ag_news_archive(b'"1","Old","Text"\n'))
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.delenv("TEXTFLOW_CACHE", raising=False)
+    monkeypatch.setenv("TEXTFLOW_PROJECT_ROOT", str(project))
+    remote = RemoteFile("https://example.org/news.tgz", None, member="ag_news_csv/train.csv")
+
+    monkeypatch.chdir(first_run)
+    first = materialize(remote, first_run / "train.csv")
+    assert (project / ".cache" / "downloads" / "trusted.json").exists() and not (first_run / ".cache").exists()
+
+    (mirror / "news.tgz").write_bytes(_ag_news_archive(b'"1","Changed","Text"\n'))
+    monkeypatch.chdir(second_run)
+    assert materialize(remote, second_run / "train.csv") == first, "the verified copy, not the changed upstream"
+    next((project / ".cache" / "downloads").rglob("news.tgz")).unlink()
+    with pytest.raises(DownloadError, match="recorded on first use"):
+        materialize(remote, second_run / "again.csv")
+
+
+def test_two_downloads_extracting_one_archive_at_once_both_succeed(tmp_path, monkeypatch):
+    from tests.conftest import run_at_once
+
+    mirror = tmp_path / "mirror" / "example.org"
+    mirror.mkdir(parents=True)
+    archive = _ag_news_archive(b'"3","Both","Text"\n' * 2000)
+    (mirror / "news.tgz").write_bytes(archive)
+    monkeypatch.setenv("TEXTFLOW_MIRROR", str(tmp_path / "mirror"))
+    remote = RemoteFile("https://example.org/news.tgz", hashlib.sha256(archive).hexdigest(), "ag_news_csv/train.csv")
+    materialize(RemoteFile(remote.url, remote.sha256), tmp_path / "whole.tgz", cache_dir=tmp_path / "cache")
+    errors = run_at_once(
+        lambda index: materialize(remote, tmp_path / f"train-{index}.csv", cache_dir=tmp_path / "cache"), 4
+    )
+    assert not errors, errors
+    assert all((tmp_path / f"train-{index}.csv").read_bytes() == b'"3","Both","Text"\n' * 2000 for index in range(4))

@@ -9,7 +9,8 @@ import yaml
 
 from pipelines.config import DemoCorpus, EmbedParams
 from pipelines.data.demo import generate_demo_corpus
-from pipelines.embeddings import aligned_matrix, evaluate_embeddings, train_embeddings
+from pipelines.data.extra_text import extra_text_file
+from pipelines.embeddings.word_vectors import aligned_matrix, evaluate_embeddings, train_embeddings
 from pipelines.stages.embed import embed
 from pipelines.text.clean import CleanSettings, TextCleaner
 from pipelines.text.vocab import PAD_ID, Vocabulary
@@ -86,7 +87,9 @@ def test_embed_trains_on_extra_text_cleaned_like_the_data_but_never_on_held_out_
         tmp_path, {"train": ["good film", "bad film"], "valid": ["a fine movie !"], "test": ["dull plot"]}
     )
     (tmp_path / "stopwords.txt").write_text("# stopwords: none (0 words)\n")
-    (tmp_path / "extra_text").write_text("A <b>Fine</b> movie!\nThe SCORE soars\nDull plot\n", encoding="utf-8")
+    (tmp_path / "extra_text").write_text(
+        extra_text_file("demo", ["A <b>Fine</b> movie!", "The SCORE soars", "Dull plot"]), encoding="utf-8"
+    )
     args = _embed_args(tmp_path, stopwords=tmp_path / "stopwords.txt")
     embed(args)
     report = json.loads(args.report.read_text())
@@ -130,7 +133,7 @@ def test_sst2_test_sentences_never_reach_the_embedding_corpus_through_mr(mirror,
     """MR holds most SST-2 test sentences under another tokenisation (-lrb-, split n't, accents)."""
     from pipelines.config import load_params
     from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
-    from pipelines.embeddings import embedding_corpus, normalised_key
+    from pipelines.embeddings.word_vectors import embedding_corpus, normalised_key
     from pipelines.text.clean import clean_texts
     from pipelines.text.tokenizers import word_tokens
     from tests.conftest import ROOT

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from pipelines.gate import CHALLENGER, CHAMPION, Scored, choose_champion, register_if_better
 from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
+from pipelines.tracking.gate import CHALLENGER, CHAMPION, Scored, choose_champion, register_if_better
 from tests.conftest import running_mlflow_server
 
 KEY = "validation_macro_f1"
@@ -179,10 +179,61 @@ def _write_aliases_at_once(store, name: str, set_alias) -> list[BaseException]:
 def test_aliases_written_at_once_by_many_registers_all_succeed(store):
     """The store sets an alias by read-then-insert: concurrent first writes of one alias collide on its unique
     key. The gate's alias write retries such a lost race (setting an alias is idempotent)."""
-    from pipelines.gate import _set_alias
+    from pipelines.tracking.gate import _set_alias
 
     name = "alias-race"
     for score in (0.5, 0.6):
         register_if_better(_scored_run(store, score, SAME), name, "macro_f1")
     assert _write_aliases_at_once(store, name, _set_alias) == []
     assert {int(store.get_model_version_by_alias(name, f"race-{n}").version) for n in range(10)} <= {1, 2}
+
+
+class Listing:
+    """The real client, except that its version listings of one model are read as they were a moment earlier
+    (``hide`` left out) on the calls ``stale_calls`` names: the interleaving of two registers, made repeatable."""
+
+    def __init__(self, client, hide: set[int], stale_calls):
+        self.client, self.hide, self.stale_calls, self.calls = client, hide, stale_calls, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def search_model_versions(self, query):
+        found = self.client.search_model_versions(query)
+        if " and " in query:
+            return found
+        self.calls += 1
+        if self.stale_calls(self.calls):
+            return [version for version in found if int(version.version) not in self.hide]
+        return found
+
+
+def _race(store, name):
+    """v1 champion on SAME; v2 (OTHER data, the candidate) registered; v3 (SAME, better) registered and made
+    champion by another register after the candidate read the versions."""
+    import mlflow
+
+    register_if_better(_scored_run(store, 0.80, SAME), name, "macro_f1")
+    candidate = _scored_run(store, 0.99, OTHER)
+    mlflow.register_model(f"runs:/{candidate}/model", name)
+    better = _scored_run(store, 0.95, SAME)
+    mlflow.register_model(f"runs:/{better}/model", name)
+    store.set_registered_model_alias(name, CHAMPION, "3")
+    return candidate
+
+
+def test_a_champion_newer_than_the_versions_read_is_read_again_not_taken_for_none(store):
+    """Taken for "no champion yet", the candidate (validated on other data) would become champion."""
+    name = "gate-alias-ahead"
+    candidate = _race(store, name)
+    decision = register_if_better(candidate, name, "macro_f1", client=Listing(store, {3}, lambda call: call == 1))
+    assert decision["alias"] == CHALLENGER and "other data" in decision["reason"]
+    assert _champion(store, name) == 3
+
+
+def test_a_registry_that_never_settles_fails_the_register_instead_of_deciding_on_a_stale_list(store):
+    name = "gate-never-settles"
+    candidate = _race(store, name)
+    flickering = Listing(store, {3}, lambda call: call % 2 == 1)
+    with pytest.raises(TrackingError, match="kept changing through 5 decisions"):
+        register_if_better(candidate, name, "macro_f1", client=flickering)

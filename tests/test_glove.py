@@ -5,8 +5,8 @@ import pytest
 
 from pipelines.config import DemoCorpus, EmbedParams
 from pipelines.data.demo import TOPICS, generate_demo_corpus
-from pipelines.embeddings import aligned_matrix, evaluate_embeddings, train_embeddings
-from pipelines.glove import count_cooccurrences
+from pipelines.embeddings.glove import count_cooccurrences
+from pipelines.embeddings.word_vectors import aligned_matrix, evaluate_embeddings, train_embeddings
 from pipelines.text.clean import CleanSettings, TextCleaner
 from pipelines.text.vocab import Vocabulary
 

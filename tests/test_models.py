@@ -1,5 +1,3 @@
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -158,7 +156,7 @@ def test_nb_ngrams_with_initial_weight_one_start_as_naive_bayes():
     """Before any step, each class's logit is the sum of its log-count ratios over the text's distinct seen
     n-grams: naive Bayes's log-odds (uniform prior), so training moves from NB rather than from zero."""
     texts = [[5, 6, 7], [8, 9, 10], [5, 11], [8, 12], [6, 9]]
-    params = dataclasses.replace(NB_PARAMS, nb_ngrams=dataclasses.replace(NB_PARAMS.nb_ngrams, initial_weight=1.0))
+    params = NB_PARAMS.model_copy(update={"nb_ngrams": NB_PARAMS.nb_ngrams.model_copy(update={"initial_weight": 1.0})})
     model = build_model(params, VOCAB, 2)
     fit_to_training_split(model, EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))
     model.eval()
@@ -173,7 +171,7 @@ def test_nb_ngrams_interpolation_serves_nbsvms_beta_mix_but_trains_the_plain_wei
     """With beta, the evaluated model's weights are beta * w + (1 - beta) * each class's mean |w| over the seen
     n-grams (Wang & Manning's w'); training mode keeps w, so the fit is plain NB-LR, and a reload serves the same."""
     texts = [[5, 6, 7], [8, 9, 10], [5, 11], [8, 12], [6, 9]]
-    params = dataclasses.replace(NB_PARAMS, nb_ngrams=dataclasses.replace(NB_PARAMS.nb_ngrams, interpolation=0.25))
+    params = NB_PARAMS.model_copy(update={"nb_ngrams": NB_PARAMS.nb_ngrams.model_copy(update={"interpolation": 0.25})})
     model = build_model(params, VOCAB, 2)
     fit_to_training_split(model, EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))
     with torch.no_grad():
@@ -201,7 +199,9 @@ def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_de
     trained = {}
     for sparse in (False, True):
         torch.manual_seed(0)
-        model = build_model(dataclasses.replace(params, fasttext=FastTextParams(64, sparse)), VOCAB, 2)
+        model = build_model(
+            params.model_copy(update={"fasttext": FastTextParams(bigram_buckets=64, sparse=sparse)}), VOCAB, 2
+        )
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         for _ in range(20):
             optimizer.zero_grad()
@@ -237,6 +237,6 @@ def test_fasttext_initialization_starts_as_the_fasttext_binary_and_keeps_copied_
         assert torch.equal(weight[1:VOCAB], torch.from_numpy(vectors[1:]))
     assert torch.count_nonzero(model.output.weight) == 0 and torch.count_nonzero(model.output.bias) == 0
     kim = build_model(
-        dataclasses.replace(params, fasttext=FastTextParams(bigram_buckets=buckets)), VOCAB, CLASSES, vectors
+        params.model_copy(update={"fasttext": FastTextParams(bigram_buckets=buckets)}), VOCAB, CLASSES, vectors
     )
     assert kim.embedding.weight.detach()[VOCAB:].abs().max() > 0.2

@@ -4,9 +4,13 @@ training slots on a stock Airflow."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,7 +22,7 @@ from pipelines.orchestration.form import COMMIT_KEY, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.sweep import expand_grid
 from pipelines.stages import STAGES_TO_RUN_ENV
-from tests.conftest import ROOT, captured_log, copy_project, run, tool_env
+from tests.conftest import ROOT, captured_log, copy_project, run, run_at_once, tool_env
 
 COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -154,3 +158,150 @@ def test_a_container_task_with_a_malformed_spec_says_what_is_wrong(tmp_path):
     command = [sys.executable, "-m", "pipelines.orchestration.run_task", "train", "--spec", '{"run_id": "x"}']
     result = subprocess.run(command, cwd=tmp_path, env=tool_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "the spec lacks commit, overrides" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["docker/.env", "/proc/self/environ", "~/.aws/credentials", "../../etc/passwd"])
+def test_a_conf_cannot_name_a_file_outside_the_data_root(path):
+    """Anyone allowed to trigger a DAG may send dataset.local.*; none of these may reach the worker's files."""
+    conf = {"task": "language_model", "dataset.name": "local", "dataset.local.format": "plain_text"}
+    if path.startswith(("/", "~", "..")):
+        with pytest.raises(ConfigError, match=r"^DAG run conf: 'dataset.local.train' is .*absolute paths, '~' and"):
+            overrides_from_conf(conf | {"dataset.local.train": path}, COMMITTED)
+    else:  # relative: allowed as a name, but read inside the data root, where there is no docker/.env
+        overrides = overrides_from_conf(conf | {"dataset.local.train": path}, COMMITTED)
+        from pipelines.config import params_from_dict
+        from pipelines.data.sources import local_files
+        from pipelines.orchestration.form import merged_params
+
+        params = params_from_dict(merged_params(COMMITTED, overrides))
+        with pytest.raises(FileNotFoundError, match="is not a file in the data root"):
+            local_files(params, root=ROOT / "data" / "local")
+
+
+def test_a_symlink_out_of_the_data_root_is_refused(tmp_path):
+    from pipelines.config import params_from_dict
+    from pipelines.data.sources import local_files
+
+    root = tmp_path / "data-root"
+    root.mkdir()
+    secret = tmp_path / "secret.env"
+    secret.write_text("TOKEN=x\n")
+    (root / "corpus.txt").symlink_to(secret)
+    params = params_from_dict(
+        {
+            "task": "language_model",
+            "dataset": {"name": "local", "local": {"train": "corpus.txt", "format": "plain_text"}},
+        }
+    )
+    with pytest.raises(ConfigError, match="leads outside the data root"):
+        local_files(params, root=root)
+
+
+def test_the_sweep_hands_the_gate_the_combination_the_gate_would_rank_first(tmp_path):
+    """Accuracy and macro-F1 can disagree; the sweep ranks on the gate's metric (register.metric), read from the
+    evaluate stage's validation scores, not on the training's best validation accuracy."""
+    from pipelines.orchestration.sweep import best_training, training_result
+
+    results = []
+    for index, (accuracy, macro_f1) in enumerate([(0.90, 0.70), (0.85, 0.84)]):
+        space = tmp_path / f"combination-{index}"
+        (space / "reports").mkdir(parents=True)
+        (space / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+        (space / "reports" / "metrics.json").write_text(
+            json.dumps({"valid": {"accuracy": accuracy, "macro_f1": macro_f1}, "test": {}})
+        )
+        (space / "reports" / "train.json").write_text(json.dumps({"objective": {"best": accuracy}}))
+        (space / "reports" / "mlflow_run.json").write_text(json.dumps({"run_id": f"run-{index}"}))
+        results.append(training_result(space, index, {"run_id": str(index), "commit": "c", "overrides": {}}))
+    assert results[0]["metric"] == "validation_macro_f1"
+    assert best_training(results)["run_id"] == "run-1"
+
+
+def test_every_task_of_both_dags_retries_and_has_a_time_limit():
+    from pipelines.orchestration.dags import build_sweep_dag
+
+    for dag in (build_pipeline_dag(ROOT, GpuExecution()), build_sweep_dag(ROOT, GpuExecution())):
+        for task in dag.tasks:
+            assert task.retries >= 2, f"{dag.dag_id}.{task.task_id} has no retries"
+            assert task.execution_timeout is not None, f"{dag.dag_id}.{task.task_id} may hang forever"
+
+
+def test_a_stage_waits_for_another_stage_of_its_run_instead_of_failing(project):
+    """DVC itself gives up on its repo lock after about 3 s; a stage queued behind a longer one must wait."""
+    space = workspace.prepare_workspace(project, "queued", {})
+    began = threading.Event()
+    holder_done = threading.Event()
+
+    def hold() -> None:
+        with workspace.workspace_lock(space):
+            began.set()
+            holder_done.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert began.wait(timeout=30)
+    finished: list[float] = []
+    runner = threading.Thread(
+        target=lambda: (workspace.run_stage(project, space, "local_files"), finished.append(time.monotonic()))
+    )
+    runner.start()
+    time.sleep(6)
+    assert not finished, "the second stage must wait for the lock, not run beside the first"
+    released = time.monotonic()
+    holder_done.set()
+    runner.join(timeout=120)
+    holder.join(timeout=10)
+    assert finished and finished[0] >= released, "it ran once the first stage was done"
+    assert (space / "data" / "local_files.json").exists()
+
+
+def test_prune_never_removes_a_workspace_with_a_stage_running(project, monkeypatch):
+    from pipelines.orchestration import runs
+
+    busy, idle = (workspace.prepare_workspace(project, name, {}) for name in ("busy", "idle"))
+    old = time.time() - 3 * 86400
+    for space in (busy, idle):
+        os.utime(space, (old, old))
+    monkeypatch.chdir(project)
+    with workspace.workspace_lock(busy):
+        runs.main(["prune", "--keep", "0"])
+    assert busy.exists(), "a training in progress keeps its workspace, however old the directory looks"
+    assert not idle.exists()
+
+
+def test_two_tasks_of_a_run_preparing_one_workspace_at_once_share_it(project):
+    spaces: list[Path] = []
+    errors = run_at_once(
+        lambda _: spaces.append(workspace.prepare_workspace(project, "together", {"train.epochs": 3})), 3
+    )
+    assert not errors, errors
+    assert len(set(spaces)) == 1 and (spaces[0] / "params.yaml").exists()
+
+
+def test_run_ids_that_differ_only_in_punctuation_get_their_own_workspaces():
+    names = {workspace.workspace_name(run_id) for run_id in ("manual__2026:01", "manual__2026+01", "manual__2026_01")}
+    assert len(names) == 3
+    assert workspace.workspace_name(".") not in (".", "..") and "/" not in workspace.workspace_name("a/b")
+
+
+def test_a_git_token_never_reaches_argv_logs_or_the_clone(tmp_path):
+    """An HTTPS TEXTFLOW_GIT_URL with user:token@ is redacted where shown and given to git through GIT_ASKPASS."""
+    from pipelines.orchestration.distributed import RemoteSettings, credentials_removed, git_credentials
+
+    url = "https://builder:s3cr3t-token@git.example.com/team/textflow.git"
+    settings = RemoteSettings(remote="s3://bucket/dvc", git_url=url, checkpoints="s3://bucket/checkpoints")
+    assert settings.shown_git_url == "https://git.example.com/team/textflow.git"
+    assert credentials_removed("/opt/textflow") == ("/opt/textflow", None, None)
+    with git_credentials(url) as (bare, environment):
+        assert "s3cr3t" not in bare
+        askpass = [environment["GIT_ASKPASS"], "Password for 'https://git.example.com':"]
+        answer = subprocess.run(askpass, env=os.environ | environment, capture_output=True, text=True, timeout=10)
+        assert answer.stdout == "s3cr3t-token\n"
+        user = subprocess.run(
+            [askpass[0], "Username for 'https://git.example.com':"],
+            env=os.environ | environment,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert user.stdout == "builder\n"

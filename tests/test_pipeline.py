@@ -149,7 +149,8 @@ def test_an_edited_local_data_file_is_a_changed_input(tmp_path):
     """DVC cannot see a file named by a param; the local_files stage hashes it, so an edit re-runs download
     (and the run-cache cannot hand back the old data)."""
     project = copy_project(tmp_path / "local", {})
-    data = project / "my-data.txt"
+    data = project / "data" / "local" / "my-data.txt"
+    data.parent.mkdir(parents=True)
     data.write_text("".join(f"{label} {label} example number {i}\n" for i in range(30) for label in ("yes", "no")))
     write_params(project, {"dataset": {"name": "local", "local": {"train": "my-data.txt"}}})
     first = run(["dvc", "repro", "download"], project)
@@ -272,3 +273,45 @@ def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     for name in ("model.pt", "history.csv", "train.json"):
         assert (resumed / name).read_bytes() == (uninterrupted / name).read_bytes(), f"{name} differs after resuming"
     assert len((resumed / "history.csv").read_text().splitlines()) == 1 + 6, "a header and all six epochs"
+
+
+def test_a_training_restored_from_another_mlflow_store_is_refused_with_the_way_out(project, tmp_path):
+    """DVC's run-cache can hand back a training (and its run id) logged to another store: a deleted mlruns/, a
+    new MLFLOW_TRACKING_URI. The next stage says so in one line and what to run; that command recovers."""
+    copy = clone_project(project, tmp_path / "copy")
+    shutil.rmtree(copy / "mlruns")
+    env = tool_env({"MLFLOW_TRACKING_URI": ""})
+    refused = run(["dvc", "repro", "--force", "--single-item", "evaluate"], copy, env=env, check=False)
+    lines = [line for line in (refused.stdout + refused.stderr).splitlines() if line.startswith("[evaluate] error")]
+    assert refused.returncode != 0 and len(lines) == 1, refused.stderr
+    assert "is not in the project's store" in lines[0] and "dvc repro --force --single-item train" in lines[0]
+    assert "Traceback" not in refused.stdout + refused.stderr
+    run(["dvc", "repro", "--force", "--single-item", "train"], copy, env=env)
+    run(["dvc", "repro"], copy, env=env)
+    assert json.loads((copy / "reports/register.json").read_text())["version"] == 1
+
+
+def test_two_concurrent_trainings_on_a_two_gpu_machine_each_get_their_own_gpu(project, tmp_path):
+    """The train stage claims a GPU before torch sees CUDA; nvidia-smi here is a stand-in listing two."""
+    from tests.test_training import fake_gpu_machine
+
+    params = tmp_path / "params.yaml"
+    write_params(
+        tmp_path, merge(json.loads(json.dumps(SMALL)), {"train": {"epochs": 2}, "tracking": {"enabled": False}})
+    )
+    environment = tool_env(fake_gpu_machine(tmp_path))
+    trainings = [
+        subprocess.Popen(
+            _train_command(tmp_path / f"training-{index}", params),
+            cwd=project,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    logs = [training.communicate(timeout=600)[0] for training in trainings]
+    assert all(training.returncode == 0 for training in trainings), logs
+    claimed = [re.search(r"claimed GPU (\S+),", log).group(1) for log in logs]
+    assert sorted(claimed) == ["GPU-aaaaaaaa-0000", "GPU-bbbbbbbb-1111"]

@@ -102,8 +102,8 @@ def test_a_malformed_local_file_stops_the_benchmark_with_one_line_naming_it(tmp_
     else:
         raise AssertionError("a malformed file must stop the benchmark")
     error = capsys.readouterr().err.strip()
-    assert error.endswith(
-        f"{path}:2: a label and no text (expected '<label> <text>'); fix the line, or set "
+    assert error.endswith(  # named as the data root (the file's directory here) holds it
+        f" {path.name}:2: a label and no text (expected '<label> <text>'); fix the line, or set "
         "dataset.local.on_bad_lines: skip to drop such lines (they are counted in "
         "reports/validation.json)"
     )

@@ -28,13 +28,15 @@ def test_predict_local_file_and_stdin_give_the_registered_models_labels(reproduc
     project = reproduced_project
     texts = _raw_test_split(project)["text"].head(8).tolist()
     env = tool_env({"MLFLOW_TRACKING_URI": ""})
-    registered = run([sys.executable, "-m", "pipelines.predict", *texts], project, env=env).stdout.splitlines()
+    registered = run([sys.executable, "-m", "pipelines.serving.predict", *texts], project, env=env).stdout.splitlines()
     (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     local = run(
-        [sys.executable, "-m", "pipelines.predict", "--local", "--file", str(tmp_path / "texts.txt")], project, env=env
+        [sys.executable, "-m", "pipelines.serving.predict", "--local", "--file", str(tmp_path / "texts.txt")],
+        project,
+        env=env,
     ).stdout.splitlines()
     piped = run(
-        ["bash", "-c", f"{sys.executable} -m pipelines.predict --local --file - < {tmp_path / 'texts.txt'}"],
+        ["bash", "-c", f"{sys.executable} -m pipelines.serving.predict --local --file - < {tmp_path / 'texts.txt'}"],
         project,
         env=env,
     ).stdout.splitlines()
@@ -45,23 +47,23 @@ def test_predict_local_file_and_stdin_give_the_registered_models_labels(reproduc
 
 def test_predict_errors_are_one_line(reproduced_project, tmp_path):
     env = tool_env({"MLFLOW_TRACKING_URI": ""})
-    outside = run([sys.executable, "-m", "pipelines.predict", "some text"], tmp_path, check=False, env=env)
+    outside = run([sys.executable, "-m", "pipelines.serving.predict", "some text"], tmp_path, check=False, env=env)
     assert outside.returncode != 0 and "Traceback" not in outside.stderr
     assert "params.yaml: params file not found" in outside.stderr
-    local = run([sys.executable, "-m", "pipelines.predict", "--local", "x"], tmp_path, check=False, env=env)
+    local = run([sys.executable, "-m", "pipelines.serving.predict", "--local", "x"], tmp_path, check=False, env=env)
     assert "not found" in local.stderr and "Traceback" not in local.stderr
-    empty = run([sys.executable, "-m", "pipelines.predict"], reproduced_project, check=False, env=env)
+    empty = run([sys.executable, "-m", "pipelines.serving.predict"], reproduced_project, check=False, env=env)
     assert "no text to classify" in empty.stderr
 
 
 def test_a_null_text_is_an_error_not_the_string_nan(reproduced_project):
 
-    from pipelines.predict import load_local
+    from pipelines.serving.predict import load_local
 
     previous = Path.cwd()
     os.chdir(reproduced_project)
     try:
-        model = load_local("params.yaml")
+        model = load_local()
     finally:
         os.chdir(previous)
     with pytest.raises(ValueError, match=r"row\(s\) \[1\] have no text"):
@@ -79,3 +81,24 @@ def test_an_nb_ngrams_model_trains_registers_and_serves_raw_text_like_the_evalua
     run(["dvc", "exp", "run", *overrides], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
     evaluated = served_test_accuracy_matches_evaluate(project, "demo-nb")
     assert evaluated["accuracy"] >= 0.75, evaluated
+
+
+def test_predict_local_preprocesses_as_the_model_was_trained_not_as_params_yaml_says_now(reproduced_project, tmp_path):
+    """Edit params.yaml's cleaning without re-running DVC: the local model still cleans as it was trained (the
+    evaluate stage wrote models/preprocessing.json), and a language-model file is refused by name."""
+    project = clone_project(reproduced_project, tmp_path / "project")
+    env = tool_env({"MLFLOW_TRACKING_URI": ""})
+    texts = ["SHARES FELL as the Bank RAISED rates", "The Striker scored TWICE"]
+
+    def predict() -> list[str]:
+        return run([sys.executable, "-m", "pipelines.serving.predict", "--local", *texts], project, env=env).stdout
+
+    before = predict()
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(params.replace("  lowercase: true", "  lowercase: false"))
+    assert predict() == before, "the model's own preprocessing, not today's params.yaml"
+    config = (project / "models" / "preprocessing.json").read_text()
+    (project / "models" / "preprocessing.json").write_text(config.replace('"classification"', '"language_model"'))
+    refused = run([sys.executable, "-m", "pipelines.serving.predict", "--local", "x"], project, check=False, env=env)
+    assert refused.returncode == 1 and "is a language_model model" in refused.stderr
+    assert "pipelines.serving.generate --local" in refused.stderr and "Traceback" not in refused.stderr

@@ -18,6 +18,12 @@ AG_ROWS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def data_root(tmp_path, monkeypatch):
+    """The local files of these tests lie in the test's directory: that is their data root."""
+    monkeypatch.setenv("TEXTFLOW_DATA_ROOT", str(tmp_path))
+
+
 def _ag_news_file(path, copies):
     lines = [f'"{label}","{title} {i}","{body} Item {i}."' for i in range(copies) for label, title, body in AG_ROWS]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -38,7 +44,8 @@ def test_local_ag_news_csv_flows_through_download_and_validate(tmp_path, monkeyp
     manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())
     assert manifest["reader"]["format"] == "ag_news_csv" and set(manifest["files"]) == {"train"}
     assert (tmp_path / "stopwords.txt").read_text().startswith("# stopwords: none (0 words)")
-    extra = (tmp_path / "extra.txt").read_text(encoding="utf-8").splitlines()
+    header, *extra = (tmp_path / "extra.txt").read_text(encoding="utf-8").splitlines()
+    assert header == "# unlabelled sentences of embed.extra_text: demo (3800)"
     assert len(extra) == 3000 + 800 and all(line.strip() == line and line for line in extra)
 
     validate("params.yaml", tmp_path / "raw", tmp_path / "validated", tmp_path / "validation.json")

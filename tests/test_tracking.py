@@ -17,6 +17,7 @@ import pytest
 from pipelines.tracking import SCORES_VIEW
 from tests.conftest import (
     assert_shows_content,
+    chromium,
     copy_project,
     free_port,
     run,
@@ -161,7 +162,7 @@ def test_predict_command_and_models_serve_answer_like_the_registry_model(tracked
 
     texts = _texts(project)[:20]
     expected = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(pd.DataFrame({"text": texts}))
-    cli = run([sys.executable, "-m", "pipelines.predict", *texts[:3]], project, env=env)
+    cli = run([sys.executable, "-m", "pipelines.serving.predict", *texts[:3]], project, env=env)
     assert [line.split("\t")[0] for line in cli.stdout.splitlines()] == expected["label"][:3].tolist()
 
     port = free_port()
@@ -220,21 +221,6 @@ def test_unreachable_server_is_one_clear_error(tracked_project, tmp_path):
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=15000",
-    ]
-    return subprocess.run(["chromium", *flags, *arguments], capture_output=True, text=True, timeout=120)
 
 
 def visible_text(dom: str) -> str:

@@ -1,8 +1,9 @@
 """Fetching registry files: mirror mapping, retries, sha256 checks and safe archive extraction.
 
-Downloads go through a content-checked cache (``TEXTFLOW_CACHE``, default ``.cache/downloads``) so that
-switching datasets back and forth, or re-running the download stage because an unrelated parameter changed,
-does not fetch the same bytes twice. A cached file is used only if its sha256 still matches.
+Downloads go through a content-checked cache (``TEXTFLOW_CACHE``, default ``.cache/downloads`` in the project
+root, so every Airflow run's workspace shares it) so that switching datasets back and forth, re-running the
+download stage because an unrelated parameter changed, or a new DAG run does not fetch the same bytes twice. A
+cached file is used only if its sha256 still matches.
 
 A file the registry cannot pin (AG News could not be fetched when it was written) is trusted on first use:
 its digest is recorded in ``<cache>/trusted.json`` and every later use is checked against it, so a changed
@@ -17,6 +18,7 @@ import logging
 import os
 import shutil
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -24,20 +26,24 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from filelock import FileLock
+
+from pipelines.common.errors import PipelineError
+from pipelines.common.io import atomic_path, read_json, write_json
+from pipelines.common.progress import byte_bar
+from pipelines.common.project import project_root
 from pipelines.data.registry import RemoteFile
-from pipelines.io import atomic_path, read_json, write_json
-from pipelines.progress import byte_bar
 
 log = logging.getLogger(__name__)
 
 MIRROR_ENV = "TEXTFLOW_MIRROR"
 CACHE_ENV = "TEXTFLOW_CACHE"
-DEFAULT_CACHE = Path(".cache/downloads")
+CACHE_DIRECTORY = Path(".cache") / "downloads"
 CHUNK = 1 << 20
 TRUST_FILE = "trusted.json"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(PipelineError, RuntimeError):
     """A file could not be fetched, failed its checksum, or is an unsafe archive."""
 
 
@@ -61,6 +67,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def download_cache() -> Path:
+    """``TEXTFLOW_CACHE``, else ``.cache/downloads`` in the project root (shared by every run workspace)."""
+    return Path(os.environ.get(CACHE_ENV) or project_root() / CACHE_DIRECTORY)
+
+
 def fetch(
     url: str,
     sha256: str | None,
@@ -74,7 +85,7 @@ def fetch(
     Network errors and 5xx answers are retried with exponential backoff; a 4xx answer or a checksum
     mismatch is not, because repeating it cannot help. Nothing is left in the cache unless it verified.
     """
-    cache_dir = Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)) if cache_dir is None else cache_dir
+    cache_dir = download_cache() if cache_dir is None else cache_dir
     parsed = urllib.parse.urlsplit(url)
     target = cache_dir / parsed.netloc / parsed.path.lstrip("/")
     trusted = TrustStore(cache_dir / TRUST_FILE)
@@ -102,9 +113,10 @@ def fetch(
         log.warning("download of %s failed (attempt %d/%d); retrying in %ds", source, attempt, retries, wait)
         time.sleep(wait)
     if pinned is None:
-        trusted.record(url, actual)
-        log.warning("%s has no pinned sha256 in the registry; recorded %s (trust on first use)", url, actual)
-    elif actual != pinned:
+        pinned = trusted.record(url, actual)
+        if pinned == actual:
+            log.warning("%s has no pinned sha256 in the registry; recorded %s (trust on first use)", url, actual)
+    if actual != pinned:
         target.unlink(missing_ok=True)
         where = (
             "the registry entry in pipelines/data/registry.py"
@@ -119,7 +131,9 @@ def fetch(
 
 
 class TrustStore:
-    """URL -> sha256 recorded on first download of a file the registry does not pin."""
+    """URL -> sha256 recorded on first download of a file the registry does not pin. Several downloads may
+    record at once (concurrent DAG runs share the cache), so a record is a locked read-modify-write; the first
+    digest recorded for a URL stays."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -130,8 +144,15 @@ class TrustStore:
     def get(self, url: str) -> str | None:
         return self._read().get(url)
 
-    def record(self, url: str, digest: str) -> None:
-        write_json(self.path, self._read() | {url: digest})
+    def record(self, url: str, digest: str) -> str:
+        """Record ``digest`` unless another download recorded one first; the digest now trusted."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.path.with_name(self.path.name + ".lock")):
+            trusted = self._read()
+            if url not in trusted:
+                write_json(self.path, trusted | {url: digest})
+                return digest
+            return trusted[url]
 
 
 def _download(source: str, target: Path, timeout: float) -> str:
@@ -190,11 +211,18 @@ def materialize(remote: RemoteFile, destination: Path, *, cache_dir: Path | None
     unpacked = path.with_name(f"{path.name}.{digest[:16]}.d")
     member = unpacked / remote.member
     if not member.exists():
-        shutil.rmtree(unpacked, ignore_errors=True)
-        staging = path.with_name(f".{path.name}.extracting")
-        shutil.rmtree(staging, ignore_errors=True)
-        extract_archive(path, staging)
-        os.replace(staging, unpacked)
+        # a private staging directory: two downloads sharing the cache may extract the same archive at once
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            extract_archive(path, staging)
+            try:
+                os.replace(staging, unpacked)
+            except OSError:  # the directory exists: another download's extraction, or a broken old one
+                if not member.exists():
+                    shutil.rmtree(unpacked)
+                    os.replace(staging, unpacked)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     if not member.exists():
         raise DownloadError(f"{remote.url}: archive has no member {remote.member!r}")
     with atomic_path(destination) as temporary:

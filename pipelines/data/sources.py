@@ -7,7 +7,6 @@ exactly the rows the pipeline trains on.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 import tempfile
@@ -16,18 +15,19 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import Params
+from pipelines.common.io import read_json, write_json
+from pipelines.common.project import DATA_ROOT_ENV, data_root
+from pipelines.config import ConfigError, Params
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.download import materialize, sha256_of
 from pipelines.data.formats import EXTENSIONS, FileReader, ParsedFile, read_file, write_label_text
 from pipelines.data.registry import SPLITS, Dataset, get_dataset
 from pipelines.data.treebank import treebank_phrases
-from pipelines.io import read_json, write_json
-from pipelines.project import project_root
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+DATA_ROOT_HINT = f"({DATA_ROOT_ENV}, default data/local in the project)"
 
 
 def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
@@ -90,20 +90,26 @@ def write_phrases(dataset: Dataset, target: Path) -> dict[str, str]:
     }
 
 
-def local_files(params: Params) -> dict[str, tuple[str, Path]]:
-    """``{split: (path as written in params, resolved path)}`` for ``dataset.name: local``; relative paths are
-    relative to the project root (also from an Airflow run's workspace). Empty for registry datasets."""
+def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str, Path]]:
+    """``{split: (path as written in params, resolved path)}`` for ``dataset.name: local``, each path relative
+    to the data root (``root``, default :func:`~pipelines.common.project.data_root`; the same from an Airflow
+    run's workspace). Empty for registry datasets.
+
+    The params already refuse absolute paths, ``~`` and ``..``; a symlink inside the data root that leads out
+    of it is refused here, so a DAG trigger can name nothing the data root does not hold."""
     if params.dataset.name != "local":
         return {}
+    root = (root or data_root()).resolve()
     found = {}
     for split in SPLITS:
         given = getattr(params.dataset.local, split)
         if given is None:
             continue
-        path = Path(given).expanduser()
-        path = path if path.is_absolute() else project_root() / path
+        path = (root / given).resolve()
+        if not path.is_relative_to(root):
+            raise ConfigError(f"'dataset.local.{split}' ({given}) leads outside the data root {DATA_ROOT_HINT}")
         if not path.is_file():
-            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file (relative to the project root)")
+            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file in the data root {DATA_ROOT_HINT}")
         found[split] = (given, path)
     return found
 
@@ -141,6 +147,6 @@ def unlabelled_sentences(name: str, params: Params, directory: Path) -> list[str
     on more text than the labelled training split. ``directory`` receives its raw files."""
     if name in ("local", "none"):
         raise ValueError(f"embed.extra_text must name a registry dataset, got {name!r}")
-    write_raw_files(dataclasses.replace(params, dataset=dataclasses.replace(params.dataset, name=name)), directory)
+    write_raw_files(params.model_copy(update={"dataset": params.dataset.model_copy(update={"name": name})}), directory)
     _, splits = read_raw_splits(directory)
     return [text for split in sorted(splits) for text in splits[split]["text"]]

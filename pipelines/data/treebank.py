@@ -21,12 +21,14 @@ from typing import Literal
 
 import pandas as pd
 
+from pipelines.common.errors import PipelineError
+
 Labelling = Literal["fine", "binary"]
 NEUTRAL = 2
 NODE_OPEN = re.compile(r"\(([0-4])")
 
 
-class TreebankError(ValueError):
+class TreebankError(PipelineError, ValueError):
     """A tree line is not a well-formed binary SST tree."""
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.common.errors import PipelineError
 from pipelines.config import ValidateParams
 
 COLUMNS = ["text", "label"]
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(PipelineError, RuntimeError):
     """One or more expectations failed; the message lists each failure with its split, column and row count."""
 
 
@@ -109,6 +110,8 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, lab
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    # this module sets its own level to INFO and announces the temporary directory of its docs site
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     _disable_progress_bars(context)
     batch_definition = (

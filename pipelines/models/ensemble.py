@@ -16,7 +16,6 @@ weights are chosen with the shift in place. A single model with a shift is serve
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,7 +66,7 @@ class EnsembleClassifier(nn.Module):
 
 def member_params(params: Params, member: int) -> Params:
     """Member ``member`` trains as the same run with ``train.seed + member`` (member 0 is the run itself)."""
-    return dataclasses.replace(params, train=dataclasses.replace(params.train, seed=params.train.seed + member))
+    return params.model_copy(update={"train": params.train.model_copy(update={"seed": params.train.seed + member})})
 
 
 def choose_weights(probabilities: Sequence[np.ndarray], labels: np.ndarray) -> np.ndarray:

@@ -48,15 +48,6 @@ class RecurrentLanguageModel(nn.Module):
         return self.decoder(self.dropout(outputs)), state
 
 
-def detach_state(state: object) -> object:
-    """The state with its history cut: truncated back-propagation through time (carried values, no graph)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(part.detach() for part in state)
-    return state.detach()
-
-
 def build_language_model(params: LanguageModelParams, vocab_size: int) -> RecurrentLanguageModel:
     return RecurrentLanguageModel(
         vocab_size,

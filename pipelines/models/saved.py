@@ -5,7 +5,6 @@ The record names its task and that task's model params section, so one loader re
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipelines.common.io import save_torch
 from pipelines.config import LanguageModelParams, ModelParams, build_section
-from pipelines.io import save_torch
 from pipelines.models import build_model
 from pipelines.models.ensemble import EnsembleClassifier
 from pipelines.models.language_model import build_language_model
@@ -25,7 +24,7 @@ def save_model(path: str | Path, model: nn.Module, task: str, params: Any, extra
     serving reads (``class_names``)."""
     state = {
         "task": task,
-        "model_params": dataclasses.asdict(params),
+        "model_params": params.model_dump(),
         "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
         **extra,
     }

@@ -14,8 +14,8 @@ from typing import Any
 
 from pipelines import tracking
 from pipelines.config import params_from_dict
+from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
 from pipelines.orchestration import workspace
-from pipelines.orchestration.dvc_stages import Stage, ancestors, parse_stages, upstream_stages
 from pipelines.orchestration.form import COMMIT_KEY, commit_param, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.sweep import MAX_COMBINATIONS, best_training, expand_grid, training_result
@@ -95,6 +95,7 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
         tags=["textflow"],
         doc_md=DOC,
         max_active_runs=4,
+        default_args=execution.default_args(),
     ) as dag:
         prepared = prepare_workspace()
         tasks = {}
@@ -116,7 +117,8 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
 
 def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = SWEEP_DAG_ID) -> Any:
     """``textflow_sweep``: upstream stages once, one mapped training per grid combination (children of one
-    MLflow parent run), then the best by validation accuracy through the register stage's gate."""
+    MLflow parent run), then the best on the gate's own metric (validation `register.metric`, or perplexity) through
+    the register stage's gate."""
     from airflow.sdk import DAG, Param, get_current_context, task
 
     version = ProjectVersion(root)
@@ -184,6 +186,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         },
         tags=["textflow"],
         doc_md=build_sweep_dag.__doc__,
+        default_args=execution.default_args(),
     ) as dag:
         upstream = run_upstream()
         results = train_combination.partial(parent=start_parent(), upstream=upstream).expand(overrides=expand())

@@ -17,13 +17,18 @@ the project's DVC cache), as before.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.orchestration.dvc_stages import load_stages
+from pipelines.config.pipeline import load_stages
+from pipelines.data.download import CACHE_ENV
 from pipelines.stages import STAGES_TO_RUN_ENV
 from pipelines.training.checkpoint_mirror import CHECKPOINT_URL_ENV
 
@@ -54,13 +59,60 @@ class RemoteSettings:
             checkpoints=os.environ.get(CHECKPOINTS_ENV) or f"{remote.rstrip('/')}/checkpoints",
         )
 
+    @property
+    def shown_git_url(self) -> str:
+        """The git URL as logs and errors may show it: without the ``user:token@`` of an HTTPS URL."""
+        return credentials_removed(self.git_url)[0]
+
     def checkpoint_url(self, workspace: Path) -> str:
         """One checkpoint per DAG run (the workspace is named after it), the same on every worker."""
         return f"{self.checkpoints.rstrip('/')}/{workspace.name}/checkpoint.pt"
 
 
-def _command(command: list[str], cwd: Path, what: str) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+def credentials_removed(url: str) -> tuple[str, str | None, str | None]:
+    """(URL without userinfo, user, password) of an ``https://user:token@host/...`` URL; others unchanged."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url, None, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return bare, urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
+
+
+ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$TEXTFLOW_GIT_ASKPASS_USERNAME" ;;
+  *) printf '%s\\n' "$TEXTFLOW_GIT_ASKPASS_PASSWORD" ;;
+esac
+"""
+
+
+@contextlib.contextmanager
+def git_credentials(url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """(URL to give git, environment for git): a token in the URL travels through ``GIT_ASKPASS`` and the
+    environment of the git process alone, never its argv (``ps``), a log line or the clone's ``.git/config``."""
+    bare, user, password = credentials_removed(url)
+    if user is None:
+        yield url, {}
+        return
+    with tempfile.TemporaryDirectory(prefix="textflow-askpass-") as private:
+        script = Path(private, "askpass")
+        script.write_text(ASKPASS)
+        script.chmod(0o700)
+        yield (
+            bare,
+            {
+                "GIT_ASKPASS": str(script),
+                "GIT_TERMINAL_PROMPT": "0",
+                "TEXTFLOW_GIT_ASKPASS_USERNAME": user,
+                "TEXTFLOW_GIT_ASKPASS_PASSWORD": password or "",
+            },
+        )
+
+
+def _command(command: list[str], cwd: Path, what: str, env: dict[str, str] | None = None) -> str:
+    environment = os.environ | env if env else None
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=environment)
     if result.returncode != 0:
         raise RemoteError(f"{what} failed: {(result.stderr or result.stdout).strip()[-2000:]}")
     return result.stdout
@@ -72,12 +124,15 @@ def clone_workspace(settings: RemoteSettings, workspace: Path, commit: str) -> N
     if partial.exists():
         subprocess.run(["rm", "-rf", str(partial)], check=True, timeout=300)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    _command(["git", "clone", "--quiet", "--no-checkout", settings.git_url, str(partial)], partial.parent, "git clone")
+    with git_credentials(settings.git_url) as (url, environment):
+        _command(
+            ["git", "clone", "--quiet", "--no-checkout", url, str(partial)], partial.parent, "git clone", environment
+        )
     try:
         _command(["git", "checkout", "--quiet", "--detach", commit], partial, f"git checkout {commit[:12]}")
     except RemoteError as error:
         raise RemoteError(
-            f"{error}. Commit {commit[:12]} is not in {settings.git_url}: push it there before triggering the run"
+            f"{error}. Commit {commit[:12]} is not in {settings.shown_git_url}: push it there before triggering the run"
         ) from None
     dvc = [sys.executable, "-m", "dvc"]
     _command([*dvc, "remote", "add", "--local", "--force", "--default", REMOTE_NAME, settings.remote], partial, "dvc")
@@ -92,6 +147,9 @@ def stage_command_env(workspace: Path, stage: str, settings: RemoteSettings) -> 
     return {
         STAGES_TO_RUN_ENV: ",".join([stage, *always]),
         CHECKPOINT_URL_ENV: settings.checkpoint_url(workspace),
+        # one download cache (and trust-on-first-use record) per worker, not per run: the project directory a
+        # worker parsed the DAG from may be read-only (a mounted checkout)
+        CACHE_ENV: os.environ.get(CACHE_ENV) or str(workspace.parent / ".downloads"),
     }
 
 

@@ -22,25 +22,18 @@ the previous try left in the workspace, or, across workers, in object storage (t
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pipelines.training.device import CONCURRENT_TRAININGS_ENV
+from pipelines.training.gpus import listed_gpus
 
 EXECUTION_MODES = ("local", "celery", "kubernetes", "docker")
 
 
 def visible_gpus() -> int:
-    if not shutil.which("nvidia-smi"):
-        return 0
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in listing.splitlines() if line.startswith("GPU"))
+    return len(listed_gpus())
 
 
 @dataclass(frozen=True)
@@ -55,6 +48,7 @@ class GpuExecution:
     volume_claim: str = "textflow-runs"
     timeout: timedelta = timedelta(hours=6)
     retries: int = 2
+    task_timeout: timedelta = timedelta(hours=2)
 
     @classmethod
     def from_env(cls) -> GpuExecution:
@@ -72,14 +66,23 @@ class GpuExecution:
             namespace=os.environ.get("TEXTFLOW_K8S_NAMESPACE", cls.namespace),
             volume_claim=os.environ.get("TEXTFLOW_RUNS_CLAIM", cls.volume_claim),
             timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", 360))),
+            task_timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TASK_TIMEOUT_MINUTES", 120))),
         )
 
-    def task_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "execution_timeout": self.timeout,
+    def default_args(self) -> dict[str, Any]:
+        """Every task of both DAGs: retries with growing delays and a time limit. Each task is idempotent (DVC
+        skips what is done, the register gate decides on the whole version list), so a retry after a blip of
+        git, S3 or MLflow is safe, and a hung call cannot hold a run forever."""
+        return {
             "retries": self.retries,
             "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=10),
+            "execution_timeout": self.task_timeout,
         }
+
+    def task_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = self.default_args() | {"execution_timeout": self.timeout}
         if self.pool:
             options["pool"] = self.pool
         else:

@@ -9,9 +9,9 @@ import json
 import logging
 import sys
 
+from pipelines.common.project import project_root
 from pipelines.orchestration.dags import workspace_for_spec
 from pipelines.orchestration.workspace import WorkspaceError, run_stage
-from pipelines.project import project_root
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ConfigError, flatten, params_from_dict
-from pipelines.io import read_json
+from pipelines.common.io import read_json
+from pipelines.config import ConfigError, flatten, load_params, params_from_dict
 from pipelines.orchestration.form import merged_params
+from pipelines.tasks import get_task
 
 MAX_COMBINATIONS = 16
 
@@ -62,23 +63,27 @@ def expand_grid(
 
 
 def best_training(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result with the best validation score in its task's direction (accuracy up, perplexity down);
+    """The result with the best validation score in its task's direction (macro-F1 up, perplexity down);
     ties: the earliest combination."""
     higher = results[0]["higher_is_better"]
     return max(results, key=lambda result: ((1 if higher else -1) * result["score"], -result["index"]))
 
 
 def training_result(workspace: Path, index: int, spec: dict[str, Any]) -> dict[str, Any]:
-    """What a combination's task hands on: its score, and the run spec that rebuilds its workspace on any worker."""
-    train = read_json(workspace / "reports" / "train.json")
+    """What a combination's task hands on: its score on the metric the register gate decides on (the task's
+    selection: ``register.metric`` of the evaluate stage's validation scores, or validation perplexity), so the
+    sweep sends the gate the combination the gate itself would rank first; and the run spec that rebuilds its
+    workspace on any worker."""
+    params = load_params(workspace / "params.yaml")
+    selection = get_task(params).selection(params)
+    validation = read_json(workspace / "reports" / "metrics.json")["valid"]
     run = read_json(workspace / "reports" / "mlflow_run.json")
-    objective = train["objective"]
     return {
         "index": index,
         "spec": spec,
         "overrides": spec["overrides"],
         "run_id": run.get("run_id"),
-        "metric": objective["metric"],
-        "higher_is_better": objective["higher_is_better"],
-        "score": objective["best"],
+        "metric": f"validation_{selection.metric}",
+        "higher_is_better": selection.higher_is_better,
+        "score": validation[selection.metric],
     }

@@ -18,32 +18,34 @@ the task log says so.
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import hashlib
 import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock, Timeout
+from tenacity import retry, stop_after_attempt, wait_exponential
 
+from pipelines.common.io import write_text
+from pipelines.common.project import ROOT_ENV
 from pipelines.config import set_dotted
-from pipelines.io import write_text
 from pipelines.orchestration.distributed import (
     RemoteSettings,
     clone_workspace,
     repro_commands,
     stage_command_env,
 )
-from pipelines.project import ROOT_ENV
 
 log = logging.getLogger(__name__)
 RUNS_ENV = "TEXTFLOW_RUNS_DIR"
+SETUP_TIMEOUT = 1800
 PINNED_FILES = ("params.yaml", "dvc.yaml")
 
 
@@ -91,8 +93,10 @@ def uncommitted_changes(root: Path, commit: str) -> list[str]:
 
 
 def workspace_name(run_id: str) -> str:
-    """A run id as a directory name (Airflow's contain ``:`` and ``+``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    """A run id as a directory name: readable (Airflow's ids contain ``:`` and ``+``, which become ``_``) and
+    unique (a digest of the id itself, so ids differing only in those characters, or ``.``, never share one)."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id).strip(".")[:80] or "run"
+    return f"{readable}-{hashlib.sha256(run_id.encode()).hexdigest()[:10]}"
 
 
 def workspace_path(root: Path, run_id: str) -> Path:
@@ -107,14 +111,19 @@ def prepare_workspace(root: Path, run_id: str, overrides: dict[str, Any], commit
     commit = commit or head_commit(root)
     workspace = workspace_path(root, run_id)
     remote = RemoteSettings.from_env(root)
-    if (workspace / ".git").exists():
-        if (current := _git(workspace, "rev-parse", "HEAD")) != commit:
-            raise WorkspaceError(f"workspace {workspace.name} is at commit {current[:12]}, not the run's {commit[:12]}")
-    elif remote is not None:
-        clone_workspace(remote, workspace, commit)
-        log.info("workspace %s cloned from %s at commit %s", workspace.name, remote.git_url, commit[:12])
-    else:
-        _add_worktree(root, workspace, commit)
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    # Two tasks of one run may start on one worker at once (evaluate and keywords): one builds, the other waits.
+    with FileLock(workspace.parent / f"{workspace.name}.setup.lock", timeout=SETUP_TIMEOUT):
+        if (workspace / ".git").exists():
+            if (current := _git(workspace, "rev-parse", "HEAD")) != commit:
+                raise WorkspaceError(
+                    f"workspace {workspace.name} is at commit {current[:12]}, not the run's {commit[:12]}"
+                )
+        elif remote is not None:
+            clone_workspace(remote, workspace, commit)
+            log.info("workspace %s cloned from %s at commit %s", workspace.name, remote.shown_git_url, commit[:12])
+        else:
+            _add_worktree(root, workspace, commit)
     params = committed_params(workspace if remote else root, commit)
     for key, value in overrides.items():
         set_dotted(params, key, value)
@@ -137,17 +146,21 @@ def warn_if_uncommitted(root: Path, commit: str) -> None:
         )
 
 
+@retry(stop=stop_after_attempt(3), wait=wait_exponential(min=1, max=4), reraise=True)
+def _git_worktree_add(root: Path, workspace: Path, commit: str) -> None:
+    """Mapped sweep tasks add worktrees concurrently, and git may hold its lock briefly: retried."""
+    _git(root, "worktree", "add", "--detach", str(workspace), commit)
+
+
 def _add_worktree(root: Path, workspace: Path, commit: str) -> None:
-    workspace.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 4):  # mapped sweep tasks add worktrees concurrently; git may hold a lock briefly
-        try:
-            _git(root, "worktree", "add", "--detach", str(workspace), commit)
-            break
-        except WorkspaceError:
-            if attempt == 3:
-                raise
-            time.sleep(attempt)
-    _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(_shared_cache(root))], workspace)
+    """A worktree sharing the project's DVC cache. If configuring the cache fails, the worktree is removed
+    again: a retry must not find a workspace with a private cache of its own (no run-cache sharing)."""
+    _git_worktree_add(root, workspace, commit)
+    try:
+        _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(_shared_cache(root))], workspace)
+    except BaseException:
+        _git(root, "worktree", "remove", "--force", str(workspace))
+        raise
     log.info("workspace %s at commit %s", workspace.name, commit[:12])
 
 
@@ -164,29 +177,42 @@ def stage_environment(root: Path) -> dict[str, str]:
     return os.environ | {ROOT_ENV: str(root.resolve()), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+def stage_lock_path(workspace: Path) -> Path:
+    """The lock a stage holds while it runs in ``workspace`` (beside it, so the worktree stays clean)."""
+    return workspace.parent / f"{workspace.name}.lock"
+
+
 @contextlib.contextmanager
 def workspace_lock(workspace: Path, timeout: float = 6 * 3600) -> Iterator[None]:
-    """Hold the workspace's stage lock (a file beside it, so the worktree stays clean), waiting at most
-    ``timeout`` seconds for a stage of the same run to finish."""
-    lock_path = workspace.parent / f"{workspace.name}.lock"
-    deadline = time.monotonic() + timeout
-    with open(lock_path, "a") as handle:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WorkspaceError(f"workspace {workspace.name} stayed locked for {timeout:.0f}s") from None
-                if not waited:
-                    log.info("another stage is running in workspace %s; waiting for it", workspace.name)
-                    waited = True
-                time.sleep(0.5)
+    """Hold the workspace's stage lock, waiting at most ``timeout`` seconds for a stage of the same run."""
+    lock = FileLock(stage_lock_path(workspace), is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("another stage is running in workspace %s; waiting for it", workspace.name)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise WorkspaceError(f"workspace {workspace.name} stayed locked for {timeout:.0f}s") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def stage_running(workspace: Path) -> bool:
+    """Whether a stage holds ``workspace``'s lock now (a training may run for hours without touching the
+    workspace's own directory, so its age says nothing)."""
+    path = stage_lock_path(workspace)
+    if not path.exists():
+        return False
+    lock = FileLock(path, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def run_stage(root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None) -> None:
@@ -221,4 +247,5 @@ def remove_workspace(root: Path, workspace: Path) -> None:
         shutil.rmtree(workspace)
     else:
         _git(root.resolve(), "worktree", "remove", "--force", str(workspace))
-    (workspace.parent / f"{workspace.name}.lock").unlink(missing_ok=True)
+    stage_lock_path(workspace).unlink(missing_ok=True)
+    (workspace.parent / f"{workspace.name}.setup.lock").unlink(missing_ok=True)

@@ -10,28 +10,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.config import ConfigError
-from pipelines.data.download import DownloadError
-from pipelines.data.formats import FormatError
-from pipelines.data.validation import ValidationFailed
-from pipelines.timings import record_timing
-from pipelines.tracking import TrackingError
-from pipelines.training.device import DeviceError
+from pipelines.common.errors import PipelineError
+from pipelines.common.timings import record_timing
 
 STAGES_TO_RUN_ENV = "TEXTFLOW_STAGES_TO_RUN"
 """Set by a distributed task (comma-separated stage names): every other stage must come from the DVC remote's
 run-cache, and DVC running one means its outputs never reached the remote, which must fail rather than silently
 repeat the work (a training, say) on the wrong worker."""
 
-EXPECTED_ERRORS = (
-    ConfigError,
-    DownloadError,
-    FormatError,
-    ValidationFailed,
-    TrackingError,
-    DeviceError,
-    FileNotFoundError,
-)
+EXPECTED_ERRORS = (PipelineError, FileNotFoundError)
 
 
 def stage_cli(
@@ -68,7 +55,10 @@ def run_stage(name: str, body: Callable[[], None]) -> None:
         )
         raise SystemExit(1)
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr, force=True)
-    for noisy in ("gensim", "great_expectations", "jieba", "matplotlib"):
+    # MLflow sets its loggers' level from MLFLOW_LOGGING_LEVEL when first imported (database migrations, input
+    # example checks at INFO); the stages say what they logged themselves.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for noisy in ("gensim", "great_expectations", "jieba", "matplotlib", "mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     began = time.perf_counter()
     try:

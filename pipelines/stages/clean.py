@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.common.io import atomic_directory
 from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
-from pipelines.io import atomic_directory
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
 from pipelines.text.stopwords import read_stopwords

@@ -1,6 +1,6 @@
 """Stage ``download``: put the dataset's raw files in ``--out`` (+ manifest), the stopword list in
 ``--stopwords``, and the unlabelled sentences of ``embed.extra_text`` (one per line, empty when ``none``) in
-``--extra-text``. The demo corpus is generated here; registry files come through the checked cache."""
+``--extra-text`` (after a header line). The demo corpus is generated here; registry files come through the checked cache."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import logging
 import tempfile
 from pathlib import Path
 
+from pipelines.common.io import atomic_directory, write_text
 from pipelines.config import load_params
+from pipelines.data.extra_text import extra_text_file
 from pipelines.data.sources import unlabelled_sentences, write_raw_files
-from pipelines.io import atomic_directory, write_text
 from pipelines.stages import stage_cli
 from pipelines.text.stopwords import stopword_list
 
@@ -38,7 +39,7 @@ def download(params_path: str, out: Path, stopwords_path: Path, extra_text_path:
     if params.embed.extra_text != "none":
         with tempfile.TemporaryDirectory(prefix="textflow-extra-") as directory:
             extra = unlabelled_sentences(params.embed.extra_text, params, Path(directory))
-    write_text(extra_text_path, "".join(" ".join(sentence.split()) + "\n" for sentence in extra))
+    write_text(extra_text_path, extra_text_file(params.embed.extra_text, extra))
     log.info(
         "%s: %s; %d stopwords (%s); %d unlabelled sentences for embeddings (%s)",
         manifest["dataset"],

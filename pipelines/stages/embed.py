@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.common.io import atomic_path, write_json
 from pipelines.config import Params, load_params
+from pipelines.data.extra_text import read_extra_text
 from pipelines.data.registry import SPLITS
-from pipelines.embeddings import build_vectors, nearest_neighbours
-from pipelines.io import atomic_path, write_json
+from pipelines.embeddings.word_vectors import build_vectors, nearest_neighbours
 from pipelines.stages import stage_cli
 from pipelines.text.clean import CleanSettings
 from pipelines.text.stopwords import read_stopwords
@@ -49,7 +50,7 @@ def embed(args) -> None:
         return
     vocabulary = Vocabulary.load(args.tokens / "vocab.json")
     frames = {split: pd.read_parquet(args.clean / f"{split}.parquet") for split in SPLITS}
-    extra = [line for line in args.extra_text.read_text(encoding="utf-8").split("\n") if line]
+    extra = read_extra_text(args.extra_text)
     settings = CleanSettings.from_params(params.clean, read_stopwords(args.stopwords))
     built = build_vectors(frames, extra, settings, params, vocabulary)
     report = built.report

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines import tracking
+from pipelines.common.io import write_json
 from pipelines.config import load_params
 from pipelines.data.demo import TOPICS
-from pipelines.io import write_json
 from pipelines.stages import stage_cli
 from pipelines.text.keywords import (
     InverseDocumentFrequency,

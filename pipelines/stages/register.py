@@ -1,5 +1,5 @@
 """Stage ``register``: register the run's raw-text model and move alias ``champion`` only when it beats the
-current champion on the same validation data (see pipelines/gate.py); otherwise the new version becomes
+current champion on the same validation data (see pipelines/tracking/gate.py); otherwise the new version becomes
 ``challenger``."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 from pipelines import tracking
+from pipelines.common.io import write_json
 from pipelines.config import load_params
-from pipelines.gate import register_if_better
-from pipelines.io import write_json
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
+from pipelines.tracking.gate import register_if_better
 
 log = logging.getLogger("register")
 
@@ -22,12 +22,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def register(args) -> None:
     params = load_params(args.params)
-    run_id = tracking.run_id_from(args.run)
+    run_id = tracking.existing_run_id(args.run)
     if run_id is None:
         write_json(args.out, {"registered": False, "reason": "tracking was off for this run"})
         log.info("nothing to register: tracking was off for this run")
         return
-    tracking.connect()
     selection = get_task(params).selection(params)
     decision = register_if_better(
         run_id, tracking.registered_name(params), selection.metric, selection.higher_is_better

@@ -4,9 +4,8 @@ params."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
+import csv
+import io
 import logging
 import sys
 from pathlib import Path
@@ -14,17 +13,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pipelines import models, tracking, training
-from pipelines.config import Params, load_params
-from pipelines.io import read_json, write_json, write_text
+from pipelines import tracking
+from pipelines.common.io import read_json, write_json, write_text
+from pipelines.common.timings import read_timings
+from pipelines.config import load_params
+from pipelines.config.pipeline import dvc_paths, stages_before
 from pipelines.models.ensemble import member_params, wraps_members
 from pipelines.models.saved import save_model
-from pipelines.orchestration.dvc_stages import dvc_paths, stages_before
 from pipelines.stages import stage_cli
-from pipelines.tasks import Training, get_task
-from pipelines.timings import read_timings
+from pipelines.tasks import get_task
 from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
+from pipelines.training.fingerprint import train_fingerprint
+from pipelines.training.gpus import claim_gpu
 from pipelines.training.loop import fit
 
 log = logging.getLogger("train")
@@ -60,30 +61,6 @@ def standalone_command(project: Path, params: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "pipelines.stages.train", *(f"--{key}={value}" for key, value in options.items())]
 
 
-CODE_PACKAGES = [Path(models.__file__).parent, Path(training.__file__).parent]
-
-
-def fingerprint(paths: list[Path], settings: dict) -> str:
-    """What a checkpoint must match to be resumed: the bytes of every input, the training settings (with the
-    resolved device and precision: a CPU checkpoint holds no GradScaler state a CUDA run could continue),
-    and the model and training code (a changed model or loop must start fresh, not resume an old run)."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    sources = sorted(source for package in CODE_PACKAGES for source in package.rglob("*.py"))
-    for path in [*paths, *sources]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def fingerprint_settings(params: Params, prepared: Training, device: torch.device, use_amp: bool) -> dict:
-    return {
-        "task": params.task,
-        prepared.section: dataclasses.asdict(prepared.section_params),
-        "train": {**dataclasses.asdict(params.train), "num_threads": None},
-        "device": device.type,
-        "mixed_precision": use_amp,
-    }
-
-
 def member_epoch_logger(run, member: int):
     """An ensemble member's curves, as ``member<k>_<metric>`` per epoch, so N curves never share a name."""
 
@@ -96,6 +73,7 @@ def member_epoch_logger(run, member: int):
 def train(args) -> None:
     params = load_params(args.params)
     task = get_task(params)
+    gpu = claim_gpu() if params.train.device != "cpu" else None
     device = resolve_device(params.train.device)
     threads = configure_threads(params.train.num_threads)
     use_amp = mixed_precision_enabled(params.train, device)
@@ -120,6 +98,7 @@ def train(args) -> None:
         "textflow.torch": torch.__version__,
         "textflow.cuda": str(torch.version.cuda),
         "textflow.threads": str(threads),
+        **({"textflow.gpu": gpu} if gpu else {}),
         **{f"textflow.data_sha256.{split}": digest for split, digest in validation.get("files", {}).items()},
     }
     train_frame = pd.read_parquet(args.validated / "train.parquet")
@@ -142,21 +121,22 @@ def train(args) -> None:
             checkpoint = Path(member_name(str(args.checkpoint), member))
             member_mirror = mirror.for_member(member)
             member_mirror.restore(checkpoint)
-            results.append(
-                fit(
-                    prepared.model,
-                    objective,
-                    trained_params.train,
-                    seed=trained_params.train.seed,
-                    device=device,
-                    checkpoint_path=checkpoint,
-                    fingerprint=fingerprint(
-                        prepared.inputs, fingerprint_settings(trained_params, prepared, device, use_amp)
-                    ),
-                    on_epoch=run.log_epoch if size == 1 else member_epoch_logger(run, member),
-                    on_checkpoint=member_mirror.upload,
+            try:
+                results.append(
+                    fit(
+                        prepared.model,
+                        objective,
+                        trained_params.train,
+                        seed=trained_params.train.seed,
+                        device=device,
+                        checkpoint_path=checkpoint,
+                        fingerprint=train_fingerprint(trained_params, device.type, use_amp),
+                        on_epoch=run.log_epoch if size == 1 else member_epoch_logger(run, member),
+                        on_checkpoint=member_mirror.upload,
+                    )
                 )
-            )
+            finally:
+                member_mirror.close()
             members.append(prepared.model)
         result = results[0]
         summary = {f"best_valid_{objective.metric}": result.best_score}
@@ -198,12 +178,20 @@ def train(args) -> None:
             **({"ensemble": ensemble_report} if ensemble_report else {}),
         },
     )
-    rows = [{"member": member, **row} for member, item in enumerate(results) for row in item.history]
-    columns = [column for column in rows[0] if column != "seconds" and (size > 1 or column != "member")]
-    write_text(
-        args.history, "\n".join([",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]) + "\n"
-    )
+    write_history(args.history, results, with_member=size > 1)
     log.info("best epoch %d: %s", result.best_epoch, ", ".join(f"{key} {value:.4f}" for key, value in summary.items()))
+
+
+def write_history(path: Path, results: list, with_member: bool) -> None:
+    """The per-epoch curves for ``dvc plots``: only values an epoch computed, never its wall time, so the file
+    has the same bytes whenever the training does (a resumed run's too)."""
+    rows = [{"member": member, **row} for member, item in enumerate(results) for row in item.history]
+    columns = [column for column in rows[0] if with_member or column != "member"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pipelines.common.io import atomic_directory, write_json
 from pipelines.config import load_params
 from pipelines.data.sources import parse_raw_splits
 from pipelines.data.validation import ValidationFailed, validate_splits
-from pipelines.io import atomic_directory, write_json
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
 

@@ -7,18 +7,21 @@ registry gate and sweeps select on.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, get_args
-
-import pandas as pd
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from pipelines.config import Params, Task
-from pipelines.text.encode import EncodedCorpus
-from pipelines.training.loop import Objective
+
+if TYPE_CHECKING:  # annotations only: a stage imports just the code it runs (see get_task)
+    import argparse
+    from pathlib import Path
+
+    import pandas as pd
+    import torch
+    from torch import nn
+
+    from pipelines.text.encode import EncodedCorpus
+    from pipelines.training.loop import Objective
 
 TASKS: tuple[str, ...] = get_args(Task)
 
@@ -33,11 +36,10 @@ class Selection:
 
 @dataclass
 class Training:
-    """What the train stage needs from a task: the model, the input files its checkpoint must match, the
-    model's params section (saved with the weights) and the values the saved model carries."""
+    """What the train stage needs from a task: the model, the model's params section (saved with the weights)
+    and the values the saved model carries."""
 
     model: nn.Module
-    inputs: list[Path]
     section: str
     section_params: Any
     saved: dict[str, Any] = field(default_factory=dict)
@@ -73,8 +75,12 @@ class TaskKind(Protocol):
 
 
 def get_task(params: Params) -> TaskKind:
-    from pipelines.tasks.classification import ClassificationTask
-    from pipelines.tasks.language_model import LanguageModelTask
+    """The task of ``params``; only its module is imported, so a stage's process loads only the code of its
+    task (what dvc.yaml must declare as the stage's deps, see tests/test_declared_inputs.py)."""
+    if params.task == "language_model":
+        from pipelines.tasks.language_model import LanguageModelTask
 
-    kinds = {"classification": ClassificationTask, "language_model": LanguageModelTask}
-    return kinds[params.task]()
+        return LanguageModelTask()
+    from pipelines.tasks.classification import ClassificationTask
+
+    return ClassificationTask()

@@ -10,7 +10,6 @@ across processes, each with its own cache; order is preserved.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 import re
@@ -45,8 +44,13 @@ class CleanSettings:
 
     @classmethod
     def from_params(cls, options: CleanParams, stopwords: Iterable[str]) -> CleanSettings:
-        """What the ``clean`` section of params.yaml asks for, with the stopword list the download stage chose."""
-        return cls.from_config(dataclasses.asdict(options), stopwords)
+        """What the ``clean`` section of params.yaml asks for, with the stopword list the download stage chose
+        (``clean.stopwords`` names that list; ``clean.workers`` only sets the speed)."""
+        return cls(options.lowercase, options.punctuation, frozenset(stopwords), options.stem, options.style)
+
+    def to_config(self) -> dict:
+        """The settings a served model's preprocessing config holds (read back by :meth:`from_config`)."""
+        return {"style": self.style, "lowercase": self.lowercase, "punctuation": self.punctuation, "stem": self.stem}
 
     @classmethod
     def from_config(cls, clean: dict, stopwords: Iterable[str]) -> CleanSettings:
@@ -82,6 +86,11 @@ KIM_RULES = [
     ]
 ]
 KIM_SPACES = re.compile(r"\s{2,}")
+
+
+def normalise_whitespace(text: str) -> str:
+    """A language model's corpus line as written, every run of whitespace one space (clean.py's lossless step)."""
+    return " ".join(text.split())
 
 
 def kim_clean(text: str, sst: bool) -> str:

@@ -52,3 +52,16 @@ def encode_corpus(frames: dict[str, pd.DataFrame], options: TokenizeParams) -> E
         for split, sequences in tokens.items()
     }
     return EncodedCorpus(vocabulary, class_names, splits)
+
+
+def encode_stream(frames: dict[str, pd.DataFrame], options: TokenizeParams) -> EncodedCorpus:
+    """A language model's corpus: every line's tokens followed by ``<eos>``, the vocabulary from ``train`` only;
+    a split's ``ids`` are its token stream (``offsets`` still mark the lines), and there are no classes."""
+    tokenize = get_tokenizer(options.method)
+    tokens = {split: [[*tokenize(text), EOS] for text in frame["text"]] for split, frame in frames.items()}
+    vocabulary = Vocabulary.build(tokens["train"], options.min_freq, options.max_size)
+    splits = {
+        split: EncodedSplit.from_lists([vocabulary.encode(line) for line in lines], [0] * len(lines))
+        for split, lines in tokens.items()
+    }
+    return EncodedCorpus(vocabulary, [], splits)

@@ -26,8 +26,8 @@ from typing import get_args
 
 import networkx
 
+from pipelines.common.io import atomic_path
 from pipelines.config import ConfigError, KeywordMethod
-from pipelines.io import atomic_path
 
 Keyword = tuple[str, float]
 METHODS: tuple[str, ...] = get_args(KeywordMethod)

@@ -8,7 +8,6 @@ the two stages share every step (:class:`TextCleaner`, :func:`get_tokenizer`, :f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from pipelines.config import CleanParams, TokenizeParams
@@ -21,7 +20,7 @@ class Preprocessor:
     def __init__(
         self, clean: dict[str, Any], tokenize: dict[str, Any], stopwords: Sequence[str], vocabulary: Vocabulary
     ):
-        self.config = {"clean": clean, "tokenize": tokenize, "stopwords": sorted(stopwords)}
+        self.config = {"task": "classification", "clean": clean, "tokenize": tokenize, "stopwords": sorted(stopwords)}
         self.cleaner = TextCleaner(CleanSettings.from_config(clean, stopwords))
         self.tokenizer = get_tokenizer(tokenize["method"], tokenize["bos_eos"], tokenize["max_length"])
         self.vocabulary = vocabulary
@@ -30,7 +29,10 @@ class Preprocessor:
     def from_params(
         cls, clean: CleanParams, tokenize: TokenizeParams, stopwords: Sequence[str], vocabulary: Vocabulary
     ) -> Preprocessor:
-        return cls(asdict(clean), asdict(tokenize), stopwords, vocabulary)
+        """What the clean and tokenize stages were asked to do, as the served config holds it: the cleaning
+        settings and the three tokenizer settings that shape a text's ids (the vocabulary is already built)."""
+        served_tokenize = {"method": tokenize.method, "bos_eos": tokenize.bos_eos, "max_length": tokenize.max_length}
+        return cls(CleanSettings.from_params(clean, stopwords).to_config(), served_tokenize, stopwords, vocabulary)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         cleaned = self.cleaner.clean_joined(texts)

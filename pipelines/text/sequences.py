@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.io import save_arrays
+from pipelines.common.io import save_arrays
 
 
 @dataclass

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import get_args
 
 from pipelines.config import StopwordSource
-from pipelines.data.download import materialize
 from pipelines.data.registry import NLTK_STOPWORDS
 
 STOPWORD_SOURCES: tuple[str, ...] = get_args(StopwordSource)
@@ -27,6 +26,8 @@ def stopword_list(source: str, language: str = "english") -> list[str]:
 
         return sorted(STOPWORDS)
     if source == "nltk":
+        from pipelines.data.download import materialize  # the download stage's part: reading a list needs none
+
         with tempfile.TemporaryDirectory() as scratch:
             listed = Path(scratch, language)
             materialize(dataclasses.replace(NLTK_STOPWORDS, member=f"stopwords/{language}"), listed)

@@ -1,7 +1,8 @@
 """The one place that talks to MLflow, one module per concern: :mod:`~pipelines.tracking.store` (where the
 store is, connecting, experiments), :mod:`~pipelines.tracking.runs` (a training's run and its tags),
-:mod:`~pipelines.tracking.scores` (evaluation metrics and data hashes) and :mod:`~pipelines.tracking.served`
-(the served pyfunc). The registry gate, which reads all of them, is pipelines/gate.py.
+:mod:`~pipelines.tracking.scores` (evaluation metrics, data hashes and the logged model's URI) and
+:mod:`~pipelines.tracking.gate` (the registry gate, which reads all of them). Logging the served pyfunc itself
+is pipelines/serving/logged.py, a layer above: it needs the serving code.
 """
 
 from pipelines.tracking.runs import (
@@ -9,6 +10,7 @@ from pipelines.tracking.runs import (
     TrainingRun,
     airflow_tags,
     changed_params,
+    existing_run_id,
     git_tags,
     registered_name,
     resumed_run,
@@ -18,8 +20,14 @@ from pipelines.tracking.runs import (
     training_run,
     upstream_metrics,
 )
-from pipelines.tracking.scores import DATA_HASH_TAG, VALID_DATA_HASH_TAG, log_evaluation, log_scores, split_metrics
-from pipelines.tracking.served import MODEL_URI_TAG, log_text_model
+from pipelines.tracking.scores import (
+    DATA_HASH_TAG,
+    MODEL_URI_TAG,
+    VALID_DATA_HASH_TAG,
+    log_evaluation,
+    log_scores,
+    split_metrics,
+)
 from pipelines.tracking.store import (
     SCORES_VIEW,
     SCORES_VIEW_STATE,
@@ -45,11 +53,11 @@ __all__ = [
     "changed_params",
     "connect",
     "describe_store",
+    "existing_run_id",
     "experiment_id",
     "git_tags",
     "log_evaluation",
     "log_scores",
-    "log_text_model",
     "registered_name",
     "resumed_run",
     "run_id_from",

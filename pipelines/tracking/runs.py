@@ -8,14 +8,16 @@ import json
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipelines.common.background import OUTAGE_ENV, BackgroundSender, outage_seconds
+from pipelines.common.io import read_json, write_json
 from pipelines.config import Params, flatten
-from pipelines.io import read_json, write_json
-from pipelines.tracking.store import connect, describe_store, experiment_id
+from pipelines.tracking.store import TrackingError, connect, describe_store, experiment_id, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -60,30 +62,62 @@ def upstream_metrics(reports: dict[str, Path]) -> dict[str, float]:
 
 
 class TrainingRun:
-    """A training run being logged; ``None`` methods are no-ops when tracking is off."""
+    """A training run being logged; its methods are no-ops when tracking is off (``run_id`` None).
 
-    def __init__(self, run_id: str | None):
+    Everything logged during training (epoch curves, samples, the final numbers) goes through one background
+    sender (pipelines/common/background.py): the training never waits for MLflow, an outage of the server costs
+    a warning, and what was logged meanwhile arrives, in order, once it is back. :meth:`close` waits for that,
+    bounded by ``TEXTFLOW_OUTAGE_MINUTES``; the checkpoint is written before each epoch is logged."""
+
+    def __init__(self, run_id: str | None, client: Any = None):
         self.run_id = run_id
+        self._client = client
+        self._sender = None
+        if run_id is not None:
+            self._sender = BackgroundSender(f"MLflow run {run_id[:8]}", self._send, give_up_after=outage_seconds())
+
+    def _send(self, item: tuple[str, Any]) -> None:
+        from mlflow.entities import Metric
+
+        kind, payload = item
+        if kind == "metrics":
+            metrics, step, timestamp = payload
+            self._client.log_batch(
+                self.run_id, metrics=[Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
+            )
+        else:
+            text, artifact_file = payload
+            self._client.log_text(self.run_id, text, artifact_file)
+
+    def _put_metrics(self, metrics: dict[str, float], step: int) -> None:
+        if self._sender is not None:
+            self._sender.put(("metrics", (metrics, step, int(time.time() * 1000))))
 
     def log_epoch(self, row: dict[str, float]) -> None:
-        if self.run_id is None:
-            return
-        import mlflow
-
-        epoch = int(row["epoch"])
-        mlflow.log_metrics({key: value for key, value in row.items() if key != "epoch"}, step=epoch, run_id=self.run_id)
-
-    def log_text(self, text: str, artifact_file: str) -> None:
-        if self.run_id is not None:
-            import mlflow
-
-            mlflow.log_text(text, artifact_file, run_id=self.run_id)
+        self._put_metrics({key: value for key, value in row.items() if key != "epoch"}, int(row["epoch"]))
 
     def log_metrics(self, metrics: dict[str, float]) -> None:
-        if self.run_id is not None:
-            import mlflow
+        self._put_metrics(metrics, 0)
 
-            mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, run_id=self.run_id)
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self._sender is not None:
+            self._sender.put(("text", (text, artifact_file)))
+
+    def flush_quietly(self, timeout: float) -> None:
+        """After a failed training: send what can be sent in ``timeout`` seconds, raising nothing."""
+        if self._sender is not None:
+            self._sender.close(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Wait until everything logged has reached MLflow; a TrackingError when it could not."""
+        if self._sender is None:
+            return
+        if not self._sender.close(outage_seconds() if timeout is None else timeout):
+            raise TrackingError(
+                f"MLflow at {describe_store(tracking_uri())} did not take this run's logs "
+                f"({self._sender.unsent} unsent, {len(self._sender.failed)} refused) within "
+                f"{OUTAGE_ENV}; the checkpoint is kept, so running the stage again resumes where it stopped"
+            )
 
 
 @contextmanager
@@ -106,6 +140,7 @@ def training_run(
     uri = connect()
     experiment = experiment_id(params.tracking.experiment)
     name = run_name(params)
+    client = mlflow.MlflowClient(tracking_uri=uri)
     with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
         name = f"{name} #{run.info.run_id[:6]}"
         mlflow.set_tag("mlflow.runName", name)
@@ -122,7 +157,13 @@ def training_run(
                 mlflow.data.from_pandas(dataset, name=dataset_name, targets="label" if "label" in dataset else None),
                 context="training",
             )
-        yield TrainingRun(run.info.run_id)
+        training = TrainingRun(run.info.run_id, client)
+        try:
+            yield training
+        except BaseException:
+            training.flush_quietly(timeout=10)
+            raise
+        training.close()
     write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment})
     log.info("MLflow run %s (%s) in %s", run.info.run_id, name, describe_store(uri))
 
@@ -160,16 +201,41 @@ def run_id_from(run_file: Path) -> str | None:
     return read_json(run_file).get("run_id")
 
 
+def existing_run_id(run_file: Path) -> str | None:
+    """The run id in ``run_file`` once the store is checked to hold it (None when tracking was off).
+
+    DVC's run-cache may restore a training (``run_file`` with it) that was logged to another store: a deleted
+    ``mlruns/``, another ``MLFLOW_TRACKING_URI``, a reset server. Its run id means nothing here, and going on
+    would fail later with MLflow's "run not found"; this says what happened and what to do."""
+    run_id = run_id_from(run_file)
+    if run_id is None:
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = connect()
+    try:
+        MlflowClient(tracking_uri=uri).get_run(run_id)
+    except MlflowException as error:
+        if getattr(error, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise TrackingError(
+            f"MLflow run {run_id} named in {run_file} is not in {describe_store(uri)}: the training was restored "
+            "from DVC's run-cache after being logged to another store. Train again into this one: "
+            "dvc repro --force --single-item train, then dvc repro"
+        ) from None
+    return run_id
+
+
 @contextmanager
 def resumed_run(run_file: Path) -> Iterator[str | None]:
     """Re-open the training run named in ``run_file`` (yields None when tracking was off)."""
-    run_id = run_id_from(run_file)
+    run_id = existing_run_id(run_file)
     if run_id is None:
         yield None
         return
     import mlflow
 
-    connect()
     with mlflow.start_run(run_id=run_id):
         yield run_id
 

@@ -8,6 +8,8 @@ from typing import Any
 
 DATA_HASH_TAG = "textflow.test_data_sha256"
 VALID_DATA_HASH_TAG = "textflow.valid_data_sha256"
+MODEL_URI_TAG = "textflow.model_uri"
+"""The run's logged raw-text model (``models:/m-...``), which the register stage registers."""
 
 
 def split_metrics(split: str, metrics: dict[str, Any]) -> dict[str, float]:

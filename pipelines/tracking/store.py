@@ -10,10 +10,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pipelines.project import project_root
+from pipelines.common.errors import PipelineError
+from pipelines.common.project import project_root
 
 
-class TrackingError(RuntimeError):
+class TrackingError(PipelineError, RuntimeError):
     """The MLflow store cannot be reached or used; the message says which one and what to do."""
 
 

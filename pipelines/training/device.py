@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from pipelines.common.errors import PipelineError
 from pipelines.config import TrainParams
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,20 @@ CONCURRENT_TRAININGS_ENV = "TEXTFLOW_CONCURRENT_TRAININGS"
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
-class DeviceError(RuntimeError):
+class DeviceError(PipelineError, RuntimeError):
     """The configured device cannot be used here."""
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device for ``train.device``; on CUDA, cuDNN picks deterministic algorithms and no autotuning (its
+    benchmark mode may choose another convolution algorithm on every run)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise DeviceError("train.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu' on this machine")
-    return torch.device(name)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return device
 
 
 def mixed_precision_enabled(params: TrainParams, device: torch.device) -> bool:

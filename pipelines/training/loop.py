@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipelines.common.io import save_torch
+from pipelines.common.progress import progress
 from pipelines.config import TrainParams
-from pipelines.io import save_torch
-from pipelines.progress import progress
 from pipelines.text.sequences import EncodedSplit
 from pipelines.training.batches import iterate_batches
 from pipelines.training.device import mixed_precision_enabled
@@ -35,9 +35,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    """``best_score``: the best validation value of the objective's metric (accuracy, perplexity, ...)."""
+    """``best_score``: the best validation value of the objective's metric (accuracy, perplexity, ...).
+
+    ``history`` holds what an epoch computed (losses, scores, the learning rate): the same bytes on every run
+    of the same configuration, so it may be written into a DVC output. Wall-clock observations (seconds,
+    throughput) differ on every run and live apart, in ``epoch_timings``, for logs and MLflow only."""
 
     history: list[dict[str, float]] = field(default_factory=list)
+    epoch_timings: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_score: float = 0.0
     stopped_early: bool = False
@@ -53,6 +58,7 @@ class Objective(Protocol):
     metric: str
     higher_is_better: bool
     steps_per_epoch: int
+    timing_keys: tuple[str, ...]  # keys of train_epoch's result that are wall-clock observations
 
     def train_epoch(self, model: nn.Module, epoch: int, trainer: Trainer) -> dict[str, float]: ...
 
@@ -156,6 +162,7 @@ class ClassificationObjective:
 
     metric = "accuracy"
     higher_is_better = True
+    timing_keys = ()
 
     def __init__(
         self, train: EncodedSplit, valid: EncodedSplit, params: TrainParams, *, seed: int, device: torch.device
@@ -230,8 +237,11 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
 ) -> TrainResult:
-    """Train in place; on return ``model`` holds the weights of the best validation epoch. ``on_checkpoint``
-    is called with the checkpoint's path after each one is written (to copy it off the worker).
+    """Train in place; on return ``model`` holds the weights of the best validation epoch.
+
+    Every epoch's checkpoint is written before anything leaves the process: then ``on_epoch`` gets the
+    epoch's values with its timings (for MLflow) and ``on_checkpoint`` the checkpoint's path (to copy it off
+    the worker), so a tracking server or object store that is down can cost a log line, never an epoch.
 
     Seed torch before building ``model`` too: its initial weights come from the global generator."""
     torch.manual_seed(seed)
@@ -279,9 +289,12 @@ def fit(
         model.train()
         trained = objective.train_epoch(model, epoch, trainer)
         validated = objective.validate(model)
-        row = {"epoch": epoch, **{key: round(value, 6) for key, value in {**trained, **validated}.items()}}
+        timing_keys = getattr(objective, "timing_keys", ())
+        values = {key: value for key, value in {**trained, **validated}.items() if key not in timing_keys}
+        row = {"epoch": epoch, **{key: round(value, 6) for key, value in values.items()}}
         row["learning_rate"] = round(optimizer.param_groups[0]["lr"], 8)
-        row["seconds"] = round(time.perf_counter() - epoch_began, 3)
+        timing = {"seconds": round(time.perf_counter() - epoch_began, 3)}
+        timing |= {key: round(trained[key], 3) for key in timing_keys if key in trained}
         score = validated[score_key]
         improved = sign * score > sign * result.best_score or result.best_epoch == 0
         if improved:
@@ -295,10 +308,11 @@ def fit(
             for group, base in zip(optimizer.param_groups, schedule.base_lrs, strict=True):
                 group["lr"] = base * decay["scale"]
         result.history.append(row)
-        shown = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key not in ("epoch", "seconds"))
-        log.info("epoch %d/%d  %s  %.1fs%s", epoch, params.epochs, shown, row["seconds"], "  *best" if improved else "")
-        if on_epoch is not None:
-            on_epoch(row)
+        result.epoch_timings.append({"epoch": epoch, **timing})
+        shown = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key != "epoch")
+        log.info(
+            "epoch %d/%d  %s  %.1fs%s", epoch, params.epochs, shown, timing["seconds"], "  *best" if improved else ""
+        )
         if checkpoint_path is not None:
             save_checkpoint(
                 checkpoint_path,
@@ -319,8 +333,10 @@ def fit(
                     "history": result.history,
                 },
             )
-            if on_checkpoint is not None:
-                on_checkpoint(checkpoint_path)
+        if on_epoch is not None:
+            on_epoch(row | timing)
+        if checkpoint_path is not None and on_checkpoint is not None:
+            on_checkpoint(checkpoint_path)
     result.stopped_early = stale_epochs >= params.patience and result.history[-1]["epoch"] < params.epochs
     model.load_state_dict(best_state)
     result.seconds = round(time.perf_counter() - began, 3)

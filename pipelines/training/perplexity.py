@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipelines.progress import progress
+from pipelines.common.progress import progress
 from pipelines.training.loop import Trainer, autocast
 from pipelines.training.streams import batch_count, random_batches, sequential_batches
 
@@ -54,6 +54,7 @@ class LanguageModelObjective:
 
     metric = "perplexity"
     higher_is_better = False
+    timing_keys = ("tokens_per_second",)
 
     def __init__(
         self,
@@ -106,6 +107,13 @@ class LanguageModelObjective:
 
 
 def detach_or_reset(state: object, stateful: bool) -> object:
-    from pipelines.models.language_model import detach_state
-
     return detach_state(state) if stateful else None
+
+
+def detach_state(state: object) -> object:
+    """The state with its history cut: truncated back-propagation through time (carried values, no graph)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(part.detach() for part in state)
+    return state.detach()

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipelines.progress import on_terminal
+from pipelines.common.progress import on_terminal
 
 log = logging.getLogger("embed")
 

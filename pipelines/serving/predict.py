@@ -1,31 +1,29 @@
 """Classify raw text with a trained model.
 
-    python -m pipelines.predict "some text" "another text"      # the registered champion (MLflow)
-    python -m pipelines.predict --file texts.txt                # one text per line; "-" reads stdin
-    python -m pipelines.predict --local "some text"             # the last `dvc repro`'s model, no MLflow
+    python -m pipelines.serving.predict "some text" "another text"      # the registered champion (MLflow)
+    python -m pipelines.serving.predict --file texts.txt                # one text per line; "-" reads stdin
+    python -m pipelines.serving.predict --local "some text"             # the last `dvc repro`'s model, no MLflow
 
 The champion is ``models:/<register.model_name or textflow-<dataset>>@champion`` in the configured MLflow
-store. ``--local`` reads ``models/model.pt``, the vocabulary and the stopword list that the pipeline wrote in
-this directory (paths from dvc.yaml) and params.yaml's cleaning and tokenizing settings, so it also works
-with ``tracking.enabled: false``. Output: one line per text, ``label<TAB>probability<TAB>text``.
+store. ``--local`` reads ``models/model.pt``, the vocabulary and ``models/preprocessing.json`` (the cleaning and
+tokenizing the model was trained with, written by the evaluate stage) that the pipeline wrote in this directory
+(paths from dvc.yaml), so it also works with ``tracking.enabled: false`` and ignores later edits of params.yaml. Output: one line per text, ``label<TAB>probability<TAB>text``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from pipelines.config import ConfigError, load_params
-from pipelines.gate import CHAMPION
-from pipelines.io import write_json
 from pipelines.tracking import TrackingError, connect, registered_name
+from pipelines.tracking.gate import CHAMPION
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.predict",
+        prog="python -m pipelines.serving.predict",
         description="Classify raw text with the registered champion or the local model.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
@@ -38,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         texts = read_texts(args.texts, args.file)
-        model = load_local(args.params) if args.local else load_registered(args.model, args.params)
+        model = load_local() if args.local else load_registered(args.model, args.params)
         predictions = model.predict(None, _frame(texts)) if args.local else model.predict(_frame(texts))
     except (ConfigError, TrackingError, FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
@@ -82,28 +80,36 @@ def load_registered(uri: str | None, params_path: str):
         ) from None
 
 
-def load_local(params_path: str):
-    from pipelines.orchestration.dvc_stages import dvc_paths
-    from pipelines.serving import TextClassifier
-    from pipelines.text.preprocess import Preprocessor
-    from pipelines.text.stopwords import read_stopwords
-    from pipelines.text.vocab import Vocabulary
+def local_artifacts(task: str) -> dict[str, str]:
+    """The last ``dvc repro``'s model as the served pyfunc's artifacts: ``model.pt``, the vocabulary and the
+    preprocessing the evaluate stage wrote for that model (how raw text reached it in training), never today's
+    params.yaml, which may have changed since. ``task`` must be the model's."""
+    from pipelines.common.io import read_json
+    from pipelines.config.pipeline import dvc_paths
 
-    params = load_params(params_path)
     paths = dvc_paths(Path("dvc.yaml"))
-    model, vocab, stopwords = Path(paths["model"]), Path(paths["tokens"]) / "vocab.json", Path(paths["stopwords"])
-    for path in (model, vocab, stopwords):
+    files = {
+        "model": Path(paths["model"]),
+        "vocab": Path(paths["tokens"]) / "vocab.json",
+        "preprocessing": Path(paths["preprocessing"]),
+    }
+    for path in files.values():
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: run `dvc repro` (or `make run`) here first")
-    preprocessor = Preprocessor.from_params(
-        params.clean, params.tokenize, read_stopwords(stopwords), Vocabulary.load(vocab)
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        preprocessing = Path(scratch, "preprocessing.json")
-        write_json(preprocessing, preprocessor.config)
-        return TextClassifier().load_artifacts(
-            {"model": str(model), "vocab": str(vocab), "preprocessing": str(preprocessing)}
-        )
+    trained = read_json(files["preprocessing"]).get("task", "classification")
+    if trained != task:
+        tools = {
+            "classification": "python -m pipelines.serving.predict",
+            "language_model": "python -m pipelines.serving.generate",
+        }
+        raise ValueError(f"{files['model']} is a {trained} model (task: {trained}); use {tools[trained]} --local")
+    return {name: str(path) for name, path in files.items()}
+
+
+def load_local():
+    from pipelines.serving.pyfunc import TextClassifier
+
+    return TextClassifier().load_artifacts(local_artifacts("classification"))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The stage graph, read from dvc.yaml so the DAG never lists the stages a second time.
+"""The pipeline's other source of truth, dvc.yaml: its stages (commands, deps, outs, params), their graph and
+its paths, read so that nothing lists them a second time (the DAG, the checkpoint fingerprint, the tools).
 
 A stage depends on another when one of its deps is, contains or lies inside one of the other's outs.
 ``${paths.x}`` references are resolved from dvc.yaml's own ``vars``; other templating is not needed for
@@ -23,6 +24,7 @@ class Stage:
     outs: tuple[str, ...]
     params: tuple[str, ...] = ()
     always_changed: bool = False
+    cmd: str = ""
 
 
 def load_stages(dvc_yaml: Path) -> dict[str, Stage]:
@@ -54,7 +56,8 @@ def parse_stages(text: str) -> dict[str, Stage]:
         outs = [_path(item, variables) for section in ("outs", "metrics", "plots") for item in spec.get(section, [])]
         deps = [_path(item, variables) for item in spec.get("deps", [])]
         params = [item for item in spec.get("params", []) if isinstance(item, str)]
-        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params), bool(spec.get("always_changed")))
+        command = _path(" ".join(spec["cmd"].split()), variables)
+        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params), bool(spec.get("always_changed")), command)
     return stages
 
 

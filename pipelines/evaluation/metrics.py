@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from pipelines.io import atomic_path
+from pipelines.common.io import atomic_path
 
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -74,3 +74,9 @@ def split_hash(frame: pd.DataFrame) -> str:
     for label, text in zip(labels, frame["text"], strict=True):
         digest.update(f"{label}\t{text}\n".encode())
     return digest.hexdigest()
+
+
+def report_files(args: Any) -> list[Path]:
+    """The files every evaluation logs to its run beside the task's own figures."""
+    figures = sorted(path for path in args.figures.glob("*") if path.suffix in (".png", ".txt"))
+    return [args.metrics, *figures, args.validation, Path(args.params), Path("dvc.lock"), args.tokens / "vocab.json"]

@@ -15,10 +15,14 @@ whatever the interleaving, with any store (SQLite file, ``mlflow server``, Postg
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
-import time
+import sys
 from dataclasses import dataclass
 from typing import Any
+
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
 
@@ -82,13 +86,15 @@ def _best(pool: list[Scored], higher_is_better: bool) -> Scored:
     return max(pool, key=lambda v: (sign * v.score if v.score is not None else float("-inf"), -v.version))
 
 
-def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bool = True) -> dict[str, Any]:
+def register_if_better(
+    run_id: str, name: str, metric: str, higher_is_better: bool = True, client: Any = None
+) -> dict[str, Any]:
     """Register the run's model (once per run) and set ``champion`` by :func:`choose_champion`; the run's
-    version gets ``challenger`` when it is not the champion. Returns what was decided and why."""
-    import mlflow
+    version gets ``challenger`` when it is not the champion. Returns what was decided and why. ``client``: the
+    MLflow client to use (default: one for the configured store)."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
+    client = client or MlflowClient()
     run = client.get_run(run_id)
     key = f"validation_{metric}"
     if key not in run.data.metrics:
@@ -97,22 +103,31 @@ def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bo
     if model_uri is None:
         raise TrackingError(f"run {run_id} has no logged model ({MODEL_URI_TAG} tag); run the evaluate stage first")
     existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
-    version = int((existing[0] if existing else mlflow.register_model(model_uri, name)).version)
+    version = int((existing[0] if existing else _register_quietly(model_uri, name)).version)
     scores: dict[int, Scored] = {}
-    seen: set[int] = set()
     for _ in range(MAX_DECISIONS):
         versions = _scored_versions(client, name, key, scores)
+        numbers = {v.version for v in versions}
+        champion = _champion_version(client, name)
+        if champion is not None and champion not in numbers:
+            log.info(
+                "alias %s points at v%d, registered after the versions just read; reading again", CHAMPION, champion
+            )
+            continue
         candidate = next(v for v in versions if v.version == version)
-        decision = choose_champion(
-            candidate, _current_champion(client, name, versions), versions, key, higher_is_better
-        )
+        current = next((v for v in versions if v.version == champion), None)
+        decision = choose_champion(candidate, current, versions, key, higher_is_better)
         _set_alias(client, name, CHAMPION, decision.champion)
         if decision.champion != version:
             _set_alias(client, name, CHALLENGER, version)
-        seen = {v.version for v in versions}
-        if {int(v.version) for v in client.search_model_versions(f"name='{name}'")} == seen:
+        if {int(v.version) for v in client.search_model_versions(f"name='{name}'")} == numbers:
             break
         log.info("another version was registered while deciding; deciding again")
+    else:
+        raise TrackingError(
+            f"the versions of {name} kept changing through {MAX_DECISIONS} decisions (many registers at once); "
+            "nothing is wrong with this run: run the register stage again"
+        )
     alias = CHAMPION if decision.champion == version else CHALLENGER
     return {
         "name": name,
@@ -125,22 +140,39 @@ def register_if_better(run_id: str, name: str, metric: str, higher_is_better: bo
     }
 
 
+def _is_mlflow_error(error: BaseException) -> bool:
+    return type(error).__module__.startswith("mlflow.")
+
+
+@retry(
+    stop=stop_after_attempt(ALIAS_ATTEMPTS),
+    wait=wait_exponential(multiplier=0.2, max=2),
+    retry=retry_if_exception(_is_mlflow_error),
+    before_sleep=lambda state: log.info("setting an alias lost a race with another writer; retrying"),
+    reraise=True,
+)
 def _set_alias(client: Any, name: str, alias: str, version: int) -> None:
     """Point ``alias`` at ``version``, again when the write lost a race. MLflow's SQL store sets an alias by
     read-then-insert, so two registers creating the same alias at once make one fail with a unique-constraint
     error (seen in tests/test_gate.py's six concurrent registers on an SQLite-backed server). Setting an alias
     is idempotent and the caller re-reads the versions afterwards, so a retry keeps the gate's guarantee."""
-    from mlflow.exceptions import MlflowException
+    client.set_registered_model_alias(name, alias, str(version))
 
-    for attempt in range(1, ALIAS_ATTEMPTS + 1):
-        try:
-            client.set_registered_model_alias(name, alias, str(version))
-            return
-        except MlflowException as error:
-            if attempt == ALIAS_ATTEMPTS:
-                raise
-            log.info("setting %s@%s lost a race with another writer (%s); retrying", name, alias, str(error)[:120])
-            time.sleep(0.2 * attempt)
+
+def _register_quietly(model_uri: str, name: str) -> Any:
+    """``mlflow.register_model``, without the two lines it prints to stderr on success (the register stage says
+    what it registered and why); anything else it prints still reaches stderr."""
+    import mlflow
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return mlflow.register_model(model_uri, name)
+    finally:
+        routine = ("Successfully registered model", "Created version", "Registered model", "Creating a new version")
+        for line in captured.getvalue().splitlines():
+            if line.strip() and not line.startswith(routine):
+                print(line, file=sys.stderr)
 
 
 def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored]) -> list[Scored]:
@@ -158,11 +190,13 @@ def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored])
     return sorted(scored, key=lambda v: v.version)
 
 
-def _current_champion(client: Any, name: str, versions: list[Scored]) -> Scored | None:
+def _champion_version(client: Any, name: str) -> int | None:
+    """The version alias ``champion`` points at; None when there is no champion yet."""
     from mlflow.exceptions import MlflowException
 
     try:
-        number = int(client.get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None
-    return next((v for v in versions if v.version == number), None)
+        return int(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException as error:
+        if getattr(error, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise

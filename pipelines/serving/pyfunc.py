@@ -8,7 +8,6 @@ tokenizing settings with the stopword list) plus the ``pipelines`` package as co
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -20,9 +19,8 @@ except ImportError:  # pragma: no cover - mlflow is a pinned dependency
     PythonModel = object
 
 PREDICT_BATCH = 256
-# The signature is logged explicitly (raw text in, label + probabilities out), so MLflow's advice to add
-# type hints for inference does not apply.
-warnings.filterwarnings("ignore", message=".*type hints to the `predict` method", category=UserWarning)
+MAX_GENERATED_TOKENS = 2048
+MAX_PREFIXES = 256
 
 
 class TextClassifier(PythonModel):
@@ -32,7 +30,7 @@ class TextClassifier(PythonModel):
     def load_artifacts(self, artifacts: dict[str, str]) -> TextClassifier:
         """Load from files: ``model`` (the train stage's model.pt), ``vocab`` (vocab.json) and
         ``preprocessing`` (the cleaning and tokenizing settings with the stopword list, as JSON)."""
-        from pipelines.io import read_json
+        from pipelines.common.io import read_json
         from pipelines.models.saved import load_model
         from pipelines.text.preprocess import Preprocessor
         from pipelines.text.vocab import Vocabulary
@@ -44,8 +42,10 @@ class TextClassifier(PythonModel):
         self.preprocessor = Preprocessor(config["clean"], config["tokenize"], config["stopwords"], vocabulary)
         return self
 
-    # No type hints on predict: MLflow would try to derive the signature from them; it is logged explicitly.
-    def predict(self, context, model_input, params=None):
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Label and one ``probability_<class>`` column per class for each row's ``text``. The DataFrame hint
+        keeps the explicitly logged signature (a ``text`` string column in, those columns out), which MLflow
+        enforces on every call; a list of strings works too when called directly."""
         texts = _texts(model_input)
         probabilities = self.probabilities(texts)
         frame = pd.DataFrame({"label": np.asarray(self.class_names, dtype=object)[probabilities.argmax(axis=1)]})
@@ -93,10 +93,10 @@ class TextGenerator(PythonModel):
 
     def load_artifacts(self, artifacts: dict[str, str]) -> TextGenerator:
         """Load from files: ``model`` (model.pt), ``vocab`` (vocab.json) and ``preprocessing`` (see
-        pipelines/generation.py, ``language_model_config``)."""
-        from pipelines.generation import TextGeneration
-        from pipelines.io import read_json
+        pipelines/serving/generation.py, ``language_model_config``)."""
+        from pipelines.common.io import read_json
         from pipelines.models.saved import load_model
+        from pipelines.serving.generation import TextGeneration
         from pipelines.text.vocab import Vocabulary
 
         model, _ = load_model(artifacts["model"])
@@ -105,11 +105,17 @@ class TextGenerator(PythonModel):
         )
         return self
 
-    def predict(self, context, model_input, params=None):
-        from pipelines.generation import DEFAULT_SAMPLING
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from pipelines.serving.generation import DEFAULT_SAMPLING
 
         options = DEFAULT_SAMPLING | {key: value for key, value in (params or {}).items() if value is not None}
         prefixes = _texts(model_input, column="prefix")
+        if not 1 <= int(options["tokens"]) <= MAX_GENERATED_TOKENS or len(prefixes) > MAX_PREFIXES:
+            raise ValueError(
+                f"a request may ask for 1 to {MAX_GENERATED_TOKENS} tokens for at most {MAX_PREFIXES} prefixes; got "
+                f"tokens={options['tokens']} for {len(prefixes)} prefixes (a served model must not be made to work "
+                "without bound)"
+            )
         generated = [
             self.generation.continue_text(
                 prefix,

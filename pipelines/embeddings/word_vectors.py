@@ -1,4 +1,4 @@
-"""gensim Word2Vec / FastText or GloVe (pipelines/glove.py) trained on the training split (plus, optionally,
+"""gensim Word2Vec / FastText or GloVe (pipelines/embeddings/glove.py) trained on the training split (plus, optionally,
 unlabelled extra text),
 exported as a matrix aligned to the vocabulary, and scored on the word-similarity and analogy sets that ship
 with gensim's test data.
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.common.progress import on_terminal
 from pipelines.config import EmbedParams, Params
-from pipelines.progress import on_terminal
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.tokenizers import get_tokenizer
 from pipelines.text.vocab import PAD_ID, SPECIALS, Vocabulary
@@ -125,7 +125,7 @@ def build_vectors(
 def train_embeddings(sentences: Sequence[Sequence[str]], params: EmbedParams, seed: int) -> Any:
     """Train and return the word vectors (gensim ``KeyedVectors``)."""
     if params.method == "glove":
-        from pipelines.glove import train_glove
+        from pipelines.embeddings.glove import train_glove
         from pipelines.training.device import resolve_device
 
         return train_glove(

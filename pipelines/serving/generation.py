@@ -3,20 +3,20 @@ corpus, sample a continuation (pipelines/models/language_model.py) and join the 
 
 Characters and jieba words are joined without spaces (Chinese has none), words with one; ``<eos>`` (the end of
 a corpus line) becomes a newline. The settings travel as a small JSON config beside the model and the
-vocabulary, so the registered pyfunc, ``python -m pipelines.generate --local`` and the per-epoch samples all
+vocabulary, so the registered pyfunc, ``python -m pipelines.serving.generate --local`` and the per-epoch samples all
 generate the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from torch import nn
 
 from pipelines.config import Params
+from pipelines.data.registry import get_dataset
 from pipelines.models.language_model import sample
-from pipelines.text.clean import CleanSettings, TextCleaner
+from pipelines.text.clean import CleanSettings, TextCleaner, normalise_whitespace
 from pipelines.text.tokenizers import get_tokenizer
 from pipelines.text.vocab import BOS_ID, EOS, EOS_ID, PAD_ID, UNK_ID, Vocabulary
 
@@ -24,8 +24,9 @@ JOINERS = {"char": "", "jieba": "", "word": " "}
 DEFAULT_SAMPLING = {"tokens": 50, "temperature": 1.0, "top_k": 0, "seed": 0}
 
 
-def normalise_whitespace(text: str) -> str:
-    return " ".join(text.split())
+def sample_prefixes(params: Params) -> list[str]:
+    """``language_model.sample_prefixes``, or the dataset's prompts from the registry when empty."""
+    return list(params.language_model.sample_prefixes) or list(get_dataset(params.dataset.name).prompts)
 
 
 def language_model_config(params: Params, stopwords: list[str]) -> dict[str, Any]:
@@ -33,7 +34,9 @@ def language_model_config(params: Params, stopwords: list[str]) -> dict[str, Any
     ``language_model.clean`` asks for them, the tokenizer, and how generated tokens are joined."""
     return {
         "task": "language_model",
-        "clean": asdict(params.clean) if params.language_model.clean else None,
+        "clean": CleanSettings.from_params(params.clean, stopwords).to_config()
+        if params.language_model.clean
+        else None,
         "stopwords": sorted(stopwords) if params.language_model.clean else [],
         "tokenizer": params.tokenize.method,
         "joiner": JOINERS[params.tokenize.method],

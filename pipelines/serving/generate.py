@@ -1,30 +1,28 @@
 """Continue text with a trained language model (``task: language_model``).
 
-    python -m pipelines.generate --prefix "分开" --tokens 50 --temperature 0.8       # the registered champion
-    python -m pipelines.generate --prefix "the company" --top-k 40 --seed 3         # another sample
-    python -m pipelines.generate --local --prefix "分开"                            # the last `dvc repro`'s model
+    python -m pipelines.serving.generate --prefix "分开" --tokens 50 --temperature 0.8       # the registered champion
+    python -m pipelines.serving.generate --prefix "the company" --top-k 40 --seed 3         # another sample
+    python -m pipelines.serving.generate --local --prefix "分开"                            # the last `dvc repro`'s model
 
 The champion is ``models:/<register.model_name or textflow-<dataset>-lm>@champion`` in the configured MLflow store
-(params.yaml says which dataset). ``--local`` reads ``models/model.pt`` and the vocabulary the pipeline wrote
-in this directory, so it also works with ``tracking.enabled: false``. The same ``--seed`` gives the same text.
+(params.yaml says which dataset). ``--local`` reads ``models/model.pt``, the vocabulary
+and ``models/preprocessing.json`` the pipeline wrote in this directory, so it also works with ``tracking.enabled:
+false``. The same ``--seed`` gives the same text.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 
-from pipelines.config import ConfigError, load_params
-from pipelines.io import write_json
-from pipelines.predict import load_registered
+from pipelines.config import ConfigError
+from pipelines.serving.predict import load_registered, local_artifacts
 from pipelines.tracking import TrackingError
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.generate",
+        prog="python -m pipelines.serving.generate",
         description="Generate text with the registered champion language model or the local one.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
@@ -46,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
         prefixes = pd.DataFrame({"prefix": args.prefix})
         if args.local:
-            generated = load_local(args.params).predict(None, prefixes, sampling)
+            generated = load_local().predict(None, prefixes, sampling)
         else:
             model = load_registered(args.model, args.params)
             if "generated" not in {spec.name for spec in model.metadata.get_output_schema().inputs}:
@@ -57,24 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     print("\n\n".join(generated["generated"]))
 
 
-def load_local(params_path: str):
-    from pipelines.generation import language_model_config
-    from pipelines.orchestration.dvc_stages import dvc_paths
-    from pipelines.serving import TextGenerator
-    from pipelines.text.stopwords import read_stopwords
+def load_local():
+    from pipelines.serving.pyfunc import TextGenerator
 
-    params = load_params(params_path)
-    if params.task != "language_model":
-        raise ConfigError(f"{params_path}: task is {params.task!r}; generation needs task: language_model")
-    paths = dvc_paths(Path("dvc.yaml"))
-    model, vocab, stopwords = Path(paths["model"]), Path(paths["tokens"]) / "vocab.json", Path(paths["stopwords"])
-    for path in (model, vocab, stopwords):
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: run `dvc repro` here first")
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch, "preprocessing.json")
-        write_json(config, language_model_config(params, read_stopwords(stopwords)))
-        return TextGenerator().load_artifacts({"model": str(model), "vocab": str(vocab), "preprocessing": str(config)})
+    return TextGenerator().load_artifacts(local_artifacts("language_model"))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The served model in a run: the task's raw-text pyfunc (pipelines/serving.py), logged from code with its
+"""The served model in a run: the task's raw-text pyfunc (pipelines/serving/pyfunc.py), logged from code with its
 artifacts, signature and pinned requirements; its URI is tagged for the registry gate."""
 
 from __future__ import annotations
@@ -6,24 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-MODEL_URI_TAG = "textflow.model_uri"
+from pipelines.tracking import MODEL_URI_TAG
 
 
 def log_text_model(artifacts: dict[str, Path], example: Any, task: str = "classification") -> None:
-    """Log the task's raw-text pyfunc (see pipelines/serving.py) as ``model`` in the active run; ``example``
+    """Log the task's raw-text pyfunc (see pipelines/serving/pyfunc.py) as ``model`` in the active run; ``example``
     is an input frame (texts to classify, or prefixes to continue)."""
     import mlflow
     from mlflow.models import infer_signature
 
     import pipelines
-    from pipelines.generation import DEFAULT_SAMPLING
-    from pipelines.serving import TextClassifier, TextGenerator
+    from pipelines.serving.generation import DEFAULT_SAMPLING
+    from pipelines.serving.pyfunc import TextClassifier, TextGenerator
 
     package = Path(pipelines.__file__).parent
     if task == "language_model":
-        served, entry, sampling = TextGenerator(), package / "pyfunc_generator_entry.py", DEFAULT_SAMPLING
+        served, entry, sampling = TextGenerator(), package / "serving" / "generator_entry.py", DEFAULT_SAMPLING
     else:
-        served, entry, sampling = TextClassifier(), package / "pyfunc_entry.py", None
+        served, entry, sampling = TextClassifier(), package / "serving" / "classifier_entry.py", None
     served.load_artifacts({name: str(path) for name, path in artifacts.items()})
     signature = infer_signature(example, served.predict(None, example, sampling), params=sampling)
     info = mlflow.pyfunc.log_model(

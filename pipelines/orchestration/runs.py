@@ -5,13 +5,14 @@ is about 1 GB), so ``.runs/`` grows with every run. And a plain ``dvc gc -w`` in
 only what the project's own workspace uses: it would delete cache objects that only run workspaces reference,
 breaking their ``dvc repro`` and the run-cache. So:
 
-    python -m pipelines.runs list                          # workspaces, newest first, with age and size
-    python -m pipelines.runs prune --keep 10               # remove all but the newest 10
-    python -m pipelines.runs prune --older-than 14         # remove those untouched for 14 days
-    python -m pipelines.runs gc [--dry]                    # dvc gc that keeps what every workspace uses
+    python -m pipelines.orchestration.runs list                          # workspaces, newest first, with age and size
+    python -m pipelines.orchestration.runs prune --keep 10               # remove all but the newest 10
+    python -m pipelines.orchestration.runs prune --older-than 14         # remove those untouched for 14 days
+    python -m pipelines.orchestration.runs gc [--dry]                    # dvc gc that keeps what every workspace uses
 
-``make runs-prune`` and ``make gc`` run the last two with the defaults below. Workspaces that Airflow is
-still using are not tracked here: prune keeps any touched in the last hour.
+``make runs-prune`` and ``make gc`` run the last two with the defaults below. Prune never removes a workspace
+in which a stage is running (its stage lock is held: a six-hour training touches nothing but its own outputs, so
+no timestamp can tell), nor one touched in the last hour (a run between two of its tasks).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.orchestration.workspace import WorkspaceError, remove_workspace, runs_dir
+from filelock import FileLock, Timeout
+
+from pipelines.orchestration.workspace import (
+    WorkspaceError,
+    remove_workspace,
+    runs_dir,
+    stage_lock_path,
+    stage_running,
+)
 
 DEFAULT_KEEP = 20
 RECENT_SECONDS = 3600
@@ -34,6 +43,7 @@ class RunWorkspace:
     path: Path
     modified: float
     size: int
+    running: bool = False
 
 
 def _size(path: Path) -> int:
@@ -46,7 +56,7 @@ def list_workspaces(root: Path) -> list[RunWorkspace]:
     if not directory.is_dir():
         return []
     found = [
-        RunWorkspace(path, path.stat().st_mtime, _size(path))
+        RunWorkspace(path, path.stat().st_mtime, _size(path), stage_running(path))
         for path in directory.iterdir()
         if path.is_dir() and (path / ".git").exists()
     ]
@@ -56,11 +66,12 @@ def list_workspaces(root: Path) -> list[RunWorkspace]:
 def select_for_removal(
     workspaces: list[RunWorkspace], keep: int | None, older_than_days: float | None, now: float
 ) -> list[RunWorkspace]:
-    """Beyond the newest ``keep``, or older than ``older_than_days``; never one touched in the last hour."""
+    """Beyond the newest ``keep``, or older than ``older_than_days``; never one with a stage running, nor one
+    touched in the last hour."""
     chosen = []
     for rank, workspace in enumerate(workspaces):
         age = now - workspace.modified
-        if age < RECENT_SECONDS:
+        if workspace.running or age < RECENT_SECONDS:
             continue
         if (keep is not None and rank >= keep) or (older_than_days is not None and age > older_than_days * 86400):
             chosen.append(workspace)
@@ -79,7 +90,7 @@ def collect_garbage(root: Path, dry: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.runs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.orchestration.runs", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="run workspaces, newest first")
     prune = commands.add_parser("prune", help="remove old run workspaces")
@@ -92,14 +103,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "list":
         for workspace in list_workspaces(root):
             age_hours = (time.time() - workspace.modified) / 3600
-            print(f"{workspace.path.name}\t{age_hours:8.1f} h\t{workspace.size / 2**20:10.1f} MiB")
+            state = "running" if workspace.running else ""
+            print(f"{workspace.path.name}\t{age_hours:8.1f} h\t{workspace.size / 2**20:10.1f} MiB\t{state}")
     elif args.command == "prune":
         keep = args.keep if args.keep is not None or args.older_than is not None else DEFAULT_KEEP
         for workspace in select_for_removal(list_workspaces(root), keep, args.older_than, time.time()):
+            lock = FileLock(stage_lock_path(workspace.path), is_singleton=False)
+            try:
+                lock.acquire(timeout=0)  # held while removing, so no stage can start in it meanwhile
+            except Timeout:
+                print(f"kept {workspace.path.name}: a stage started in it")
+                continue
             try:
                 remove_workspace(root, workspace.path)
             except WorkspaceError as error:
                 sys.exit(f"error: {error}")
+            finally:
+                lock.release()
             print(f"removed {workspace.path.name} ({workspace.size / 2**20:.1f} MiB)")
     else:
         collect_garbage(root, args.dry)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.io import read_json, write_json
+from pipelines.common.io import read_json, write_json
 
 TIMINGS_DIR = Path("reports") / "timings"
 

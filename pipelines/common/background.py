@@ -1,0 +1,130 @@
+"""Sending to a service that may be down for a while (the MLflow server, object storage) without stopping the work
+that produces what is sent.
+
+A :class:`BackgroundSender` owns one thread that sends queued items in order, retrying each with exponential
+backoff (tenacity) for up to ``give_up_after`` seconds of continuous failure. The producer never waits: a
+training keeps training while its tracking server restarts, and everything reaches the server once it is back.
+The first failure of an outage is one warning, its end one info line. ``latest_only`` keeps just the newest
+pending item (a checkpoint: only the last one is worth uploading). :meth:`close` waits, bounded, for the queue
+to drain and says whether everything was sent.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tenacity import RetryCallState, Retrying, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+OUTAGE_ENV = "TEXTFLOW_OUTAGE_MINUTES"
+
+
+def outage_seconds() -> float:
+    """How long a training rides out an unreachable MLflow server or object store (``TEXTFLOW_OUTAGE_MINUTES``,
+    default 30) before giving up on sending to it."""
+    value = os.environ.get(OUTAGE_ENV, "30")
+    try:
+        return max(float(value), 0.0) * 60
+    except ValueError:
+        raise ValueError(f"{OUTAGE_ENV} must be a number of minutes, got {value!r}") from None
+
+
+class BackgroundSender:
+    def __init__(
+        self,
+        what: str,
+        send: Callable[[Any], None],
+        *,
+        give_up_after: float,
+        latest_only: bool = False,
+        max_wait: float = 30.0,
+    ):
+        self.what, self.send, self.give_up_after, self.latest_only = what, send, give_up_after, latest_only
+        self.max_wait = max_wait
+        self.failed: list[tuple[Any, BaseException]] = []
+        self._pending: collections.deque = collections.deque()
+        self._condition = threading.Condition()
+        self._busy = False
+        self._closing = False
+        self._outage_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"send {what}", daemon=True)
+        self._thread.start()
+
+    def put(self, item: Any) -> None:
+        with self._condition:
+            if self.latest_only:
+                self._pending.clear()
+            self._pending.append(item)
+            self._condition.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued item to be sent; True when all were."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+            while (self._pending or self._busy) and time.monotonic() < deadline:
+                self._condition.wait(timeout=min(1.0, max(deadline - time.monotonic(), 0.01)))
+            unsent = len(self._pending) + (1 if self._busy else 0)
+        return unsent == 0 and not self.failed
+
+    @property
+    def unsent(self) -> int:
+        with self._condition:
+            return len(self._pending) + (1 if self._busy else 0)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closing:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                item = self._pending.popleft()
+                self._busy = True
+            try:
+                self._send_with_retries(item)
+            except BaseException as error:  # noqa: BLE001 - the producer learns of it through close()
+                self.failed.append((item, error))
+                log.error("gave up sending %s after %.0fs of failures: %s", self.what, self.give_up_after, error)
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+
+    def _send_with_retries(self, item: Any) -> None:
+        for attempt in Retrying(
+            stop=stop_after_delay(self.give_up_after),
+            wait=wait_exponential(multiplier=1, min=1, max=self.max_wait),
+            before_sleep=self._report_outage,
+            reraise=True,
+        ):
+            with attempt:
+                self.send(item)
+        if self._outage_since is not None:
+            log.info(
+                "%s: reachable again after %.0fs; %d queued item(s) still to send",
+                self.what,
+                time.monotonic() - self._outage_since,
+                self.unsent - 1,
+            )
+            self._outage_since = None
+
+    def _report_outage(self, state: RetryCallState) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            error = state.outcome.exception() if state.outcome else None
+            first = str(error).strip().splitlines()[0] if error and str(error).strip() else type(error).__name__
+            log.warning(
+                "%s: sending failed (%s); the work goes on, retrying for up to %.0f min while %d item(s) wait",
+                self.what,
+                first[:200],
+                self.give_up_after / 60,
+                self.unsent,
+            )
