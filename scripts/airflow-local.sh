@@ -20,7 +20,12 @@ export TEXTFLOW_TRAINING_SLOTS="${TEXTFLOW_TRAINING_SLOTS:-$(( gpus > 0 ? gpus :
 export TEXTFLOW_GPU_POOL="${TEXTFLOW_GPU_POOL:-gpu}"
 
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+stop_all() {
+  local status=$?
+  if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null; wait; fi
+  exit "$status"
+}
+trap stop_all INT TERM EXIT
 
 wait_healthy() {  # url, seconds, name
   for _ in $(seq 1 "$2"); do
@@ -31,18 +36,24 @@ wait_healthy() {  # url, seconds, name
   exit 1
 }
 
-mkdir -p "$AIRFLOW_HOME" mlruns
+# airflow.cfg holds generated JWT and API secrets and the admin password file sits beside it: owner only.
+(umask 077 && mkdir -p "$AIRFLOW_HOME")
+chmod 700 "$AIRFLOW_HOME"
+umask 077
+mkdir -p mlruns
 # Concurrent DAG runs write one MLflow store; SQLite takes one writer at a time, so every run goes through
-# one `mlflow server` in front of it (the same store `make ui` shows).
+# one `mlflow server` in front of it (the same store `make ui` shows). A server this script did not start is
+# never adopted silently: it may be another user's or another project's, and runs and champions would go there.
 if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
   if curl -fsS "http://127.0.0.1:$MLFLOW_PORT/health" >/dev/null 2>&1; then
-    echo "using the MLflow server already on port $MLFLOW_PORT"
-  else
-    mlflow server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-      --backend-store-uri "sqlite:///$PWD/mlruns/mlflow.db" --artifacts-destination "$PWD/mlruns/artifacts" \
-      >"$AIRFLOW_HOME/mlflow.log" 2>&1 & pids+=($!)
-    wait_healthy "http://127.0.0.1:$MLFLOW_PORT/health" 120 "mlflow server"
+    echo "port $MLFLOW_PORT already has an MLflow server that make airflow did not start. To use it, say so:" \
+      "MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT make airflow; else pick a free MLFLOW_PORT." >&2
+    exit 1
   fi
+  mlflow server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+    --backend-store-uri "sqlite:///$PWD/mlruns/mlflow.db" --artifacts-destination "$PWD/mlruns/artifacts" \
+    >"$AIRFLOW_HOME/mlflow.log" 2>&1 & pids+=($!)
+  wait_healthy "http://127.0.0.1:$MLFLOW_PORT/health" 120 "mlflow server"
   export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
   echo "MLflow UI: $MLFLOW_TRACKING_URI"
 fi
@@ -59,4 +70,7 @@ wait_healthy "http://127.0.0.1:$PORT/api/v2/monitor/health" 120 "Airflow api-ser
 password_file="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 echo "Airflow UI: http://127.0.0.1:$PORT  (logs in $AIRFLOW_HOME/*.log)"
 [ -f "$password_file" ] && echo "login: $(cat "$password_file")"
-wait
+# Until the first service exits (Ctrl-C, or one that died): then the trap stops the others.
+set +e
+wait -n "${pids[@]}"
+echo "a service of make airflow exited; stopping the others (logs in $AIRFLOW_HOME)" >&2

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.common.project import ROOT_ENV
 from pipelines.orchestration.airflow_rest import finished_run, login, request, task_log, trigger, unpause
-from pipelines.orchestration.cluster import running_cluster
+from pipelines.orchestration.cluster import postgres_program, running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from pipelines.orchestration.workspace import workspace_name
-from pipelines.project import ROOT_ENV
 from tests.conftest import STAGES, copy_project, tool_env
 
 pytestmark = pytest.mark.slow
@@ -104,7 +104,10 @@ def test_mlflow_refuses_anonymous_requests_and_the_run_logged_with_credentials_f
 
 
 def test_no_secret_reaches_a_task_log_or_a_tracked_file(cluster):
-    secret_values = [cluster.secrets[name] for name in ("mlflow_admin_password", "s3_secret_key", "jwt_secret")]
+    secret_values = [
+        cluster.secrets[name]
+        for name in ("mlflow_admin_password", "s3_secret_key", "jwt_secret", "postgres_password", "fernet_key")
+    ]
     logs = [path for path in (cluster.home / "airflow" / "logs").rglob("*") if path.is_file()]
     assert logs
     for path in logs:
@@ -119,6 +122,26 @@ def test_no_secret_reaches_a_task_log_or_a_tracked_file(cluster):
                 if (space / name).is_file():
                     text = (space / name).read_text(errors="replace")
                     assert not any(value in text for value in secret_values), space / name
+
+
+def test_workers_hold_no_metadata_or_signing_secret_and_postgres_wants_a_password(cluster):
+    """Task code runs on the workers: they must not hold what would let it take over Airflow or its database."""
+    import psutil
+
+    for queue in ("default", "gpu"):
+        environment = "\0".join(
+            f"{key}={value}" for key, value in psutil.Process(cluster.worker(queue).pid).environ().items()
+        )
+        leaked = [
+            name for name in ("postgres_password", "jwt_secret", "fernet_key") if cluster.secrets[name] in environment
+        ]
+        assert not leaked, f"the {queue} worker holds {leaked}"
+        assert cluster.secrets["s3_secret_key"] in environment, "it does hold what its tasks need"
+    anonymous = subprocess.run(
+        [postgres_program("psql"), "-h", "127.0.0.1", "-p", str(cluster.ports["postgres"]), "-U", "textflow", "-d", "airflow", "-c", "select 1"],
+        capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"], "PGCONNECT_TIMEOUT": "5"},
+    )  # fmt: skip
+    assert anonymous.returncode != 0 and "password" in anonymous.stderr, anonymous.stderr
 
 
 def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_object_storage(cluster, tmp_path):

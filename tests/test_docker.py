@@ -84,3 +84,37 @@ def test_the_example_env_names_every_secret_compose_requires_and_real_env_files_
     assert required and required <= example
     ignored = subprocess.run(["git", "check-ignore", "-q", "docker/.env"], cwd=ROOT, timeout=30)
     assert ignored.returncode == 0, "docker/.env (real secrets) must be git-ignored"
+
+
+def test_the_build_context_holds_the_code_and_no_secret_data_or_history(tmp_path):
+    """What `docker build` would send, by Docker's own .dockerignore rules (docker-py's implementation), for a
+    checkout holding what a working machine has: real secrets, downloaded data, runs, MLflow, git history."""
+    import shutil
+
+    from docker.utils.build import exclude_paths
+
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, tracked.split("\0")):
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, tmp_path / name)
+    present = [
+        "docker/.env", ".env", ".git/config", ".cache/downloads/trusted.json", "data/raw/train.txt",
+        "data/local/reviews.csv", "models/model.pt", "mlruns/mlflow.db", ".venv/bin/python", ".runs/run/params.yaml",
+        "airflow_home/airflow.cfg", "test-artifacts/mlflow-runs.png", "reports/timings/train.json",
+        "pipelines/__pycache__/config.cpython-311.pyc", "tests/browser/node_modules/x.js",
+    ]  # fmt: skip
+    for name in present:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("secret or bulky\n")
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    context = set(exclude_paths(str(tmp_path), patterns, dockerfile="docker/Dockerfile"))
+    leaked = sorted(name for name in present if name in context)
+    assert not leaked, f"the image would hold {leaked}"
+    needed = {"pyproject.toml", "README.md", "pipelines/stages/train.py", "dags/textflow_pipeline.py", "dvc.yaml"}
+    assert needed <= context, sorted(needed - context)
+    assert not any(name.startswith(("tests/", "benchmarks/", "docs/")) for name in context)

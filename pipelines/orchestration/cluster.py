@@ -8,8 +8,13 @@ its own scratch directory. The workers share no directory for data: a DAG run's 
 remote (S3) and MLflow only (see distributed.py). Each service is healthy before the next starts; every wait is
 bounded; ``stop`` ends what was started, by process id, newest first.
 
-Secrets (the MLflow admin password, Airflow's JWT and API keys, the S3 keys) are generated per cluster and live
-only in the environment of its processes and in ``<scratch>/cluster.env`` (mode 0600), never in the project.
+Secrets (the PostgreSQL password, the MLflow admin password, Airflow's JWT, API and Fernet keys, the S3 keys) are
+generated per cluster and live only in the environment of the processes that need them and in
+``<scratch>/cluster.env`` (mode 0600, the client's share), never in the project. PostgreSQL asks for its password
+(scram-sha-256), so another local user cannot become its superuser. The Celery workers run task code (anything a
+DAG run's commit holds), so they get what tasks need (the broker, the execution API, MLflow and S3 credentials)
+and not the metadata database's password, the JWT signing secret or the Fernet key: with Airflow 3 a worker
+reaches the metadata only through the api-server, and task results travel through Redis.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,7 +59,7 @@ class ClusterError(RuntimeError):
     """A service is missing or did not become healthy."""
 
 
-def _postgres_bin(name: str) -> str:
+def postgres_program(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
     if not found:
         raise ClusterError(f"{name} not found: install Debian's postgresql package (apt-get install postgresql)")
@@ -93,7 +99,8 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.ports['s3']}"
 
     def database_url(self, database: str, driver: str = "postgresql+psycopg2") -> str:
-        return f"{driver}://textflow@127.0.0.1:{self.ports['postgres']}/{database}"
+        password = urllib.parse.quote(self.secrets["postgres_password"], safe="")
+        return f"{driver}://textflow:{password}@127.0.0.1:{self.ports['postgres']}/{database}"
 
     def client_env(self) -> dict[str, str]:
         """What a pipeline process needs to log to MLflow and use the DVC remote."""
@@ -116,36 +123,57 @@ class LocalCluster:
         bin_dir = str(Path(sys.executable).parent)
         return os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
+    def _airflow_common_env(self) -> dict[str, str]:
+        """What every Airflow process knows, the workers included: no secret but the log server's key."""
+        return self.base_env() | {
+            "AIRFLOW_HOME": str(self.home / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{self.ports['redis']}/1",
+            "AIRFLOW__API__SECRET_KEY": self.secrets["api_secret"],
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "airflow" / "logs"),
+            # A worker that dies mid-task (killed, its machine lost) has the task retried after a minute, not 5.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            "TEXTFLOW_PROJECT_ROOT": str(self.project),
+            "TEXTFLOW_GPU_EXECUTION": "celery",
+            "TEXTFLOW_TRAINING_SLOTS": "1",
+            # one limit on trainings shared by textflow_pipeline and textflow_sweep (created by airflow-init)
+            "TEXTFLOW_GPU_POOL": "gpu",
+        }
+
     def airflow_env(self) -> dict[str, str]:
+        """The api-server, scheduler, dag-processor and triggerer: the metadata database and the signing keys."""
+        return self._airflow_common_env() | {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url("airflow"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.secrets["jwt_secret"],
+            "AIRFLOW__CORE__FERNET_KEY": self.secrets["fernet_key"],
+        }
+
+    def worker_env(self, queue: str) -> dict[str, str]:
+        """A Celery worker: the tasks' credentials (MLflow, S3), none of the metadata database or signing keys.
+        The ``gpu`` queue's worker runs one task at a time: one training per GPU."""
         return (
-            self.base_env()
+            self._airflow_common_env()
             | self.client_env()
-            | {
-                "AIRFLOW_HOME": str(self.home / "airflow"),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url("airflow"),
-                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-                "AIRFLOW__CELERY__RESULT_BACKEND": self.database_url("airflow", "db+postgresql+psycopg2"),
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-                "AIRFLOW__API_AUTH__JWT_SECRET": self.secrets["jwt_secret"],
-                "AIRFLOW__API__SECRET_KEY": self.secrets["api_secret"],
-                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "airflow" / "logs"),
-                # A worker that dies mid-task (killed, its machine lost) has the task retried after a minute, not 5.
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
-                "TEXTFLOW_PROJECT_ROOT": str(self.project),
-                "TEXTFLOW_GPU_EXECUTION": "celery",
-                "TEXTFLOW_TRAINING_SLOTS": "1",
-            }
+            | {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1" if queue == "gpu" else "2"}
         )
+
+    def core_secrets(self) -> list[str]:
+        """The values a worker's environment must never hold."""
+        return [self.secrets[name] for name in ("postgres_password", "jwt_secret", "fernet_key")]
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> LocalCluster:
         self.home.mkdir(parents=True, exist_ok=True)
+        from cryptography.fernet import Fernet
+
         self.secrets = {
+            "postgres_password": secrets.token_urlsafe(18),
+            "fernet_key": Fernet.generate_key().decode(),
             "mlflow_admin_password": secrets.token_urlsafe(18),
             "mlflow_secret_key": secrets.token_urlsafe(24),
             "jwt_secret": secrets.token_urlsafe(24),
@@ -207,18 +235,34 @@ class LocalCluster:
         if os.geteuid() == 0:
             account = pwd.getpwnam("postgres")
             os.chown(self.postgres_home, account.pw_uid, account.pw_gid)
-        initdb = self._as_postgres_user([_postgres_bin("initdb"), "-D", str(data), "-U", "textflow", "--auth=trust"])
+        password_file = self.postgres_home / "password"
+        password_file.write_text(self.secrets["postgres_password"] + "\n")
+        password_file.chmod(0o600)
+        if os.geteuid() == 0:
+            os.chown(password_file, account.pw_uid, account.pw_gid)
+        initdb = self._as_postgres_user(
+            [
+                postgres_program("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "textflow",
+                "--auth=scram-sha-256",
+                f"--pwfile={password_file}",
+            ]
+        )
         result = subprocess.run(initdb, capture_output=True, text=True, timeout=120)
+        password_file.unlink()
         if result.returncode != 0:
             raise ClusterError(f"initdb failed: {(result.stderr or result.stdout).strip()[-1500:]}")
         subprocess.run(self._as_postgres_user(["mkdir", str(sockets)]), check=True, timeout=30)
         options = f"-p {self.ports['postgres']} -k {sockets} -c listen_addresses=127.0.0.1"
         process = self._spawn(
-            "postgres", self._as_postgres_user([_postgres_bin("postgres"), "-D", str(data), *options.split()])
+            "postgres", self._as_postgres_user([postgres_program("postgres"), "-D", str(data), *options.split()])
         )
         deadline = time.monotonic() + 60
         while subprocess.run(
-            [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"])], capture_output=True
+            [postgres_program("pg_isready"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"])], capture_output=True
         ).returncode:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ClusterError(f"PostgreSQL did not start; see {self.home / 'postgres.log'}")
@@ -226,7 +270,7 @@ class LocalCluster:
         for database in ("airflow", "mlflow", "mlflow_auth"):
             subprocess.run(
                 [
-                    _postgres_bin("createdb"),
+                    postgres_program("createdb"),
                     "-h",
                     "127.0.0.1",
                     "-p",
@@ -238,6 +282,7 @@ class LocalCluster:
                 check=True,
                 capture_output=True,
                 timeout=60,
+                env=os.environ | {"PGPASSWORD": self.secrets["postgres_password"]},
             )
 
     def _start_redis(self) -> None:
@@ -292,7 +337,7 @@ class LocalCluster:
     def _start_airflow(self) -> None:
         env = self.airflow_env()
         (self.home / "airflow").mkdir(exist_ok=True)
-        self.commands["airflow-init"] = ["airflow", "db", "migrate"]
+        self.commands["airflow-init"] = ["python", "-m", MODULE, "airflow-init"]
         subprocess.run(self.commands["airflow-init"], env=env, check=True, capture_output=True, timeout=600)
         api = self._spawn(
             "api-server", ["airflow", "api-server", "--host", "127.0.0.1", "--port", str(self.ports["airflow"])], env
@@ -306,7 +351,7 @@ class LocalCluster:
 
     def _start_worker(self, queue: str, scratch: Path | None = None) -> None:
         """A Celery worker consuming ``queue``, named ``<queue>-worker``, with its own scratch directory."""
-        env = self.airflow_env() | {
+        env = self.worker_env(queue) | {
             WORKER_NAME_ENV: f"{queue}-worker",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{MODULE}.worker_hostname",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -390,6 +435,18 @@ def serve_mlflow(host: str, port: int) -> None:
     os.execvp(command[0], command)
 
 
+def initialise_airflow() -> None:
+    """``airflow db migrate``, then the training pool ``TEXTFLOW_GPU_POOL`` with ``TEXTFLOW_TRAINING_SLOTS``
+    slots (one per GPU): a task in a pool that does not exist is never scheduled, so it is made before any
+    scheduler starts."""
+    subprocess.run(["airflow", "db", "migrate"], check=True, timeout=600)
+    pool = os.environ.get("TEXTFLOW_GPU_POOL")
+    if pool:
+        slots = os.environ.get("TEXTFLOW_TRAINING_SLOTS", "1")
+        command = ["airflow", "pools", "set", pool, slots, "training slots: one training per GPU"]
+        subprocess.run(command, check=True, timeout=120)
+
+
 def create_buckets(names: tuple[str, ...] = ("textflow", "mlflow")) -> None:
     """The buckets the stack uses (DVC remote and checkpoints; MLflow artifacts), at ``AWS_ENDPOINT_URL``;
     idempotent, so compose's one-shot job can run at every ``up``."""
@@ -422,11 +479,14 @@ def main(argv: list[str] | None = None) -> None:
     mlflow.add_argument("--host", default="0.0.0.0")
     mlflow.add_argument("--port", type=int, default=5000)
     commands.add_parser("create-buckets", help="create the stack's S3 buckets at AWS_ENDPOINT_URL")
+    commands.add_parser("airflow-init", help="migrate Airflow's database and create the training pool")
     args = parser.parse_args(argv)
     if args.command == "mlflow-server":
         serve_mlflow(args.host, args.port)
     elif args.command == "create-buckets":
         create_buckets()
+    elif args.command == "airflow-init":
+        initialise_airflow()
     else:
         run_until_interrupted(Path.cwd(), getattr(args, "home", None))
 
