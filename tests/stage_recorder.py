@@ -11,6 +11,7 @@ both with the stage's ``params`` and ``deps`` in dvc.yaml.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import runpy
 import sys
@@ -80,9 +81,12 @@ def main() -> None:
         outcome = exit.code or 0
     finally:
         files = sorted(
-            str(Path(loaded.__file__).resolve())
-            for name, loaded in list(sys.modules.items())
-            if name.split(".")[0] == "pipelines" and getattr(loaded, "__file__", None)
+            {
+                str(Path(loaded.__file__).resolve())
+                for name, loaded in list(sys.modules.items())
+                if name.split(".")[0] == "pipelines" and getattr(loaded, "__file__", None)
+            }
+            | {str(Path(importlib.util.find_spec(module).origin).resolve())}  # ran as __main__, not under its name
         )
         record.write_text(json.dumps({"params": sorted(reads), "modules": files, "exit": outcome}))
     raise SystemExit(outcome)

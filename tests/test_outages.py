@@ -112,7 +112,7 @@ def test_a_training_survives_a_minute_without_its_mlflow_server(reproduced_proje
         stop(server)
     last_epoch_at = training.wait_for_line(f"epoch {EPOCHS}/{EPOCHS}", seconds=1)
     assert last_epoch_at < restarted_at, "the epochs went on while MLflow was away"
-    assert "sending failed" in training.output and "reachable again" in training.output
+    assert "the work goes on" in training.output and "reachable again" in training.output
     server = _mlflow_server(home, port)
     try:
         import mlflow
@@ -168,7 +168,7 @@ def test_a_training_survives_a_minute_without_its_object_store(reproduced_projec
         assert training.finish() == 0, training.output
         last_epoch_at = training.wait_for_line(f"epoch {EPOCHS}/{EPOCHS}", seconds=1)
         assert last_epoch_at < thawed_at, "the epochs went on while the object store was away"
-        assert "sending failed" in training.output
+        assert "the work goes on" in training.output and "reachable again" in training.output
         stored = s3.get_object(Bucket="checkpoints", Key="run/checkpoint.pt")["Body"].read()
         assert stored == (out / "checkpoint.pt").read_bytes(), "the last checkpoint reached the store once it was back"
     finally:

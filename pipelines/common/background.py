@@ -4,7 +4,8 @@ that produces what is sent.
 A :class:`BackgroundSender` owns one thread that sends queued items in order, retrying each with exponential
 backoff (tenacity) for up to ``give_up_after`` seconds of continuous failure. The producer never waits: a
 training keeps training while its tracking server restarts, and everything reaches the server once it is back.
-The first failure of an outage is one warning, its end one info line. ``latest_only`` keeps just the newest
+An outage is one warning when it starts (a send that failed, or one that has not returned for ``slow_after``
+seconds: clients such as MLflow's retry inside a call for minutes) and one info line when it ends. ``latest_only`` keeps just the newest
 pending item (a checkpoint: only the last one is worth uploading). :meth:`close` waits, bounded, for the queue
 to drain and says whether everything was sent.
 """
@@ -44,9 +45,10 @@ class BackgroundSender:
         give_up_after: float,
         latest_only: bool = False,
         max_wait: float = 30.0,
+        slow_after: float = 30.0,
     ):
         self.what, self.send, self.give_up_after, self.latest_only = what, send, give_up_after, latest_only
-        self.max_wait = max_wait
+        self.max_wait, self.slow_after = max_wait, slow_after
         self.failed: list[tuple[Any, BaseException]] = []
         self._pending: collections.deque = collections.deque()
         self._condition = threading.Condition()
@@ -99,14 +101,20 @@ class BackgroundSender:
                     self._condition.notify_all()
 
     def _send_with_retries(self, item: Any) -> None:
-        for attempt in Retrying(
-            stop=stop_after_delay(self.give_up_after),
-            wait=wait_exponential(multiplier=1, min=1, max=self.max_wait),
-            before_sleep=self._report_outage,
-            reraise=True,
-        ):
-            with attempt:
-                self.send(item)
+        watchdog = threading.Timer(self.slow_after, self._report_slow)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            for attempt in Retrying(
+                stop=stop_after_delay(self.give_up_after),
+                wait=wait_exponential(multiplier=1, min=1, max=self.max_wait),
+                before_sleep=self._report_outage,
+                reraise=True,
+            ):
+                with attempt:
+                    self.send(item)
+        finally:
+            watchdog.cancel()
         if self._outage_since is not None:
             log.info(
                 "%s: reachable again after %.0fs; %d queued item(s) still to send",
@@ -126,5 +134,15 @@ class BackgroundSender:
                 self.what,
                 first[:200],
                 self.give_up_after / 60,
+                self.unsent,
+            )
+
+    def _report_slow(self) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic() - self.slow_after
+            log.warning(
+                "%s: no answer for %.0fs; the work goes on, and %d item(s) wait to be sent",
+                self.what,
+                self.slow_after,
                 self.unsent,
             )
