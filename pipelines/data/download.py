@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from pipelines.common.errors import PipelineError
 from pipelines.common.io import atomic_path, read_json, write_json
@@ -93,25 +94,26 @@ def fetch(
     if target.exists() and pinned and sha256_of(target) == pinned:
         return target, pinned
     source = mirrored_url(url)
-    for attempt in range(1, retries + 1):
-        try:
-            actual = _download(source, target, timeout)
-            break
-        except urllib.error.HTTPError as error:
-            if error.code < 500 or attempt == retries:
-                raise DownloadError(
-                    f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}"
-                ) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            if attempt == retries:
-                raise DownloadError(
-                    f"{source}: could not download after {retries} attempts ({reason}); check the network, "
-                    f"or set {MIRROR_ENV} to a directory or URL that mirrors <host>/<path>"
-                ) from None
-        wait = 2 ** (attempt - 1)
-        log.warning("download of %s failed (attempt %d/%d); retrying in %ds", source, attempt, retries, wait)
-        time.sleep(wait)
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(retries),
+            wait=wait_exponential(multiplier=1, max=30),
+            retry=retry_if_exception(_worth_retrying),
+            before_sleep=lambda state: log.warning(
+                "download of %s failed (attempt %d/%d); retrying", source, state.attempt_number, retries
+            ),
+            sleep=lambda seconds: time.sleep(seconds),
+            reraise=True,
+        ):
+            with attempt:
+                actual = _download(source, target, timeout)
+    except urllib.error.HTTPError as error:
+        raise DownloadError(f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+        raise DownloadError(
+            f"{source}: could not download after {retries} attempts ({getattr(error, 'reason', error)}); check the "
+            f"network, or set {MIRROR_ENV} to a directory or URL that mirrors <host>/<path>"
+        ) from None
     if pinned is None:
         pinned = trusted.record(url, actual)
         if pinned == actual:
@@ -128,6 +130,15 @@ def fetch(
             f"upstream. Nothing was kept; check the mirror copy or {where}"
         )
     return target, actual
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    """Network errors and 5xx answers may pass; a 4xx answer (or a missing mirror file) will not."""
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code >= 500
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, FileNotFoundError):
+        return False
+    return isinstance(error, (urllib.error.URLError, TimeoutError, ConnectionError, OSError))
 
 
 class TrustStore:
