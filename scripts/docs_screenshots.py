@@ -28,6 +28,7 @@ from benchmarks.project_copy import copy_project  # noqa: E402
 from pipelines.orchestration.airflow_rest import finished_run, login, trigger, unpause  # noqa: E402
 from pipelines.orchestration.cluster import free_port  # noqa: E402
 from pipelines.orchestration.dags import PIPELINE_DAG_ID  # noqa: E402
+from pipelines.orchestration.form import FORM_SECTIONS  # noqa: E402
 from pipelines.orchestration.local_airflow import running_local_airflow  # noqa: E402
 from pipelines.tracking.store import SCORES_VIEW  # noqa: E402
 from tests.conftest import chromium, wait_for  # noqa: E402
@@ -91,7 +92,12 @@ def airflow_pages(scratch: Path) -> None:
         if state != "success":
             raise SystemExit(f"the DAG run failed: {tasks}")
         with tempfile.TemporaryDirectory() as shots:
-            expected = {"tasks": list(tasks), "fields": []}
+            expected = {
+                "tasks": list(tasks),
+                "fields": [],
+                "sections": [*FORM_SECTIONS, "Version"],
+                "shown": "Data",
+            }
             subprocess.run(
                 ["node", str(BROWSER / "airflow_screenshots.js"), base, shots, json.dumps(expected)],
                 check=True, capture_output=True, timeout=300,

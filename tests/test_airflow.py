@@ -20,7 +20,7 @@ from pipelines.orchestration.airflow_rest import request as _request
 from pipelines.orchestration.airflow_rest import task_log as _task_log
 from pipelines.orchestration.airflow_rest import unpause as _unpause
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
-from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, overrides_from_conf
+from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
 from tests.conftest import (
@@ -372,7 +372,12 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(tmp_path):
         run_id = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": {}})["dag_run_id"]
         _wait_for_run(dag_url, run_id, None, time.monotonic() + 420)
         SCREENSHOTS.mkdir(exist_ok=True)
-        expected = {"tasks": ["prepare_workspace", *STAGES], "fields": [*FORM_KEYS, COMMIT_KEY]}
+        expected = {
+            "tasks": ["prepare_workspace", *STAGES],
+            "fields": [*FORM_KEYS, COMMIT_KEY],
+            "sections": [*FORM_SECTIONS, "Version"],
+            "shown": "Data",
+        }
         result = subprocess.run(
             ["node", str(BROWSER / "airflow_screenshots.js"), base, str(SCREENSHOTS), json.dumps(expected)],
             capture_output=True,

@@ -83,6 +83,7 @@ class LocalCluster:
     ports: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
     postgres_home: Path | None = None
 
     # -- what clients need -------------------------------------------------------------------------------------
@@ -197,6 +198,7 @@ class LocalCluster:
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a service in its own process group (so stopping it stops its children), logging to home."""
         self.commands[name] = command
+        self.environments[name] = env or self.base_env()
         log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it until it ends
         process = subprocess.Popen(
             command,
