@@ -85,6 +85,9 @@ class LocalCluster:
     commands: dict[str, list[str]] = field(default_factory=dict)
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     postgres_home: Path | None = None
+    # Settings (no secrets) that replace the defaults below in every Airflow process and client, e.g.
+    # TEXTFLOW_GPU_EXECUTION=docker with DOCKER_HOST, or TEXTFLOW_GIT_URL for a git server containers can reach.
+    settings: dict[str, str] = field(default_factory=dict)
 
     # -- what clients need -------------------------------------------------------------------------------------
     @property
@@ -116,7 +119,7 @@ class LocalCluster:
             "TEXTFLOW_DVC_REMOTE": "s3://textflow/dvc",
             "TEXTFLOW_CHECKPOINTS_URL": "s3://textflow/checkpoints",
             "TEXTFLOW_GIT_URL": str(self.project),
-        }
+        } | self.settings
 
     @staticmethod
     def base_env() -> dict[str, str]:
@@ -126,24 +129,28 @@ class LocalCluster:
 
     def _airflow_common_env(self) -> dict[str, str]:
         """What every Airflow process knows, the workers included: no secret but the log server's key."""
-        return self.base_env() | {
-            "AIRFLOW_HOME": str(self.home / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{self.ports['redis']}/1",
-            "AIRFLOW__API__SECRET_KEY": self.secrets["api_secret"],
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "airflow" / "logs"),
-            # A worker that dies mid-task (killed, its machine lost) has the task retried after a minute, not 5.
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
-            "TEXTFLOW_PROJECT_ROOT": str(self.project),
-            "TEXTFLOW_GPU_EXECUTION": "celery",
-            "TEXTFLOW_TRAINING_SLOTS": "1",
-            # one limit on trainings shared by textflow_pipeline and textflow_sweep (created by airflow-init)
-            "TEXTFLOW_GPU_POOL": "gpu",
-        }
+        return (
+            self.base_env()
+            | {
+                "AIRFLOW_HOME": str(self.home / "airflow"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{self.ports['redis']}/1",
+                "AIRFLOW__API__SECRET_KEY": self.secrets["api_secret"],
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "airflow" / "logs"),
+                # A worker that dies mid-task (killed, its machine lost) has the task retried after a minute, not 5.
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+                "TEXTFLOW_PROJECT_ROOT": str(self.project),
+                "TEXTFLOW_GPU_EXECUTION": "celery",
+                "TEXTFLOW_TRAINING_SLOTS": "1",
+                # one limit on trainings shared by textflow_pipeline and textflow_sweep (created by airflow-init)
+                "TEXTFLOW_GPU_POOL": "gpu",
+            }
+            | self.settings
+        )
 
     def airflow_env(self) -> dict[str, str]:
         """The api-server, scheduler, dag-processor and triggerer: the metadata database and the signing keys."""
@@ -463,8 +470,10 @@ def create_buckets(names: tuple[str, ...] = ("textflow", "mlflow")) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(project: Path, home: Path | None = None) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(project.resolve(), **({"home": home} if home else {}))
+def running_cluster(
+    project: Path, home: Path | None = None, settings: dict[str, str] | None = None
+) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(project.resolve(), **({"home": home} if home else {}), settings=settings or {})
     cluster.start()
     try:
         yield cluster

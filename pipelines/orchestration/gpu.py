@@ -3,7 +3,9 @@
 - ``local`` / ``celery``: a Python task; with CeleryExecutor it also goes to queue ``gpu``, which only GPU
   workers consume (``airflow celery worker --queues gpu``).
 - ``kubernetes``: a ``KubernetesPodOperator`` with an ``nvidia.com/gpu`` limit;
-- ``docker``: a ``DockerOperator`` with a GPU device request.
+- ``docker``: a ``DockerOperator`` with a GPU device request, on the Docker API of ``DOCKER_HOST`` (podman's
+  serves too); ``TEXTFLOW_DOCKER_NETWORK`` joins the container to a network (``host``, or compose's network so
+  it reaches ``mlflow`` and ``s3`` by name), ``TEXTFLOW_GPUS=0`` runs it on CPU (a host without a GPU).
   Both run ``python -m pipelines.orchestration.run_task train --spec <run spec>`` in the project's image: the
   container builds the run's workspace from (commit, overrides) and the DVC remote like any worker, so it
   needs no volume shared with the Airflow workers.
@@ -46,6 +48,7 @@ class GpuExecution:
     image: str = "textflow:cuda"
     namespace: str = "default"
     volume_claim: str = "textflow-runs"
+    docker_network: str | None = None
     timeout: timedelta = timedelta(hours=6)
     retries: int = 2
     task_timeout: timedelta = timedelta(hours=2)
@@ -65,6 +68,7 @@ class GpuExecution:
             image=os.environ.get("TEXTFLOW_IMAGE", cls.image),
             namespace=os.environ.get("TEXTFLOW_K8S_NAMESPACE", cls.namespace),
             volume_claim=os.environ.get("TEXTFLOW_RUNS_CLAIM", cls.volume_claim),
+            docker_network=os.environ.get("TEXTFLOW_DOCKER_NETWORK") or None,
             timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", 360))),
             task_timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TASK_TIMEOUT_MINUTES", 120))),
         )
@@ -100,9 +104,11 @@ SPEC_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') | tojson }}"
 SETTINGS_ENV = (
     "MLFLOW_TRACKING_URI",
     "AWS_ENDPOINT_URL",
+    "AWS_DEFAULT_REGION",
     "TEXTFLOW_DVC_REMOTE",
     "TEXTFLOW_GIT_URL",
     "TEXTFLOW_CHECKPOINTS_URL",
+    "MLFLOW_DISABLE_TELEMETRY",
 )
 SECRET_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 CREDENTIALS_SECRET = "textflow-credentials"
@@ -151,8 +157,10 @@ def container_train_task(execution: GpuExecution) -> Any:
             command=container_arguments("train"),
             environment=environment,
             private_environment=forwarded_env(SECRET_ENV),
-            device_requests=[DeviceRequest(count=execution.gpus, capabilities=[["gpu"]])],
+            device_requests=[DeviceRequest(count=execution.gpus, capabilities=[["gpu"]])] if execution.gpus else None,
+            network_mode=execution.docker_network,
             mount_tmp_dir=False,
+            auto_remove="success",  # a failed one stays for `docker logs`
             **execution.task_options(),
         )
     raise ValueError(f"mode {execution.mode!r} runs train as a Python task, not a container")
