@@ -232,11 +232,29 @@ def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(tmp_
         good = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": good_conf})["dag_run_id"]
         bad_conf = {"train.wieght_decay": 0.01}
         bad = _request(f"{dag_url}/dagRuns", None, "POST", {"logical_date": None, "conf": bad_conf})["dag_run_id"]
+        # R3: whoever may trigger a run must not read the worker's files through dataset.local.*
+        (project / "docker" / ".env").write_text("POSTGRES_PASSWORD=never-in-a-log\n")
+        local = {"task": "language_model", "dataset.name": "local", "dataset.local.format": "plain_text"}
+        reads = {
+            path: _request(
+                f"{dag_url}/dagRuns", None, "POST",
+                {"logical_date": None, "conf": local | {"dataset.local.train": path}},
+            )["dag_run_id"]
+            for path in ("/proc/self/environ", "docker/.env")
+        }  # fmt: skip
         deadline = time.monotonic() + 600
         _wait_for_run(dag_url, good, None, deadline)
         state, tasks = _finished_run(dag_url, bad, None, deadline)
         assert state == "failed" and tasks["prepare_workspace"] == "failed" and tasks["train"] == "upstream_failed"
         assert "unknown key 'train.wieght_decay'" in _task_log(dag_url, bad, "prepare_workspace", None)
+        state, tasks = _finished_run(dag_url, reads["/proc/self/environ"], None, deadline)
+        assert state == "failed" and tasks["prepare_workspace"] == "failed"
+        refused = _task_log(dag_url, reads["/proc/self/environ"], "prepare_workspace", None)
+        assert "'dataset.local.train' is '/proc/self/environ'" in refused and "absolute paths" in refused
+        state, tasks = _finished_run(dag_url, reads["docker/.env"], None, deadline)
+        assert state == "failed" and tasks["local_files"] == "failed" and tasks["train"] == "upstream_failed"
+        refused = _task_log(dag_url, reads["docker/.env"], "local_files", None)
+        assert "is not a file in the data root" in refused and "never-in-a-log" not in refused
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
