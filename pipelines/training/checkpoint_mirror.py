@@ -47,7 +47,11 @@ class CheckpointMirror:
         import fsspec
 
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint and self.url.startswith("s3://") else {}
+        if self.url.startswith("s3://"):
+            options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+        else:
+            # a DVC remote may be a directory (a shared disk); its per-run folder does not exist yet
+            options = {"auto_mkdir": True} if "://" not in self.url or self.url.startswith("file://") else {}
         return fsspec.core.url_to_fs(self.url, **options)[0]
 
     def for_member(self, member: int) -> CheckpointMirror:
