@@ -305,3 +305,40 @@ def test_a_git_token_never_reaches_argv_logs_or_the_clone(tmp_path):
             timeout=10,
         )
         assert user.stdout == "builder\n"
+
+
+def test_a_lock_committed_elsewhere_does_not_stop_another_worker_restoring_what_this_run_pushed(
+    tmp_path, monkeypatch, mirror
+):
+    """The committed dvc.lock was made on a laptop; a worker's image writes other bytes for one stage (another
+    Python, another GPU). A second worker must restore that stage as this DAG run's first worker pushed it, not
+    look for the laptop's bytes in the remote and, not finding them, run the stage again."""
+    from pipelines.config.pipeline import stages_before
+
+    project = copy_project(tmp_path / "project", {"dataset": {"demo": {"train_size": 300, "test_size": 100}}})
+    run([sys.executable, "-m", "dvc", "repro", "--single-item", *stages_before(project / "dvc.yaml", "embed")],
+        project)  # fmt: skip
+    lock = (project / "dvc.lock").read_text()
+    tokens = yaml.safe_load(lock)["stages"]["tokenize"]["outs"][0]
+    assert tokens["path"] == "data/tokens"
+    (project / "dvc.lock").write_text(lock.replace(tokens["md5"], "0" * 32 + ".dir"))
+    run(["git", "add", "dvc.lock"], project)
+    commit = _commit(project, "the laptop's lock: its tokens are bytes no worker makes")
+    monkeypatch.setenv("TEXTFLOW_DVC_REMOTE", str(tmp_path / "remote"))
+    monkeypatch.setenv("TEXTFLOW_GIT_URL", str(project))
+    spec = {"run_id": "run-1", "commit": commit, "overrides": {}}
+
+    def worker(name: str) -> Path:
+        monkeypatch.setenv(workspace.RUNS_ENV, str(tmp_path / name))
+        return workspace_for_spec(project, spec)
+
+    first = worker("worker-1")
+    for stage in stages_before(project / "dvc.yaml", "embed"):
+        workspace.run_stage(project, first, stage)
+    second = worker("worker-2")
+    workspace.run_stage(project, second, "embed")
+    made = sorted(path.name for path in (first / "data" / "tokens").iterdir())
+    assert made and all(
+        (second / "data" / "tokens" / name).read_bytes() == (first / "data" / "tokens" / name).read_bytes()
+        for name in made
+    ), "worker 2 has worker 1's tokens"

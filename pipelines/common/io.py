@@ -85,7 +85,14 @@ def save_torch(target: str | Path, state: Any) -> None:
 
 
 def save_arrays(target: str | Path, **arrays: Any) -> None:
-    """``np.savez`` atomically and byte-reproducibly: numpy stamps each zip member with the current time."""
+    """``np.savez`` atomically and byte-reproducibly: numpy stamps each zip member with the current time.
+
+    Each member is written whole (``writestr``, its size known up front) rather than streamed with
+    ``force_zip64``: how that flag is written changed between Python 3.11 patch releases (the version-needed
+    field is 20 in 3.11.2, 45 in 3.11.7), so a worker image and a laptop made different bytes from the same
+    arrays, and a dvc.lock committed on one named outputs the other could never restore. Zip64 is still used,
+    by both, for a member over 4 GiB."""
+    import io
     import zipfile
 
     import numpy as np
@@ -94,5 +101,6 @@ def save_arrays(target: str | Path, **arrays: Any) -> None:
         for name, array in arrays.items():
             member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             member.external_attr = 0o644 << 16
-            with bundle.open(member, "w", force_zip64=True) as handle:
-                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+            serialized = io.BytesIO()
+            np.lib.format.write_array(serialized, np.asanyarray(array), allow_pickle=False)
+            bundle.writestr(member, serialized.getbuffer())

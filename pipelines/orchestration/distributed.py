@@ -119,7 +119,15 @@ def _command(command: list[str], cwd: Path, what: str, env: dict[str, str] | Non
 
 
 def clone_workspace(settings: RemoteSettings, workspace: Path, commit: str) -> None:
-    """A scratch clone of the project's git repository at ``commit``, with the DVC remote configured."""
+    """A scratch clone of the project's git repository at ``commit``, with the DVC remote configured and
+    without the commit's dvc.lock.
+
+    The committed lock records outputs made where it was committed (a laptop, another image, a GPU's
+    training). Where a stage's inputs match that record, DVC trusts the record over the run-cache: it pulls the
+    recorded outputs, and when this remote never held them (other bytes were made here), it runs the stage
+    instead of restoring what this DAG run's tasks pushed. Without the lock, every stage is restored from the
+    run-cache, i.e. from what a task of this run (or an earlier run with the same inputs) actually made; DVC
+    writes the lock again as the stages are restored, so evaluate still logs the lock of this run."""
     partial = workspace.with_name(workspace.name + ".cloning")
     if partial.exists():
         subprocess.run(["rm", "-rf", str(partial)], check=True, timeout=300)
@@ -134,6 +142,7 @@ def clone_workspace(settings: RemoteSettings, workspace: Path, commit: str) -> N
         raise RemoteError(
             f"{error}. Commit {commit[:12]} is not in {settings.shown_git_url}: push it there before triggering the run"
         ) from None
+    (partial / "dvc.lock").unlink(missing_ok=True)
     dvc = [sys.executable, "-m", "dvc"]
     _command([*dvc, "remote", "add", "--local", "--force", "--default", REMOTE_NAME, settings.remote], partial, "dvc")
     _command([*dvc, "config", "--local", "cache.dir", str(workspace.parent / ".dvc-cache")], partial, "dvc config")

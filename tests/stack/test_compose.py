@@ -206,12 +206,6 @@ def test_task_code_on_a_worker_sees_the_images_files_and_git_history_not_the_che
                                                      text=True).stdout.strip()  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test, not fixed yet: register_best on worker-default cannot restore the best "
-    "combination's `tokenize` from the DVC remote ('Missing cache files: <md5>.dir'); the trainings on worker-gpu "
-    "succeed. The same grid on `make cluster`'s services (smaller demo params) registers; the cause is open.",
-)
 def test_a_sweep_fans_out_on_the_stack_and_registers_its_best(stack):
     dag_url = f"{stack['airflow']}/api/v2/dags/{SWEEP_DAG_ID}"
     unpause(dag_url, stack["token"])
