@@ -109,7 +109,7 @@ def fetch(
                 actual = _download(source, target, timeout)
     except urllib.error.HTTPError as error:
         raise DownloadError(f"{source}: HTTP {error.code} {error.reason}; check the URL or {MIRROR_ENV}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+    except OSError as error:  # URLError, TimeoutError and ConnectionError are OSErrors
         raise DownloadError(
             f"{source}: could not download after {retries} attempts ({getattr(error, 'reason', error)}); check the "
             f"network, or set {MIRROR_ENV} to a directory or URL that mirrors <host>/<path>"
@@ -138,7 +138,7 @@ def _worth_retrying(error: BaseException) -> bool:
         return error.code >= 500
     if isinstance(error, urllib.error.URLError) and isinstance(error.reason, FileNotFoundError):
         return False
-    return isinstance(error, (urllib.error.URLError, TimeoutError, ConnectionError, OSError))
+    return isinstance(error, OSError)
 
 
 class TrustStore:
