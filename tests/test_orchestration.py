@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError
+from pipelines.config.pipeline import stages_before
 from pipelines.orchestration import workspace
 from pipelines.orchestration.dags import build_pipeline_dag, run_spec, workspace_for_spec
 from pipelines.orchestration.form import COMMIT_KEY, overrides_from_conf
@@ -313,11 +314,9 @@ def test_a_lock_committed_elsewhere_does_not_stop_another_worker_restoring_what_
     """The committed dvc.lock was made on a laptop; a worker's image writes other bytes for one stage (another
     Python, another GPU). A second worker must restore that stage as this DAG run's first worker pushed it, not
     look for the laptop's bytes in the remote and, not finding them, run the stage again."""
-    from pipelines.config.pipeline import stages_before
-
     project = copy_project(tmp_path / "project", {"dataset": {"demo": {"train_size": 300, "test_size": 100}}})
-    run([sys.executable, "-m", "dvc", "repro", "--single-item", *stages_before(project / "dvc.yaml", "embed")],
-        project)  # fmt: skip
+    upstream = stages_before(project / "dvc.yaml", "embed")
+    run([sys.executable, "-m", "dvc", "repro", "--single-item", *upstream], project)
     lock = (project / "dvc.lock").read_text()
     tokens = yaml.safe_load(lock)["stages"]["tokenize"]["outs"][0]
     assert tokens["path"] == "data/tokens"
@@ -333,7 +332,7 @@ def test_a_lock_committed_elsewhere_does_not_stop_another_worker_restoring_what_
         return workspace_for_spec(project, spec)
 
     first = worker("worker-1")
-    for stage in stages_before(project / "dvc.yaml", "embed"):
+    for stage in upstream:
         workspace.run_stage(project, first, stage)
     second = worker("worker-2")
     workspace.run_stage(project, second, "embed")
