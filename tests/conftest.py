@@ -12,15 +12,62 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-# Airflow reads AIRFLOW_HOME when first imported; keep tests away from ~/airflow and the example DAGs.
-os.environ.setdefault("AIRFLOW_HOME", str(Path(tempfile.gettempdir()) / "textflow-tests-airflow"))
+# `make test` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER is gw0, gw1, ...; unset in a plain run).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+# Airflow reads AIRFLOW_HOME when first imported; keep tests away from ~/airflow and the example DAGs, and each
+# worker away from another's metadata database (a worker inherits the controller's environment, hence no setdefault).
+AIRFLOW_HOME = Path(tempfile.gettempdir()) / f"textflow-tests-airflow{WORKER}"
+if WORKER:
+    os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW_HOME", str(AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+if WORKERS > 1:
+    # Workers share the cores: a training takes its share (pipelines/training/device.py) and every other torch
+    # process one thread, since torch's default of one thread per core collapses when processes contend.
+    os.environ.setdefault("TEXTFLOW_CONCURRENT_TRAININGS", str(WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order for `make test`'s workers (``--dist loadscope --no-loadscope-reorder``: a module runs on one worker,
+    so its module-scoped fixtures, one cluster or one reproduced project, are built once): the modules with the
+    most end-to-end (``slow``) tests first, so the run does not end waiting on a long module that started last.
+    A module's own tests keep their order, which some of them build on (test_cluster's later tests read the
+    first one's DAG run). pytest-xdist's ``loadgroup`` would spread a module further, but with pytest 9.2 it
+    groups nothing (xdist 3.8 renames ``item._nodeid``, which pytest 9.2 no longer reads)."""
+    slow_tests: dict[str, int] = defaultdict(int)
+    for item in items:
+        slow_tests[item.module.__name__] += item.get_closest_marker("slow") is not None
+    items.sort(key=lambda item: -slow_tests[item.module.__name__])
+
+
+_seconds_per_module: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _seconds_per_module[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per module (set-up, call and tear-down), the slowest first: where the suite's time goes. With
+    workers in parallel they add up to more than the run's wall clock."""
+    if not _seconds_per_module:
+        return
+    terminalreporter.section("seconds per test module")
+    for module, seconds in sorted(_seconds_per_module.items(), key=lambda entry: -entry[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {module}")
+    workers = getattr(terminalreporter.config.option, "numprocesses", None) or 1
+    terminalreporter.write_line(f"{sum(_seconds_per_module.values()):8.1f} s  in all, over {workers} worker(s)")
+
+
 MIRROR = Path(os.environ.get("TEXTFLOW_MIRROR", ROOT.parent / "shared" / "mirror"))
 
 
