@@ -68,9 +68,13 @@ def test_override_by_dotted_key(tmp_path):
         ),
         ({"model": {"type": "nb_ngrams", "embedding_init": "static"}}, "nb_ngrams is a linear model over n-gram"),
         (
-            {"model": {"type": "fasttext", "fasttext": {"sparse": True}}, "train": {"optimizer": "sgd"}},
-            "only plain SGD without momentum, weight decay or gradient clipping applies at the cost of the batch's "
-            "rows; 'train.momentum' is 0.9, 'train.grad_clip' is 5.0",
+            {"model": {"type": "fasttext"}, "train": {"optimizer": "sgd"}},
+            "which train.optimizer 'adam' (lazily, the batch's rows) or plain 'sgd' (momentum 0, weight_decay 0) "
+            "applies; here 'train.momentum' is 0.9 (set",
+        ),
+        (
+            {"model": {"type": "fasttext"}, "train": {"optimizer": "adamw"}},
+            "applies; here 'train.optimizer' is 'adamw' (set train.optimizer: adam",
         ),
         ({"dataset": {"name": "mr", "train_on": "phrases"}}, "dataset 'mr' has no parse trees; phrases exist for"),
         ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),

@@ -136,3 +136,19 @@ def test_each_member_mirrors_its_checkpoint_to_its_own_url():
     assert CheckpointMirror(url).for_member(2).url == "s3://bucket/checkpoints/run-1/checkpoint.member2.pt"
     assert member_name("models/checkpoint.pt", 1) == "models/checkpoint.member1.pt"
     assert CheckpointMirror(None).for_member(1).url is None
+
+
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_a_directory_mirror_creates_the_runs_folder_and_a_fresh_workspace_restores_from_it(tmp_path, scheme):
+    """A DVC remote on a shared disk: the first upload of a DAG run creates its folder, and a retry in another
+    workspace starts from the uploaded checkpoint."""
+    url = f"{scheme}{tmp_path}/remote/checkpoints/run-1/checkpoint.pt"
+    written = tmp_path / "first-worker" / "models" / "checkpoint.pt"
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"epoch 3 of 10")
+    mirror = CheckpointMirror(url)
+    mirror.upload(written)
+    assert mirror.close(timeout=60)
+    restored = tmp_path / "second-worker" / "models" / "checkpoint.pt"
+    CheckpointMirror(url).restore(restored)
+    assert restored.read_bytes() == b"epoch 3 of 10"

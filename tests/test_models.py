@@ -2,11 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.config import CharCNNParams, FastTextParams, ModelParams, NBNgramsParams, RecurrentParams, TextCNNParams
+from pipelines.config import (
+    CharCNNParams,
+    FastTextParams,
+    ModelParams,
+    NBNgramsParams,
+    RecurrentParams,
+    TextCNNParams,
+    TrainParams,
+)
 from pipelines.models import build_model, fit_to_training_split
 from pipelines.models.nb_ngrams import NBWeightedNgrams
 from pipelines.models.saved import load_model, save_model
 from pipelines.text.sequences import EncodedSplit
+from pipelines.training.lazy_adam import LazyAdam, clip_gradient_norm
+from pipelines.training.loop import make_optimizer
 
 VOCAB, CLASSES = 50, 3
 
@@ -34,7 +44,7 @@ def test_models_give_one_logit_row_per_text_ignore_padding_and_learn(params):
     if params.type not in ("textcnn", "charcnn"):  # max-over-time of a convolution may see zero-padding windows
         assert torch.allclose(model(padded), logits, atol=1e-5)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = make_optimizer(model, TrainParams(learning_rate=0.01))
     labels = torch.tensor([0, 2])
     for _ in range(30):  # two texts, two labels: every model must be able to memorise them
         optimizer.zero_grad()
@@ -214,6 +224,74 @@ def test_sparse_fasttext_steps_only_the_rows_of_its_batch_and_learns_like_the_de
     )
     assert torch.allclose(trained[True].embedding.weight, trained[False].embedding.weight, atol=1e-5)
     assert torch.equal(trained[True](ids).argmax(dim=1), labels)
+
+
+def _fasttext(sparse: bool, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    fasttext = FastTextParams(bigram_buckets=64, sparse=sparse)
+    return build_model(ModelParams(type="fasttext", embedding_dim=8, dropout=0.0, fasttext=fasttext), VOCAB, 2)
+
+
+BATCHES = [torch.tensor([[5, 6, 7], [8, 9, 10]]), torch.tensor([[5, 5, 11, 12], [13, 6, 0, 0]])]
+
+
+def _train_steps(model, optimizers, steps: int) -> None:
+    labels = torch.tensor([0, 1])
+    for step in range(steps):
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(BATCHES[step % 2]), labels).backward()
+        for optimizer in optimizers:
+            optimizer.step()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_lazy_adam_on_dense_gradients_is_torch_adam(weight_decay):
+    """A model without sparse gradients trains under LazyAdam exactly as under torch's Adam, weight decay and a
+    state dict saved and loaded mid-way (a resumed checkpoint) included."""
+    reference, lazy = _fasttext(sparse=False), _fasttext(sparse=False)
+    options = dict(lr=0.01, weight_decay=weight_decay)
+    adam, lazy_adam = torch.optim.Adam(reference.parameters(), **options), LazyAdam(lazy.parameters(), **options)
+    _train_steps(reference, [adam], 5)
+    _train_steps(lazy, [lazy_adam], 5)
+    resumed = LazyAdam(lazy.parameters(), **options)
+    resumed.load_state_dict(lazy_adam.state_dict())
+    _train_steps(reference, [adam], 5)
+    _train_steps(lazy, [resumed], 5)
+    for (name, expected), actual in zip(reference.state_dict().items(), lazy.state_dict().values(), strict=True):
+        assert torch.allclose(actual, expected, atol=1e-6), name
+
+
+def test_lazy_adam_moves_only_the_rows_a_batch_used_as_sparse_adam_does():
+    """Sparse gradients: LazyAdam is torch's SparseAdam on the embedding (rows never used keep their start) while
+    the dense output layer gets Adam's step, in one optimizer; make_optimizer picks it for a sparse fastText.
+    SparseAdam adds eps before the second moment's bias correction, Adam after; with gradients of ~1e-4 the
+    default eps makes that a 1e-3 difference, so both run with an eps too small to matter."""
+    lazy, reference = _fasttext(sparse=True), _fasttext(sparse=True)
+    start = lazy.embedding.weight.detach().clone()
+    assert isinstance(make_optimizer(lazy, TrainParams(learning_rate=0.01, weight_decay=0.0)), LazyAdam)
+    _train_steps(lazy, [LazyAdam(lazy.parameters(), lr=0.01, eps=1e-14)], 6)
+    sparse_adam = torch.optim.SparseAdam([reference.embedding.weight], lr=0.01, eps=1e-14)
+    dense_adam = torch.optim.Adam(reference.output.parameters(), lr=0.01, eps=1e-14)
+    _train_steps(reference, [sparse_adam, dense_adam], 6)
+    for (name, expected), actual in zip(reference.state_dict().items(), lazy.state_dict().values(), strict=True):
+        assert torch.allclose(actual, expected, atol=1e-6), name
+    used = {row for batch in BATCHES for row in torch.cat([batch, lazy.bigram_ids(batch)], dim=1).flatten().tolist()}
+    moved = set((lazy.embedding.weight != start).any(dim=1).nonzero().flatten().tolist())
+    assert moved == used - {0}
+
+
+def test_gradient_clipping_over_sparse_gradients_equals_torch_clipping_of_the_same_dense_ones():
+    sparse, dense = _fasttext(sparse=True), _fasttext(sparse=False)
+    ids, labels = torch.tensor([[5, 5, 6, 7], [8, 9, 10, 5]]), torch.tensor([0, 1])
+    for model in (sparse, dense):
+        torch.nn.functional.cross_entropy(model(ids) * 50, labels).backward()
+    assert sparse.embedding.weight.grad.is_sparse
+    ours = clip_gradient_norm(sparse.parameters(), 0.1)
+    theirs = torch.nn.utils.clip_grad_norm_(dense.parameters(), 0.1)
+    assert ours > 0.1 and torch.allclose(ours, theirs)
+    for (name, expected), actual in zip(dense.named_parameters(), sparse.parameters(), strict=True):
+        assert torch.allclose(actual.grad.to_dense(), expected.grad, atol=1e-7), name
 
 
 @pytest.mark.parametrize("embedding_init", ["rand", "non-static"])

@@ -46,12 +46,14 @@ class CheckpointMirror:
     def _filesystem(self):
         import fsspec
 
+        protocol = fsspec.core.split_protocol(self.url)[0] or "file"
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        if self.url.startswith("s3://"):
-            options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
-        else:
+        options = {}
+        if protocol == "s3" and endpoint:
+            options = {"client_kwargs": {"endpoint_url": endpoint}}
+        elif protocol in ("file", "local"):
             # a DVC remote may be a directory (a shared disk); its per-run folder does not exist yet
-            options = {"auto_mkdir": True} if "://" not in self.url or self.url.startswith("file://") else {}
+            options = {"auto_mkdir": True}
         return fsspec.core.url_to_fs(self.url, **options)[0]
 
     def for_member(self, member: int) -> CheckpointMirror:

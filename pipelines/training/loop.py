@@ -29,6 +29,7 @@ from pipelines.config import TrainParams
 from pipelines.text.sequences import EncodedSplit
 from pipelines.training.batches import iterate_batches
 from pipelines.training.device import mixed_precision_enabled
+from pipelines.training.lazy_adam import LazyAdam, clip_gradient_norm, has_sparse_gradients
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Trainer:
     def __init__(self, model, optimizer, schedule, scaler, params: TrainParams, device: torch.device, use_amp: bool):
         self.model, self.optimizer, self.schedule, self.scaler = model, optimizer, schedule, scaler
         self.params, self.device, self.use_amp = params, device, use_amp
+        self.clip = clip_gradient_norm if has_sparse_gradients(model) else nn.utils.clip_grad_norm_
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.use_amp)
@@ -81,7 +83,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.params.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.params.grad_clip)
+            self.clip(self.model.parameters(), self.params.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.schedule.step()
@@ -90,8 +92,12 @@ class Trainer:
 
 
 def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
+    """The optimizer ``train.optimizer`` names; ``adam`` over a model with sparse embedding gradients is
+    :class:`LazyAdam` (the config refuses the other optimizers that would not apply them at a batch's cost)."""
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     options = dict(lr=params.learning_rate, weight_decay=params.weight_decay)
+    if params.optimizer == "adam" and has_sparse_gradients(model):
+        return LazyAdam(trainable, **options)
     if params.optimizer == "adam":
         return torch.optim.Adam(trainable, **options)
     if params.optimizer == "adamw":
