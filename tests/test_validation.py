@@ -39,6 +39,7 @@ def test_leakage_and_duplicates_are_caught(good_splits):
     report = validate_splits(good_splits, ValidateParams())
     failed = {(check.split, check.expectation) for check in report.failures}
     assert ("test", "expect_column_values_to_not_be_in_set") in failed
+    assert "[test] expect_column_values_to_not_be_in_set on column 'text': 6 of 6 rows unexpected" in report.summary()
     assert ("train", "expect_column_proportion_of_unique_values_to_be_between") in failed
 
 

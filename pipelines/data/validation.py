@@ -67,9 +67,14 @@ class ValidationReport:
 
 
 def build_expectations(
-    labels: list[str] | None, params: ValidateParams, train_texts: list[str] | None = None
+    labels: list[str] | None, params: ValidateParams, shared_with_train: list[str] | None = None
 ) -> list[Any]:
-    """The expectations for one split; ``train_texts`` adds the leakage check (for valid/test splits).
+    """The expectations for one split; ``shared_with_train`` adds the leakage check (for valid/test splits).
+
+    The leakage check's value set is the split's texts that also occur in training, not every training text:
+    only those can match, so the rows it flags are the same, and GX 1.x turns an expectation's kwargs into a
+    pydantic dict hundreds of times per suite run, each time walking the value set (100k training texts: 64 of
+    the stage's 78 s; with the shared texts alone, a few seconds).
 
     ``labels`` None: an unlabelled corpus (a language model's), checked for its text only. Repeated lines (a
     chorus, "<unk> said") are natural there, and a line of the test text that also occurs in training is not
@@ -96,10 +101,10 @@ def build_expectations(
             column="text", min_value=1.0 - params.max_duplicate_rate
         ),
     ]
-    if train_texts is not None:
+    if shared_with_train is not None:
         expectations.append(
             expect.ExpectColumnValuesToNotBeInSet(
-                column="text", value_set=sorted(set(train_texts)), mostly=1.0 - params.max_overlap_rate
+                column="text", value_set=sorted(shared_with_train), mostly=1.0 - params.max_overlap_rate
             )
         )
     return expectations
@@ -121,11 +126,12 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, lab
     )
     train = splits["train"]
     labels = (sorted(train["label"].astype(str).unique()) if "label" in train else []) if labelled else None
+    train_texts = set(train["text"]) if "text" in train else set()
     report = ValidationReport()
     for name, frame in splits.items():
         suite = gx.ExpectationSuite(name=f"textflow_{name}")
-        train_texts = None if name == "train" else train["text"].tolist()
-        for expectation in build_expectations(labels, params, train_texts):
+        shared = None if name == "train" else list(train_texts.intersection(frame.get("text", ())))
+        for expectation in build_expectations(labels, params, shared):
             suite.add_expectation(expectation)
         suite = context.suites.add(suite)
         result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
