@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.common.allocation import cycle_collection_paused
 from pipelines.common.io import atomic_directory, write_json
 from pipelines.config import load_params
 from pipelines.data.registry import SPLITS
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
 def tokenize(params_path: str, data: Path, out: Path, metrics_path: Path) -> None:
     params = load_params(params_path)
     frames = {split: pd.read_parquet(data / f"{split}.parquet") for split in SPLITS}
-    corpus = get_task(params).encode(frames, params)
+    with cycle_collection_paused():
+        corpus = get_task(params).encode(frames, params)
     with atomic_directory(out) as staging:
         corpus.vocabulary.save(staging / "vocab.json")
         write_json(staging / "labels.json", corpus.class_names)
