@@ -95,11 +95,6 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        if not RESULTS.exists():
-            RESULTS.write_text(
-                "# Seconds per epoch by model type\n\n`python -m benchmarks.model_epochs --record`, machine otherwise "
-                "idle. Target (issue 26): the default fastText-style model's epoch no slower than TextCNN's.\n\n"
-            )
         with open(RESULTS, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
 

@@ -128,11 +128,6 @@ def main() -> None:
     lines = [f"### Demo corpus, one epoch of the default model ({time.strftime('%Y-%m-%d')})", "", *tables(results), ""]
     print("\n".join(lines))
     if args.record:
-        if not RESULTS.exists():
-            RESULTS.write_text(
-                "# Stage cost against corpus size\n\n`python -m benchmarks.scale --record`, machine otherwise idle; "
-                "the plot of the latest run is `scale.png`.\n\n"
-            )
         with open(RESULTS, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         plot(results, PLOT)
