@@ -24,10 +24,11 @@ run: setup
 	dvc repro
 	python -m pipelines.evaluation.summary
 
-# pytest-xdist workers, one test module each at a time. Three on two cores: most of a test's time is waiting on a
-# service (Airflow's scheduler, a server restart), which the other workers fill (2 cores: 50 min in one process,
-# 22.5 with 3 workers). TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 3
+# pytest-xdist workers, one test module each at a time. Two on two cores: much of a test's time is waiting on a
+# service (Airflow's scheduler, a server restart), which the other worker fills (2 cores: 50 min in one process,
+# about 25 with 2 workers). 3 workers measured 22.5 min once and 34 the next time, past two tests' deadlines.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: setup
 	python -m pytest -n $(TEST_WORKERS)
 
