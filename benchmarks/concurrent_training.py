@@ -30,7 +30,8 @@ import yaml
 
 from benchmarks.project_copy import copy_project
 from pipelines.stages.train import standalone_command
-from pipelines.training.device import CONCURRENT_TRAININGS_ENV, usable_cores
+from pipelines.training.device import usable_cores
+from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "concurrent_training.md"

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pipelines.training.device import CONCURRENT_TRAININGS_ENV
-from pipelines.training.gpus import listed_gpus
+from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV, listed_gpus
 
 EXECUTION_MODES = ("local", "celery", "kubernetes", "docker")
 

@@ -19,9 +19,9 @@ import torch
 
 from pipelines.common.errors import PipelineError
 from pipelines.config import TrainParams
+from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
 log = logging.getLogger(__name__)
-CONCURRENT_TRAININGS_ENV = "TEXTFLOW_CONCURRENT_TRAININGS"
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 

@@ -25,6 +25,9 @@ from filelock import FileLock, Timeout
 
 log = logging.getLogger(__name__)
 LOCKS_ENV = "TEXTFLOW_GPU_LOCKS"
+CONCURRENT_TRAININGS_ENV = "TEXTFLOW_CONCURRENT_TRAININGS"
+"""How many trainings share this machine (the training pool's slots), set by the orchestrator; here, not in
+device.py, so that DAG files read it without importing torch."""
 VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
 LISTING = re.compile(r"^GPU (\d+):.*?\(UUID: ([^)]+)\)")
 _held: list[FileLock] = []
