@@ -7,6 +7,10 @@ export PATH := $(BIN):$(PATH)
 # MLflow 3's usage telemetry sets an environment variable from one thread while requests reads the environment in
 # another (seen: "KeyError: '_MLFLOW_TELEMETRY_SESSION_ID'" failing a task); docker/compose.yaml sets it too.
 export MLFLOW_DISABLE_TELEMETRY ?= true
+# Every `mlflow server` started from here (make ui, make airflow, make cluster, the tests') runs without MLflow 3's
+# server jobs: textflow submits none, and by default each server starts a pool of job consumers, each a Python
+# process with mlflow imported (cluster.serve_mlflow sets the same for compose, which has no make).
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
 .PHONY: setup run test test-stack lint ui airflow cluster runs-prune gc clean-outputs
 

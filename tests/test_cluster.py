@@ -141,6 +141,17 @@ def test_workers_hold_no_metadata_or_signing_secret_and_postgres_wants_a_passwor
     assert anonymous.returncode != 0 and "password" in anonymous.stderr, anonymous.stderr
 
 
+def test_the_mlflow_server_starts_no_job_consumers(cluster):
+    """MLflow 3's server starts a pool of job consumers by default (each a Python process with mlflow imported,
+    a quarter of a GB apiece), for server jobs textflow never submits: the stack's server runs without them."""
+    import psutil
+
+    server = psutil.Process(dict(cluster.processes)["mlflow"].pid)
+    commands = [" ".join(process.cmdline()) for process in [server, *server.children(recursive=True)]]
+    assert any("mlflow" in command for command in commands), commands
+    assert not [command for command in commands if "huey" in command], commands
+
+
 def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_object_storage(cluster, tmp_path):
     # slow enough epochs (a BiGRU on 3,000 texts) that the kill lands mid-training
     conf = {"dataset.demo.train_size": 3000, "model.type": "bigru", "train.epochs": 8, "train.patience": 10}

@@ -426,7 +426,9 @@ def serve_mlflow(host: str, port: int) -> None:
     """Exec ``mlflow server`` as the cluster and compose run it: basic auth (users in the database
     ``MLFLOW_AUTH_DATABASE_URI``; MLflow reads that only from an ini file, written here to a private temp file),
     the backend ``MLFLOW_BACKEND_STORE_URI``, artifacts proxied to S3 (clients need no S3 credentials), one
-    worker (first boot on an empty database races with several), and the Host names compose uses allowed."""
+    worker (first boot on an empty database races with several), the Host names compose uses allowed, and no
+    MLflow server jobs (textflow submits none; left on, the server starts a pool of job consumer processes)."""
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     database = os.environ.get("MLFLOW_AUTH_DATABASE_URI")
     if not database or not os.environ.get("MLFLOW_BACKEND_STORE_URI"):
         raise SystemExit("set MLFLOW_BACKEND_STORE_URI and MLFLOW_AUTH_DATABASE_URI (see docker/.env.example)")
