@@ -254,11 +254,22 @@ SMALL_PIPELINE = {
 
 @pytest.fixture(scope="session")
 def reproduced_project(tmp_path_factory) -> Path:
-    """A git + DVC copy of the project with small params (tracking into its own mlruns/), reproduced once.
-    Shared by several test modules, so no test may change it: copy it with :func:`clone_project` first."""
-    project = copy_project(tmp_path_factory.mktemp("project"), SMALL_PIPELINE)
-    result = run(["dvc", "repro"], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
-    project.joinpath("first-repro.log").write_text(result.stdout + result.stderr)
+    """A git + DVC copy of the project with small params (tracking into its own mlruns/), reproduced once per
+    test run: the first worker to need it builds it in the run's temporary directory, which every worker shares,
+    and the others wait for it. Shared by several test modules, so no test may change it: copy it with
+    :func:`clone_project` first."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent if WORKER else tmp_path_factory.getbasetemp()
+    project = shared / "reproduced-project"
+    finished = project / "first-repro.log"  # written last; the store in mlruns/ holds absolute paths: built in place
+    with FileLock(shared / "reproduced-project.lock", timeout=1800):
+        if not finished.exists():
+            shutil.rmtree(project, ignore_errors=True)  # what a failed attempt left
+            project.mkdir()
+            copy_project(project, SMALL_PIPELINE)
+            result = run(["dvc", "repro"], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
+            finished.write_text(result.stdout + result.stderr)
     return project
 
 
