@@ -23,9 +23,10 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.project_copy import copy_project
+from pipelines.common.ports import free_port
 from pipelines.config import parse_assignments
 from pipelines.orchestration.airflow_rest import finished_run, login, request, trigger, unpause
-from pipelines.orchestration.cluster import free_port, running_cluster
+from pipelines.orchestration.cluster import running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from pipelines.orchestration.local_airflow import running_local_airflow
 

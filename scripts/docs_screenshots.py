@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.project_copy import copy_project  # noqa: E402
+from pipelines.common.ports import free_port  # noqa: E402
 from pipelines.orchestration.airflow_rest import finished_run, trigger, unpause  # noqa: E402
-from pipelines.orchestration.cluster import free_port  # noqa: E402
 from pipelines.orchestration.dags import PIPELINE_DAG_ID  # noqa: E402
 from pipelines.orchestration.form import FORM_SECTIONS  # noqa: E402
 from pipelines.orchestration.local_airflow import running_local_airflow  # noqa: E402

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from pipelines.common.ports import free_port  # noqa: F401 - the tests' ports, imported from here
 
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER is gw0, gw1, ...; unset in a plain run).
@@ -133,12 +134,6 @@ def copy_project(project: Path, params_update: dict) -> Path:
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "copy"], project)
     return project
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:

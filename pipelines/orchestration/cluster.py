@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.common.ports import free_port
+
 MODULE = "pipelines.orchestration.cluster"  # not __name__: under `python -m` that is "__main__"
 WORKER_NAME_ENV = "TEXTFLOW_WORKER_NAME"
 QUEUES = ("default", "gpu")
@@ -47,12 +49,6 @@ def worker_hostname() -> str:
     """Airflow's ``hostname_callable`` for the cluster's workers: two workers on one host must report distinct
     names, or the task-instance list could not tell which one ran a task."""
     return os.environ.get(WORKER_NAME_ENV) or socket.getfqdn()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ClusterError(RuntimeError):
