@@ -153,13 +153,15 @@ def test_the_mlflow_server_starts_no_job_consumers(cluster):
 
 
 def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_object_storage(cluster, tmp_path):
-    # slow enough epochs (a BiGRU on 3,000 texts) that the kill lands mid-training
-    conf = {"dataset.demo.train_size": 3000, "model.type": "bigru", "train.epochs": 8, "train.patience": 10}
+    # A BiGRU on the module's 600 texts takes 1.5 s an epoch here (one thread): after epoch 3 of 30 the kill has
+    # some 40 s of training left to land in, and the upstream stages come from the first run's cache. (On 3,000
+    # texts, 30 s an epoch with another test beside it, the same proof took 15 minutes.)
+    conf = {"model.type": "bigru", "train.epochs": 30, "train.patience": 30}
     run_id = trigger(cluster.dag_url, cluster.token, conf)
     deadline = time.monotonic() + 900
-    while "epoch 3/8" not in (log := _train_log(cluster, run_id, 1)):
+    while "epoch 3/30" not in (log := _train_log(cluster, run_id, 1)):
         assert time.monotonic() < deadline, log[-3000:]
-        time.sleep(1)
+        time.sleep(0.5)
     cluster.kill_worker("gpu")  # SIGKILL, the training process included
     cluster.restart_worker("gpu", tmp_path / "another-machine")  # an empty scratch: no local checkpoint
 
@@ -170,7 +172,7 @@ def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_
     retry = _train_log(cluster, run_id, train["try_number"])
     assert "Stage 'train' is cached" not in retry, "the killed try must not have finished"
     assert "checkpoint restored from object storage" in retry, retry[-3000:]
-    assert re.search(r"resumed from checkpoint .* after epoch [2-7]", retry), retry[-3000:]
+    assert re.search(r"resumed from checkpoint .* after epoch ([1-9]|1[0-9]|2[0-9])\b", retry), retry[-3000:]
     _workspace(tmp_path / "another-machine", run_id)  # the retry built its workspace in the new scratch directory
 
 
