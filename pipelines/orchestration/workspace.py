@@ -236,7 +236,8 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> No
         log.info("%s", line.rstrip())
     if process.wait() != 0:
         raise RuntimeError(
-            f"{' '.join(command[2:])} failed in workspace {cwd.name} with exit code {process.returncode}"
+            f"{' '.join(command[command.index('-m') + 1 :])} failed in workspace {cwd.name} "
+            f"with exit code {process.returncode}"
         )
 
 
