@@ -171,7 +171,7 @@ def test_a_conf_cannot_name_a_file_outside_the_data_root(path):
     else:  # relative: allowed as a name, but read inside the data root, where there is no docker/.env
         overrides = overrides_from_conf(conf | {"dataset.local.train": path}, COMMITTED)
         from pipelines.config import params_from_dict
-        from pipelines.data.sources import local_files
+        from pipelines.data.local_paths import local_files
         from pipelines.orchestration.form import merged_params
 
         params = params_from_dict(merged_params(COMMITTED, overrides))
@@ -181,7 +181,7 @@ def test_a_conf_cannot_name_a_file_outside_the_data_root(path):
 
 def test_a_symlink_out_of_the_data_root_is_refused(tmp_path):
     from pipelines.config import params_from_dict
-    from pipelines.data.sources import local_files
+    from pipelines.data.local_paths import local_files
 
     root = tmp_path / "data-root"
     root.mkdir()

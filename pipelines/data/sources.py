@@ -16,18 +16,17 @@ from typing import Any
 import pandas as pd
 
 from pipelines.common.io import read_json, write_json
-from pipelines.common.project import DATA_ROOT_ENV, data_root
-from pipelines.config import ConfigError, Params
+from pipelines.config import Params
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.download import materialize, sha256_of
 from pipelines.data.formats import EXTENSIONS, FileReader, ParsedFile, read_file, write_label_text
-from pipelines.data.registry import SPLITS, Dataset, get_dataset
+from pipelines.data.local_paths import local_files
+from pipelines.data.registry import Dataset, get_dataset
 from pipelines.data.treebank import treebank_phrases
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-DATA_ROOT_HINT = f"({DATA_ROOT_ENV}, default data/local in the project)"
 
 
 def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
@@ -88,30 +87,6 @@ def write_phrases(dataset: Dataset, target: Path) -> dict[str, str]:
         "source": f"{trees.source.url} (every labelled phrase of the first {trees.trees} trees)",
         "sha256": digest,
     }
-
-
-def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str, Path]]:
-    """``{split: (path as written in params, resolved path)}`` for ``dataset.name: local``, each path relative
-    to the data root (``root``, default :func:`~pipelines.common.project.data_root`; the same from an Airflow
-    run's workspace). Empty for registry datasets.
-
-    The params already refuse absolute paths, ``~`` and ``..``; a symlink inside the data root that leads out
-    of it is refused here, so a DAG trigger can name nothing the data root does not hold."""
-    if params.dataset.name != "local":
-        return {}
-    root = (root or data_root()).resolve()
-    found = {}
-    for split in SPLITS:
-        given = getattr(params.dataset.local, split)
-        if given is None:
-            continue
-        path = (root / given).resolve()
-        if not path.is_relative_to(root):
-            raise ConfigError(f"'dataset.local.{split}' ({given}) leads outside the data root {DATA_ROOT_HINT}")
-        if not path.is_file():
-            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file in the data root {DATA_ROOT_HINT}")
-        found[split] = (given, path)
-    return found
 
 
 def read_raw_splits(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.common.io import write_json
 from pipelines.config import load_params
 from pipelines.data.download import sha256_of
-from pipelines.data.sources import local_files
+from pipelines.data.local_paths import local_files
 from pipelines.stages import stage_cli
 
 log = logging.getLogger("local_files")
