@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.project_copy import copy_project
+from benchmarks.task_phases import phase_table, run_phases
 from pipelines.common.ports import free_port
 from pipelines.config import parse_assignments
 from pipelines.orchestration.airflow_rest import finished_run, login, request, trigger, unpause
@@ -38,6 +39,7 @@ HEADER = """# A DAG run through Airflow vs plain dvc repro
 end; overhead per task = (DAG run - dvc repro) / tasks.
 """
 DEADLINE_SECONDS = 1800
+PHASES_DOC = "phases read from the task logs, `benchmarks/task_phases.py`"
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:
@@ -71,15 +73,16 @@ def _seconds(record: dict) -> float:
     return (end - start).total_seconds()
 
 
-def time_dag_run(base: str, token: str | None) -> tuple[float, int]:
-    """(the run's seconds as Airflow recorded them, its number of tasks) for one triggered run."""
+def time_dag_run(base: str, token: str | None) -> tuple[float, int, dict[str, float]]:
+    """(the run's seconds as Airflow recorded them, its number of tasks, its seconds by phase) for one
+    triggered run."""
     dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
     unpause(dag_url, token)
     run_id = trigger(dag_url, token, {})
     state, tasks = finished_run(dag_url, run_id, token, time.monotonic() + DEADLINE_SECONDS)
     if state != "success":
         raise SystemExit(f"the DAG run failed: {tasks}")
-    return _seconds(request(f"{dag_url}/dagRuns/{run_id}", token)), len(tasks)
+    return _seconds(request(f"{dag_url}/dagRuns/{run_id}", token)), len(tasks), run_phases(dag_url, run_id, token)
 
 
 def measure(overrides: dict) -> dict:
@@ -92,7 +95,7 @@ def measure(overrides: dict) -> dict:
         (scratch_path / "airflow").mkdir()
         env = _environment({"MLFLOW_PORT": str(free_port())})
         with running_local_airflow(project, scratch_path / "airflow", free_port(), env) as base:
-            local, tasks = time_dag_run(
+            local, tasks, local_phases = time_dag_run(
                 base, login(base, scratch_path / "airflow" / "simple_auth_manager_passwords.json.generated")
             )
         print(f"  {local:.1f} s\nCeleryExecutor (make cluster) ...", flush=True)
@@ -101,7 +104,7 @@ def measure(overrides: dict) -> dict:
             token = login(
                 cluster.airflow_url, cluster.home / "airflow" / "simple_auth_manager_passwords.json.generated"
             )
-            celery, _ = time_dag_run(cluster.airflow_url, token)
+            celery, _, celery_phases = time_dag_run(cluster.airflow_url, token)
         print(f"  {celery:.1f} s", flush=True)
     return {
         "date": datetime.now().date().isoformat(),
@@ -114,6 +117,7 @@ def measure(overrides: dict) -> dict:
         "celery_ratio": round(celery / baseline, 2),
         "local_executor_overhead_per_task": round((local - baseline) / tasks, 1),
         "celery_overhead_per_task": round((celery - baseline) / tasks, 1),
+        "phases": {"LocalExecutor": local_phases, "CeleryExecutor": celery_phases},
     }
 
 
@@ -144,11 +148,13 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     record = measure(parse_assignments(args.overrides))
-    print(table(record))
+    breakdown = phase_table(record["phases"], record["tasks"])
+    print(table(record), breakdown, sep="\n\n")
     if args.record:
         overrides = ", ".join(f"{key}={value}" for key, value in record["overrides"].items()) or "default params"
         section = f"\n### demo, {overrides}, {record['tasks']} tasks, {os.cpu_count()} cores ({record['date']})\n\n"
-        RESULTS.write_text((RESULTS.read_text() if RESULTS.exists() else HEADER) + section + table(record) + "\n")
+        section += f"{table(record)}\n\nWhere the DAG runs' seconds went ({PHASES_DOC}):\n\n{breakdown}\n"
+        RESULTS.write_text((RESULTS.read_text() if RESULTS.exists() else HEADER) + section)
 
 
 if __name__ == "__main__":

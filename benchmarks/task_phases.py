@@ -1,0 +1,105 @@
+"""Where a DAG run's seconds go, read back from Airflow after the run: its task instances and their logs.
+
+Each task's time from Airflow's start to end is cut at lines every task log has (Airflow's own, DVC's, the
+stage's), so the phases need no timing code in the tasks themselves:
+
+- ``task start-up``: the task process starts and parses the DAG file (up to Airflow's "Worker startup parse
+  complete");
+- ``workspace, DVC start-up and restores``: from there to the first ``Running stage`` line DVC prints (building
+  or locking the run's workspace, DVC loading the repo, fetching the run-cache and restoring upstream outputs);
+- ``the task's own stage``: from ``Running stage '<its stage>'`` to DVC's next line of its own (the next stage,
+  ``Updating lock file``);
+- ``other stages run again``: stages DVC runs although the task did not ask for them (``always_changed`` ones);
+- ``lock, push, task end``: from the last stage to the end Airflow recorded (DVC writing its lock, the push to
+  the remote of a distributed run, Airflow's XCom and state update);
+- ``between tasks``: the DAG run's wall time not inside any task (scheduler loop, queueing, Celery delivery).
+
+``prepare_workspace`` runs no stage: its time after start-up is counted as workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections import defaultdict
+from datetime import datetime
+
+from pipelines.orchestration.airflow_rest import request, task_log
+
+PHASES = (
+    "task start-up",
+    "workspace, DVC start-up and restores",
+    "the task's own stage",
+    "other stages run again",
+    "lock, push, task end",
+    "between tasks",
+)
+RUNNING_STAGE = re.compile(r"^Running stage '([^']+)'")
+DVC_STAGE_END = ("Updating lock file", "Stage '", "Use `dvc push`")
+PARSE_DONE = "Worker startup parse complete"
+
+
+def _time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def phases_of_task(task_id: str, start: float, end: float, events: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds of each phase (but ``between tasks``) of one task, from its ``(timestamp, message)`` log lines."""
+    parsed = next((stamp for stamp, message in events if message.startswith(PARSE_DONE)), start)
+    spent = dict.fromkeys(PHASES[:-1], 0.0)
+    spent["task start-up"] = parsed - start
+    stage_lines = [(stamp, message) for stamp, message in events if stamp >= parsed]
+    boundaries = [
+        (stamp, match.group(1) if (match := RUNNING_STAGE.match(message)) else None)
+        for stamp, message in stage_lines
+        if RUNNING_STAGE.match(message) or message.startswith(DVC_STAGE_END)
+    ]
+    if not any(stage is not None for _, stage in boundaries):
+        spent["workspace, DVC start-up and restores"] = end - parsed
+        return spent
+    intervals = list(zip(boundaries, [stamp for stamp, _ in boundaries[1:]] + [end], strict=True))
+    last_stage = max(index for index, ((_, stage), _) in enumerate(intervals) if stage is not None)
+    spent["workspace, DVC start-up and restores"] = boundaries[0][0] - parsed
+    for index, ((stamp, stage), until) in enumerate(intervals):
+        if stage is not None:
+            key = "the task's own stage" if stage == task_id else "other stages run again"
+        elif index < last_stage:
+            key = "workspace, DVC start-up and restores"  # restoring upstream stages between two that ran
+        else:
+            key = "lock, push, task end"
+        spent[key] += until - stamp
+    return spent
+
+
+def run_phases(dag_url: str, run_id: str, token: str | None) -> dict[str, float]:
+    """Seconds of each phase summed over the run's tasks, and ``between tasks``, for one finished DAG run."""
+    run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
+    run = request(run_url, token)
+    tasks = request(f"{run_url}/taskInstances", token)["task_instances"]
+    totals: dict[str, float] = defaultdict(float)
+    inside = 0.0
+    for task in tasks:
+        content = json.loads(task_log(dag_url, run_id, task["task_id"], token, task["try_number"]))["content"]
+        events = [(_time(entry["timestamp"]), str(entry["event"])) for entry in content if "timestamp" in entry]
+        start, end = _time(task["start_date"]), _time(task["end_date"])
+        inside += end - start
+        for phase, seconds in phases_of_task(task["task_id"], start, end, events).items():
+            totals[phase] += seconds
+    totals["between tasks"] = _time(run["end_date"]) - _time(run["start_date"]) - inside
+    return {phase: round(totals[phase], 1) for phase in PHASES}
+
+
+def phase_table(runs: dict[str, dict[str, float]], tasks: int) -> str:
+    """Markdown: one column per executor, seconds in all and per task."""
+    names = list(runs)
+    lines = [
+        "| phase | " + " | ".join(f"{name} s (per task)" for name in names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
+    for phase in PHASES:
+        cells = [f"{runs[name][phase]:.1f} ({runs[name][phase] / tasks:.1f})" for name in names]
+        lines.append(f"| {phase} | " + " | ".join(cells) + " |")
+    totals = [f"{sum(runs[name].values()):.1f} ({sum(runs[name].values()) / tasks:.1f})" for name in names]
+    lines.append("| DAG run | " + " | ".join(totals) + " |")
+    return "\n".join(lines)
