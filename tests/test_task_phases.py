@@ -1,6 +1,6 @@
 """The executor benchmark's breakdown of a task's seconds, on the lines a distributed ``download`` task logged."""
 
-from benchmarks.task_phases import PHASES, phases_of_task
+from benchmarks.task_phases import PHASES, covered_seconds, phases_of_task
 
 # (seconds after the task's start, message) as the download task of a make-cluster run logged them
 DOWNLOAD_TASK = [
@@ -55,3 +55,10 @@ def test_a_task_that_runs_no_stage_is_start_up_and_workspace():
     spent = phases_of_task("prepare_workspace", 0.0, 7.5, events)
     assert spent["task start-up"] == 3.0 and spent["workspace, DVC start-up and restores"] == 4.5
     assert spent["the task's own stage"] == spent["lock, push, task end"] == 0.0
+
+
+def test_tasks_that_ran_at_once_cover_the_run_once():
+    # evaluate and keywords in parallel after train: 40 s of tasks in 30 s, 5 s with none running
+    spans = [(0.0, 10.0), (15.0, 30.0), (15.0, 25.0), (30.0, 35.0)]
+    assert covered_seconds(spans) == 30.0
+    assert covered_seconds([]) == 0.0
