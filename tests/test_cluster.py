@@ -5,6 +5,7 @@ remote, log and register through MLflow with credentials from the environment, a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -101,6 +102,17 @@ def test_mlflow_refuses_anonymous_requests_and_the_run_logged_with_credentials_f
             os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
     assert run.data.params["train.epochs"] == "2" and "test_accuracy" in run.data.metrics
     assert artifacts, "the run's artifacts went through the server to S3"
+
+    # the server remembers a verified password (auth_cache_ttl_seconds): admin's was just accepted, a wrong one
+    # for the same user still is not
+    wrong = base64.b64encode(b"admin:" + credentials["MLFLOW_TRACKING_PASSWORD"].encode()[::-1]).decode()
+    search = urllib.request.Request(
+        f"{cluster.mlflow_url}/api/2.0/mlflow/experiments/search?max_results=5",
+        headers={"Authorization": f"Basic {wrong}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(search, timeout=10)
+    assert refused.value.code == 401
 
 
 def test_no_secret_reaches_a_task_log_or_a_tracked_file(cluster):
