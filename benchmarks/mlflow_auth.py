@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from pipelines.common.ports import free_port
+from pipelines.common.processes import stop
 from pipelines.orchestration.cluster import AUTH_CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,12 +78,7 @@ def request_seconds(cache_seconds: int, requests: int) -> list[float]:
                     seconds.append(time.perf_counter() - began)
                 return seconds[1:]
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+                stop(process)
 
 
 def main() -> None:

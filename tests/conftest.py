@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from pipelines.common.ports import free_port  # noqa: F401 - the tests' ports, imported from here
+from pipelines.common.processes import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER is gw0, gw1, ...; unset in a plain run).
@@ -148,15 +149,6 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} not healthy after {seconds}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @contextlib.contextmanager
