@@ -165,13 +165,15 @@ def test_the_mlflow_server_starts_no_job_consumers(cluster):
 
 
 def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_object_storage(cluster, tmp_path):
-    # A BiGRU on the module's 600 texts takes 1.5 s an epoch here (one thread): after epoch 3 of 30 the kill has
-    # some 40 s of training left to land in, and the upstream stages come from the first run's cache. (On 3,000
-    # texts, 30 s an epoch with another test beside it, the same proof took 15 minutes.)
-    conf = {"model.type": "bigru", "train.epochs": 30, "train.patience": 30}
+    # A BiGRU on the module's 600 texts takes 1.5 s an epoch here alone (one thread), 3-8 s beside another test:
+    # after epoch 3 of 12 the kill has at least 13 s of training left to land in, and the upstream stages come
+    # from the first run's cache. The deadline covers the whole run on a loaded machine: the stages before
+    # train, Airflow's 60 s heartbeat timeout and 30 s retry delay, the retry and the stages after it (896 s in
+    # a clean-clone CI with the Airflow module beside it).
+    conf = {"model.type": "bigru", "train.epochs": 12, "train.patience": 12}
     run_id = trigger(cluster.dag_url, cluster.token, conf)
-    deadline = time.monotonic() + 900
-    while "epoch 3/30" not in (log := _train_log(cluster, run_id, 1)):
+    deadline = time.monotonic() + 1800
+    while "epoch 3/12" not in (log := _train_log(cluster, run_id, 1)):
         assert time.monotonic() < deadline, log[-3000:]
         time.sleep(0.5)
     cluster.kill_worker("gpu")  # SIGKILL, the training process included
@@ -184,7 +186,7 @@ def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_
     retry = _train_log(cluster, run_id, train["try_number"])
     assert "Stage 'train' is cached" not in retry, "the killed try must not have finished"
     assert "checkpoint restored from object storage" in retry, retry[-3000:]
-    assert re.search(r"resumed from checkpoint .* after epoch ([1-9]|1[0-9]|2[0-9])\b", retry), retry[-3000:]
+    assert re.search(r"resumed from checkpoint .* after epoch ([1-9]|1[01])\b", retry), retry[-3000:]
     _workspace(tmp_path / "another-machine", run_id)  # the retry built its workspace in the new scratch directory
 
 
