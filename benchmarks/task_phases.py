@@ -52,12 +52,14 @@ def phases_of_task(task_id: str, start: float, end: float, events: list[tuple[fl
     parsed = next((stamp for stamp, message in events if message.startswith(PARSE_DONE)), start)
     spent = dict.fromkeys(PHASES[:-1], 0.0)
     spent["task start-up"] = parsed - start
-    stage_lines = [(stamp, message) for stamp, message in events if stamp >= parsed]
-    boundaries = [
-        (stamp, match.group(1) if (match := RUNNING_STAGE.match(message)) else None)
-        for stamp, message in stage_lines
-        if RUNNING_STAGE.match(message) or message.startswith(DVC_STAGE_END)
-    ]
+    boundaries = []  # (when, the stage DVC started then, or None for DVC's other lines of its own)
+    for stamp, message in events:
+        if stamp < parsed:
+            continue
+        if match := RUNNING_STAGE.match(message):
+            boundaries.append((stamp, match.group(1)))
+        elif message.startswith(DVC_STAGE_END):
+            boundaries.append((stamp, None))
     if not any(stage is not None for _, stage in boundaries):
         spent["workspace, DVC start-up and restores"] = end - parsed
         return spent
