@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks.project_copy import copy_project
+from pipelines.common.parallel import usable_cores
 from pipelines.stages.train import standalone_command
-from pipelines.training.device import usable_cores
 from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,9 +27,9 @@ import yaml
 
 from benchmarks.concurrent_training import environment
 from benchmarks.project_copy import copy_project
+from pipelines.common.parallel import usable_cores
 from pipelines.config import set_dotted
 from pipelines.stages.train import standalone_command
-from pipelines.training.device import usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "model_epochs.md"

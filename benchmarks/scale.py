@@ -25,8 +25,8 @@ from pathlib import Path
 
 from benchmarks.concurrent_training import environment
 from benchmarks.project_copy import copy_project
+from pipelines.common.parallel import usable_cores
 from pipelines.config.pipeline import load_stages
-from pipelines.training.device import usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "scale.md"

@@ -138,7 +138,7 @@ def test_thread_share_divides_the_usable_cores_among_the_trainings_that_share_th
 def test_usable_cores_follow_affinity_and_the_cgroup_quota_not_the_machine(tmp_path):
     import os
 
-    from pipelines.training.device import usable_cores
+    from pipelines.common.parallel import usable_cores
 
     affinity = len(os.sched_getaffinity(0))
     unlimited, quota = tmp_path / "unlimited", tmp_path / "quota"

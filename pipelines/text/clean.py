@@ -10,15 +10,16 @@ across processes, each with its own cache; order is preserved.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from nltk.stem.porter import PorterStemmer
-
+from pipelines.common.parallel import chunked, map_chunks, process_count
 from pipelines.config import CleanParams
+
+log = logging.getLogger(__name__)
 
 # URLs, HTML/XML tags and character entities carry no meaning for a bag of words.
 MARKUP_PATTERN = r"https?://\S+|www\.\S+|<[^>]{1,200}>|&#?\w{1,10};"
@@ -109,6 +110,14 @@ def token_pattern(punctuation: bool, negation: bool = True) -> str:
     return words + (PUNCTUATION_PATTERN if punctuation else "")
 
 
+def _porter_stemmer() -> Any:
+    """nltk's Porter stemmer, imported only when stemming is on: importing nltk imports scikit-learn, scipy.stats
+    and pandas (4 s here), once in the stage and again in every worker process."""
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
 class TextCleaner:
     """Turns raw sentences into cleaned token lists; reuse one instance to keep its token cache warm.
 
@@ -122,7 +131,7 @@ class TextCleaner:
         self._markup = re.compile(MARKUP_PATTERN)
         self._findall = re.compile(token_pattern(settings.punctuation)).findall
         self._findall_without_negation = re.compile(token_pattern(settings.punctuation, negation=False)).findall
-        self._stemmer = PorterStemmer()
+        self._stemmer = _porter_stemmer() if settings.stem else None
         self._final: dict[str, str] = {}
         self._kim_style = settings.style != "treebank"
 
@@ -181,13 +190,12 @@ def _clean_chunk(texts: Sequence[str]) -> list[str]:
 
 
 def clean_texts(texts: Sequence[str], settings: CleanSettings, workers: int = 0) -> list[str]:
-    """Clean every text into space-joined tokens; uses ``workers`` processes (0 = one per core) once the
+    """Clean every text into space-joined tokens; uses ``workers`` processes (0 = one per usable core) once the
     input is large enough for process start-up to pay off. Workers send back joined strings because
     pickling one string per text is several times cheaper than a list of token strings."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(texts) < PARALLEL_THRESHOLD:
-        return TextCleaner(settings).clean_joined(texts)
-    chunks = [texts[start : start + CHUNK_SIZE] for start in range(0, len(texts), CHUNK_SIZE)]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        return [text for chunk in pool.imap(_clean_chunk, chunks) for text in chunk]
+    processes = process_count(len(texts), workers, PARALLEL_THRESHOLD)
+    chunks = chunked(texts, CHUNK_SIZE) if processes > 1 else [texts]
+    cleaned = map_chunks(
+        _clean_chunk, chunks, processes, _init_worker, (settings,), log, f"cleaning {len(texts)} texts"
+    )
+    return [text for chunk in cleaned for text in chunk]

@@ -11,18 +11,16 @@ collapses when several CPU-heavy processes share the cores: two TREC TextCNN tra
 from __future__ import annotations
 
 import logging
-import math
 import os
-from pathlib import Path
 
 import torch
 
 from pipelines.common.errors import PipelineError
+from pipelines.common.parallel import usable_cores
 from pipelines.config import TrainParams
 from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
 log = logging.getLogger(__name__)
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 class DeviceError(PipelineError, RuntimeError):
@@ -43,18 +41,6 @@ def resolve_device(name: str) -> torch.device:
 
 def mixed_precision_enabled(params: TrainParams, device: torch.device) -> bool:
     return params.mixed_precision and device.type == "cuda"
-
-
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """Cores this process may run on: its affinity mask, capped by a cgroup v2 CPU quota if one is set."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.floor(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(cores, 1)
 
 
 def concurrent_trainings() -> int:
