@@ -47,3 +47,66 @@ def test_encoded_split_bytes_do_not_depend_on_the_python_that_wrote_them(tmp_pat
     Python 3.11.7 and by the image's Debian Python 3.11.2 alike; a ``force_zip64`` stream gave each its own."""
     EncodedSplit.from_lists([[4, 5, 6], [7], [8, 9]], [0, 1, 0]).save(tmp_path / "train.npz")
     assert hashlib.md5((tmp_path / "train.npz").read_bytes()).hexdigest() == "30f6137532c61cf7b61c1fa83d68ebe7"
+
+
+def test_corpus_encoding_in_worker_processes_gives_the_ids_of_one_process(monkeypatch):
+    """The tokenize stage's ids, vocabulary and labels are the same whether it runs in one process or splits a
+    large corpus across workers, and equal encoding each text's token list with a vocabulary built from the
+    training texts' lists (max_length and <bos>/<eos> included)."""
+    import pandas as pd
+
+    from pipelines.config import TokenizeParams
+    from pipelines.text import encode
+    from pipelines.text.tokenizers import tokens_or_unknown
+
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    texts = [" ".join(words[(row * step) % 6] for step in range(row % 9)) for row in range(700)]
+    frames = {
+        split: pd.DataFrame({"text": texts[start:end], "label": [f"c{row % 3}" for row in range(start, end)]})
+        for split, (start, end) in {"train": (0, 500), "valid": (500, 600), "test": (600, 700)}.items()
+    }
+    options = TokenizeParams(method="word", max_length=6, bos_eos=True, min_freq=2)
+    monkeypatch.setattr(encode, "CHUNK_SIZE", 37)
+    one = encode.encode_corpus(frames, options.model_copy(update={"workers": 1}))
+    monkeypatch.setattr(encode, "PARALLEL_THRESHOLD", 10)
+    two = encode.encode_corpus(frames, options.model_copy(update={"workers": 2}))
+
+    tokenize = get_tokenizer("word", bos_eos=True, max_length=6)
+    lists = {split: [tokens_or_unknown(tokenize, text) for text in frame["text"]] for split, frame in frames.items()}
+    vocabulary = Vocabulary.build(lists["train"], min_freq=2)
+    assert one.vocabulary.tokens == two.vocabulary.tokens == vocabulary.tokens
+    assert one.vocabulary.counts == two.vocabulary.counts == vocabulary.counts
+    assert one.class_names == two.class_names == ["c0", "c1", "c2"]
+    for split, frame in frames.items():
+        expected = EncodedSplit.from_lists(
+            [vocabulary.encode(tokens) for tokens in lists[split]], [int(label[1]) for label in frame["label"]]
+        )
+        for encoded in (one.splits[split], two.splits[split]):
+            assert np.array_equal(encoded.ids, expected.ids)
+            assert np.array_equal(encoded.offsets, expected.offsets)
+            assert np.array_equal(encoded.labels, expected.labels)
+    assert one.vocabulary.decode(one.splits["train"].sequence(0)) == [BOS, EOS]
+    assert len(one.splits["train"].sequence(8)) == 6
+
+
+def test_language_model_stream_in_worker_processes_equals_one_process(monkeypatch):
+    import pandas as pd
+
+    from pipelines.config import TokenizeParams
+    from pipelines.text import encode
+
+    lines = [f"line {row} says {'la ' * (row % 4)}".strip() for row in range(300)]
+    frames = {
+        split: pd.DataFrame({"text": lines[start : start + 100]})
+        for split, start in [("train", 0), ("valid", 100), ("test", 200)]
+    }
+    monkeypatch.setattr(encode, "CHUNK_SIZE", 23)
+    one = encode.encode_stream(frames, TokenizeParams(method="char", workers=1))
+    monkeypatch.setattr(encode, "PARALLEL_THRESHOLD", 10)
+    two = encode.encode_stream(frames, TokenizeParams(method="char", workers=2))
+    assert one.vocabulary.tokens == two.vocabulary.tokens
+    for split in frames:
+        assert np.array_equal(one.splits[split].ids, two.splits[split].ids)
+        assert np.array_equal(one.splits[split].offsets, two.splits[split].offsets)
+    first = one.vocabulary.decode(one.splits["train"].sequence(0))
+    assert first == [*lines[0], EOS]

@@ -58,7 +58,7 @@ from pipelines.config.schema import (
 )
 
 PARAMS_FILE = Path("params.yaml")
-PERFORMANCE_ONLY = ("clean.workers", "train.num_threads")
+PERFORMANCE_ONLY = ("clean.workers", "tokenize.workers", "train.num_threads")
 """Keys that change how fast a stage runs, never what it writes: a checkpoint fingerprint ignores them, and the
 test that ties each stage's reads to dvc.yaml does not require them to be declared."""
 RESOLVED_FROM = {"tokenize.method": ("dataset.name",)}

@@ -158,6 +158,7 @@ class TokenizeParams(Section):
     max_size: int = Field(50_000, ge=10)
     max_length: int = Field(256, ge=1)
     bos_eos: bool = False
+    workers: int = Field(0, ge=0, le=256, description="0 = one per CPU core, used only for large inputs")
 
 
 class EmbedParams(Section):

@@ -24,12 +24,17 @@ class EncodedSplit:
     @classmethod
     def from_lists(cls, sequences: Sequence[Sequence[int]], labels: Sequence[int]) -> EncodedSplit:
         lengths = np.fromiter((len(sequence) for sequence in sequences), dtype=np.int64, count=len(sequences))
-        offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
         flat = np.fromiter(
-            (token for sequence in sequences for token in sequence), dtype=np.int32, count=int(offsets[-1])
+            (token for sequence in sequences for token in sequence), dtype=np.int32, count=int(lengths.sum())
         )
-        return cls(flat, offsets, np.asarray(labels, dtype=np.int64))
+        return cls.from_arrays(flat, lengths, labels)
+
+    @classmethod
+    def from_arrays(cls, ids: np.ndarray, lengths: np.ndarray, labels: Sequence[int]) -> EncodedSplit:
+        """From the flat ids and each sequence's length."""
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(np.asarray(ids, dtype=np.int32), offsets, np.asarray(labels, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -34,6 +34,11 @@ class Vocabulary:
         counter: Counter[str] = Counter()
         for tokens in token_lists:
             counter.update(tokens)
+        return cls.from_counts(counter, min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counter: Counter[str], min_freq: int = 1, max_size: int | None = None) -> Vocabulary:
+        """As :meth:`build`, from token counts already made (``counter`` loses its specials)."""
         for special in SPECIALS:
             counter.pop(special, None)
         ranked = sorted((item for item in counter.items() if item[1] >= min_freq), key=lambda item: (-item[1], item[0]))
