@@ -3,7 +3,7 @@ import pytest
 
 from pipelines.config import ValidateParams
 from pipelines.data.splits import stratified_split
-from pipelines.data.validation import validate_splits
+from pipelines.data.validation import in_training, validate_splits
 
 
 def _frame(texts, labels):
@@ -41,6 +41,16 @@ def test_leakage_and_duplicates_are_caught(good_splits):
     assert ("test", "expect_column_values_to_not_be_in_set") in failed
     assert "[test] expect_column_values_to_not_be_in_set on column 'text': 6 of 6 rows unexpected" in report.summary()
     assert ("train", "expect_column_proportion_of_unique_values_to_be_between") in failed
+    assert report.statistics["test"]["overlap_with_train"] == 6
+
+
+def test_overlap_with_training_is_exact_whatever_the_string_storage():
+    """Arrow-backed and plain object columns, a missing text and a text that differs only in case: the rows that
+    occur in training are exactly those flagged."""
+    train = pd.Series(["a cat", "the dog", None, "Ends here"], dtype="string[pyarrow]")
+    texts = pd.Series(["the dog", "A cat", None, "ends here", "a cat", "Ends here"], dtype=object)
+    assert in_training(texts, train).tolist() == [True, False, True, False, True, True]
+    assert in_training(texts, train.dropna()).tolist() == [True, False, False, False, True, True]
 
 
 def test_empty_split_and_blank_text_fail(good_splits):

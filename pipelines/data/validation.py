@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.common.errors import PipelineError
@@ -126,11 +127,10 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, lab
     )
     train = splits["train"]
     labels = (sorted(train["label"].astype(str).unique()) if "label" in train else []) if labelled else None
-    train_texts = set(train["text"]) if "text" in train else set()
     report = ValidationReport()
     for name, frame in splits.items():
         suite = gx.ExpectationSuite(name=f"textflow_{name}")
-        shared = None if name == "train" else list(train_texts.intersection(frame.get("text", ())))
+        shared = None if name == "train" else _shared_texts(frame, train)
         for expectation in build_expectations(labels, params, shared):
             suite.add_expectation(expectation)
         suite = context.suites.add(suite)
@@ -176,8 +176,27 @@ def _class_balance_checks(train: pd.DataFrame, params: ValidateParams) -> list[C
     return [CheckResult("train", "expect_each_class_to_have_min_rows", "label", small.empty, detail)]
 
 
+def in_training(texts: pd.Series, train_texts: pd.Series) -> np.ndarray:
+    """Which of ``texts`` also occur among ``train_texts``, through Arrow's hash set. pandas 3's ``isin`` on a
+    string column makes an Arrow scalar of every value of the set, one by one, and iterating an Arrow-backed
+    column makes a Python string per row: with 1M training texts that was 30 of validate's 47 s."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def strings(series: pd.Series) -> pa.Array:
+        return pa.array(series, from_pandas=True).cast(pa.large_string())
+
+    return pc.is_in(strings(texts), value_set=strings(train_texts)).to_numpy(zero_copy_only=False)
+
+
+def _shared_texts(frame: pd.DataFrame, train: pd.DataFrame) -> list[str]:
+    if "text" not in frame or "text" not in train:
+        return []
+    return frame["text"][in_training(frame["text"], train["text"])].dropna().unique().tolist()
+
+
 def split_statistics(splits: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    train_texts = set(splits["train"]["text"]) if "text" in splits["train"] else set()
+    train = splits["train"]
     statistics: dict[str, Any] = {}
     for name, frame in splits.items():
         if "text" not in frame:
@@ -191,6 +210,6 @@ def split_statistics(splits: dict[str, pd.DataFrame]) -> dict[str, Any]:
             "max_chars": int(lengths.max()) if len(frame) else 0,
         }
         if name != "train":
-            overlap = int(frame["text"].isin(train_texts).sum())
+            overlap = int(in_training(frame["text"], train["text"]).sum()) if "text" in train else 0
             statistics[name]["overlap_with_train"] = overlap
     return statistics
