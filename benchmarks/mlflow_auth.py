@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from pipelines.common.ports import free_port
-from pipelines.common.processes import stop
+from pipelines.common.processes import ServiceNotHealthy, stop, wait_healthy
 from pipelines.orchestration.cluster import AUTH_CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +34,11 @@ START_SECONDS = 180
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise SystemExit(f"the MLflow server exited with {process.returncode}:\n{tail}")
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=5).close()
-            return
-        except OSError:
-            time.sleep(1)
-    raise SystemExit(f"the MLflow server was not healthy after {START_SECONDS} s")
+    try:
+        wait_healthy(f"{url}/health", process, START_SECONDS, poll_seconds=1)
+    except ServiceNotHealthy as problem:
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise SystemExit(f"the MLflow server {problem}:\n{tail}") from None
 
 
 def request_seconds(cache_seconds: int, requests: int) -> list[float]:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from pipelines.common.ports import free_port  # noqa: F401 - the tests' ports, imported from here
-from pipelines.common.processes import stop
+from pipelines.common.processes import stop, wait_healthy  # noqa: F401 - wait_healthy: the tests' waits, from here
 
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER is gw0, gw1, ...; unset in a plain run).
@@ -137,20 +136,6 @@ def copy_project(project: Path, params_update: dict) -> Path:
     return project
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
-    """Poll ``url`` until it answers, the process dies, or ``seconds`` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} not healthy after {seconds}s")
-
-
 @contextlib.contextmanager
 def running_mlflow_server(home: Path):
     """A real ``mlflow server`` on a free loopback port with a SQLite backend and artifacts under ``home``."""
@@ -172,7 +157,7 @@ def running_mlflow_server(home: Path):
     with open(home / "server.log", "w") as log:
         process = subprocess.Popen(command, env=tool_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for(f"http://127.0.0.1:{port}/health", process, 120)
+            wait_healthy(f"http://127.0.0.1:{port}/health", process, 120)
             yield f"http://127.0.0.1:{port}"
         finally:
             stop(process)

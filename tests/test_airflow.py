@@ -35,7 +35,7 @@ from tests.conftest import (
     run,
     stop,
     tool_env,
-    wait_for,
+    wait_healthy,
 )
 
 SCREENSHOTS = ROOT / "test-artifacts"
@@ -215,7 +215,7 @@ def stock_airflow(project: Path, home: Path, port: int):
         for command in commands:
             log = open(home / f"{command[1]}.log", "w")  # noqa: SIM115 - closed with the process below
             processes.append((subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=log), log))
-        wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", processes[0][0], 180)
+        wait_healthy(f"http://127.0.0.1:{port}/api/v2/monitor/health", processes[0][0], 180)
         yield f"http://127.0.0.1:{port}"
     finally:
         for process, log in processes:

@@ -27,7 +27,7 @@ from tests.conftest import (
     merge,
     stop,
     tool_env,
-    wait_for,
+    wait_healthy,
     write_params,
 )
 
@@ -85,7 +85,7 @@ def _mlflow_server(home: Path, port: int) -> subprocess.Popen:
     ]  # fmt: skip
     log = open(home / "server.log", "a")  # noqa: SIM115 - closed with the process by the test
     process = subprocess.Popen(command, env=tool_env(), stdout=log, stderr=subprocess.STDOUT)
-    wait_for(f"http://127.0.0.1:{port}/health", process, 120)
+    wait_healthy(f"http://127.0.0.1:{port}/health", process, 120)
     return process
 
 
@@ -138,7 +138,7 @@ def test_a_training_survives_a_minute_without_its_object_store(reproduced_projec
         stderr=subprocess.STDOUT,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    wait_for(f"{endpoint}/moto-api/", moto, 60)
+    wait_healthy(f"{endpoint}/moto-api/", moto, 60)
     credentials = {"AWS_ACCESS_KEY_ID": "textflow", "AWS_SECRET_ACCESS_KEY": "textflow-test"}
     s3 = boto3.client(
         "s3",

@@ -24,7 +24,7 @@ from tests.conftest import (
     running_mlflow_server,
     stop,
     tool_env,
-    wait_for,
+    wait_healthy,
 )
 
 pytestmark = pytest.mark.slow
@@ -186,7 +186,7 @@ def test_predict_command_and_models_serve_answer_like_the_registry_model(tracked
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/ping", process, 120)
+        wait_healthy(f"http://127.0.0.1:{port}/ping", process, 120)
         body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in texts]}}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.common.ports import free_port
+from pipelines.common.processes import ServiceNotHealthy, wait_healthy
 
 MODULE = "pipelines.orchestration.cluster"  # not __name__: under `python -m` that is "__main__"
 WORKER_NAME_ENV = "TEXTFLOW_WORKER_NAME"
@@ -215,16 +216,10 @@ class LocalCluster:
         return process
 
     def _wait_healthy(self, name: str, url: str, process: subprocess.Popen, seconds: float = 180) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ClusterError(f"{name} exited with {process.returncode}; see {self.home / (name + '.log')}")
-            try:
-                with urllib.request.urlopen(url, timeout=3):
-                    return
-            except OSError:
-                time.sleep(0.5)
-        raise ClusterError(f"{name} not healthy at {url} after {seconds:.0f}s; see {self.home / (name + '.log')}")
+        try:
+            wait_healthy(url, process, seconds)
+        except ServiceNotHealthy as problem:
+            raise ClusterError(f"{name} {problem}; see {self.home / (name + '.log')}") from None
 
     def _as_postgres_user(self, command: list[str]) -> list[str]:
         """initdb refuses to run as root; as root, run PostgreSQL as Debian's ``postgres`` user."""
@@ -421,6 +416,17 @@ def _kill_tree(pid: int, signal_number: int) -> None:
 AUTH_CACHE_ENV = "TEXTFLOW_MLFLOW_AUTH_CACHE_SECONDS"
 
 
+def auth_cache_seconds() -> int:
+    value = os.environ.get(AUTH_CACHE_ENV) or "60"
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise SystemExit(f"{AUTH_CACHE_ENV} must be a whole number of seconds (0 turns the cache off), got {value!r}")
+    return seconds
+
+
 def serve_mlflow(host: str, port: int) -> None:
     """Exec ``mlflow server`` as the cluster and compose run it: basic auth (users in the database
     ``MLFLOW_AUTH_DATABASE_URI``; MLflow reads that only from an ini file, written here to a private temp file),
@@ -443,7 +449,7 @@ def serve_mlflow(host: str, port: int) -> None:
             "[mlflow]\ndefault_permission = READ\n"
             f"database_uri = {database}\nadmin_username = admin\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-            f"auth_cache_ttl_seconds = {int(os.environ.get(AUTH_CACHE_ENV) or 60)}\n"
+            f"auth_cache_ttl_seconds = {auth_cache_seconds()}\n"
         )
     os.environ["MLFLOW_AUTH_CONFIG_PATH"] = config
     command = ["mlflow", "server", "--app-name", "basic-auth", "--host", host, "--port", str(port), "--workers", "1"]
