@@ -49,8 +49,10 @@ def test_overlap_with_training_is_exact_whatever_the_string_storage():
     occur in training are exactly those flagged."""
     train = pd.Series(["a cat", "the dog", None, "Ends here"], dtype="string[pyarrow]")
     texts = pd.Series(["the dog", "A cat", None, "ends here", "a cat", "Ends here"], dtype=object)
-    assert in_training(texts, train).tolist() == [True, False, True, False, True, True]
-    assert in_training(texts, train.dropna()).tolist() == [True, False, False, False, True, True]
+    with_missing = in_training({"train": pd.DataFrame({"text": train}), "test": pd.DataFrame({"text": texts})})
+    assert with_missing["test"].tolist() == [True, False, True, False, True, True]
+    without = in_training({"train": pd.DataFrame({"text": train.dropna()}), "test": pd.DataFrame({"text": texts})})
+    assert without["test"].tolist() == [True, False, False, False, True, True]
 
 
 def test_empty_split_and_blank_text_fail(good_splits):
