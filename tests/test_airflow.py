@@ -433,6 +433,51 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
     assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best.info.run_id
 
 
+@pytest.mark.slow
+def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its_budget(tmp_path):
+    """A tiny budget (3 trials, 2 a round): round 0 proposes two trials, round 1 the one left, the later rounds
+    are skipped, every trial is a child run with params inside search.spaces, and the best on validation is
+    registered."""
+    conf = {"mode": "search", "search.trials": 3, "search.parallel": 2}
+    project, output = run_dag_test(tmp_path, "dags/textflow_sweep.py", conf)
+    assert "round 2: nothing to train: the budget of 3 trials is spent" in output
+    assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
+
+    import mlflow
+
+    from pipelines.config import load_params
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
+    (parent,) = [run for run in runs if run.data.tags.get("textflow.sweep") == "parent"]
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(run.data.tags["textflow.search.trial"] for run in children) == ["0", "1", "2"]
+    space = load_params(project / "params.yaml").search.spaces
+    dimensions = space["classifier"] | space["textcnn"]
+    tried = set()
+    for child in children:
+        values = {key: float(child.data.params[key]) for key in dimensions}
+        tried.add(tuple(values.values()))
+        for key, dimension in dimensions.items():
+            if dimension.choices is not None:
+                assert values[key] in dimension.choices, (key, values[key])
+            else:
+                assert dimension.low <= values[key] <= dimension.high, (key, values[key])
+    assert len(tried) == 3, "every trial tried different params"
+    assert mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/sweep.json")["trials"] == 3
+    results = mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/sweep_results.json")
+    assert results["metric"] == "validation_macro_f1"
+    assert {row["run_id"] for row in results["trainings"]} == {run.info.run_id for run in children}
+    assert all(row["state"] == "complete" and len(row["intermediate"]) == 2 for row in results["trainings"])
+    best = max(results["trainings"], key=lambda row: row["score"])
+    assert parent.data.tags["textflow.sweep.best_run_id"] == best["run_id"]
+    (version,) = client.search_model_versions("name='textflow-demo'")
+    assert version.run_id == best["run_id"]
+    assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best["run_id"]
+    assert client.get_run(parent.info.run_id).data.metrics["best_validation_macro_f1"] == best["score"]
+
+
 def test_make_airflow_refuses_an_mlflow_server_it_did_not_start(tmp_path):
     """Something already answers /health on MLFLOW_PORT (another user's server, say): `make airflow` stops with
     one line saying how to use it on purpose, instead of sending this project's runs there."""

@@ -8,6 +8,8 @@ that line (:mod:`pipelines.config.messages`). :mod:`pipelines.config.pipeline` r
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ from pipelines.config.schema import (
     RecurrentCell,
     RecurrentParams,
     RegisterParams,
+    SearchDimension,
+    SearchParams,
     Section,
     StopwordSource,
     Task,
@@ -97,6 +101,8 @@ __all__ = [
     "RecurrentCell",
     "RecurrentParams",
     "RegisterParams",
+    "SearchDimension",
+    "SearchParams",
     "StopwordSource",
     "Task",
     "TextCNNParams",
@@ -108,7 +114,9 @@ __all__ = [
     "ValidateParams",
     "build_section",
     "dataset_has_labels",
+    "field_schema",
     "flatten",
+    "merged_params",
     "load_params",
     "params_from_dict",
     "parse_assignments",
@@ -214,3 +222,30 @@ def flatten(params: BaseModel) -> dict[str, Any]:
 
     walk("", params.model_dump())
     return flat
+
+
+SCHEMA_KEYWORDS = ("type", "enum", "minimum", "maximum", "description", "items", "minItems")
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return Params.model_json_schema()
+
+
+def field_schema(key: str) -> dict[str, Any]:
+    """The JSON Schema of a dotted params key, from the models' own schema (sections resolved)."""
+    schema = _schema()
+    node = schema
+    for part in key.split("."):
+        node = node["properties"][part]
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return {name: value for name, value in node.items() if name in SCHEMA_KEYWORDS}
+
+
+def merged_params(committed: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the nested ``committed`` params with the dotted ``overrides`` set."""
+    data = copy.deepcopy(committed)
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return data

@@ -9,6 +9,7 @@ deps and outs here and is rejected loudly rather than guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +110,8 @@ def stages_before(dvc_yaml: Path, stage: str) -> list[str]:
         return []
     stages = load_stages(dvc_yaml)
     return ancestors(stage, upstream_stages(stages), list(stages))
+
+
+def reads(stage_params: Iterable[str], key: str) -> bool:
+    """Whether a stage whose dvc.yaml ``params:`` are ``stage_params`` reads the dotted ``key``."""
+    return any(key == param or key.startswith(param + ".") for param in stage_params)

@@ -15,7 +15,7 @@ import warnings
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from pipelines.common.project import DATA_ROOT_ENV
 from pipelines.data.registry import DATASET_NAMES, DATASETS, get_dataset
@@ -378,6 +378,107 @@ class RegisterParams(Section):
         return value
 
 
+SEARCH_SPACE_GROUPS = ("classifier", *MODEL_TYPES, "language_model")
+"""The groups of ``search.spaces``: ``classifier`` applies to every classifier trial, a model type's group to
+trials of that type, ``language_model`` to language-model trials."""
+SearchChoice = int | float | str | bool
+
+
+class SearchDimension(Section):
+    """One searched params key: a range (``low``..``high``, sampled on a log scale when ``log``; an integer key
+    gets integers) or a list of ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[SearchChoice] | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        """Only what params.yaml spells: ``{low, high}``, ``log`` when true, or ``{choices}``."""
+        return {key: value for key, value in handler(self).items() if value is not None and value is not False}
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> SearchDimension:
+        ranged = self.low is not None or self.high is not None
+        if ranged == (self.choices is not None):
+            raise ValueError("a search dimension is either a range (low and high) or a list of choices")
+        if self.choices is not None and not self.choices:
+            raise ValueError("a search dimension's choices may not be empty")
+        if ranged:
+            if self.low is None or self.high is None or self.low >= self.high:
+                raise ValueError("a search range needs low < high")
+            if self.log and self.low <= 0:
+                raise ValueError("a log-scaled search range needs low > 0")
+        return self
+
+
+def _default_search_spaces() -> dict[str, dict[str, SearchDimension]]:
+    """General ranges, not tuned to any dataset: the regularisation and rate every classifier has, one size or
+    option per model type, NBSVM's interpolation and smoothing."""
+    ranged, chosen = SearchDimension, lambda *values: SearchDimension(choices=list(values))
+    return {
+        "classifier": {
+            "train.learning_rate": ranged(low=0.0003, high=0.01, log=True),
+            "train.weight_decay": ranged(low=1e-08, high=0.001, log=True),
+            "model.dropout": ranged(low=0.0, high=0.7),
+        },
+        "textcnn": {"model.textcnn.num_filters": chosen(50, 100, 200)},
+        "bigru": {"model.rnn.hidden_size": chosen(64, 128, 256)},
+        "bilstm": {"model.rnn.hidden_size": chosen(64, 128, 256)},
+        "fasttext": {"model.fasttext.bigram_buckets": chosen(0, 200000, 2000000)},
+        "charcnn": {"model.charcnn.hidden_size": chosen(256, 1024)},
+        "nb_ngrams": {
+            "model.nb_ngrams.max_n": chosen(1, 2, 3),
+            "model.nb_ngrams.interpolation": ranged(low=0.1, high=1.0),
+            "model.nb_ngrams.smoothing": ranged(low=0.1, high=2.0, log=True),
+        },
+        "language_model": {
+            "train.learning_rate": ranged(low=0.0003, high=0.01, log=True),
+            "language_model.dropout": ranged(low=0.0, high=0.6),
+        },
+    }
+
+
+class SearchParams(Section):
+    """``textflow_sweep``'s search mode and ``benchmarks/quality.py --search``: Optuna's TPE sampler proposes
+    params from ``spaces``, each trial one training judged on validation only (pipelines/search/). No stage reads
+    this section, so changing it re-runs nothing."""
+
+    trials: int = Field(8, ge=1, le=256, description="Search budget in trials (trainings)")
+    parallel: int = Field(
+        2, ge=1, le=64, description="Trials per round, trained at once; each round is proposed from every earlier one"
+    )
+    minutes: float = Field(
+        120.0, gt=0.0, le=100_000.0, description="Search budget in wall time: no round starts after this many minutes"
+    )
+    seed: int = Field(1, ge=0, le=2**31 - 1, description="Seed of the TPE sampler: same seed and results, same trials")
+    startup_trials: int = Field(
+        4, ge=1, le=256, description="Random trials before TPE models the results and before any trial is pruned"
+    )
+    pruning: bool = Field(
+        True, description="stop a trial whose validation score after an epoch is below the median of earlier trials"
+    )
+    warmup_epochs: int = Field(2, ge=0, le=1000, description="epochs every trial trains before it may be pruned")
+    model_types: list[ModelType] = Field(
+        default_factory=list, description="classifier types the search chooses among; empty: model.type only"
+    )
+    spaces: dict[str, dict[str, SearchDimension]] = Field(
+        default_factory=_default_search_spaces,
+        description="per group (classifier, a model type, language_model): dotted params key -> range or choices",
+    )
+
+    @field_validator("spaces")
+    @classmethod
+    def _known_groups(cls, spaces: dict[str, dict[str, SearchDimension]]) -> dict[str, dict[str, SearchDimension]]:
+        unknown = sorted(set(spaces) - set(SEARCH_SPACE_GROUPS))
+        if unknown:
+            raise ValueError(
+                f"'search.spaces' has unknown group(s) {', '.join(unknown)}; groups: {', '.join(SEARCH_SPACE_GROUPS)}"
+            )
+        return spaces
+
+
 def resolved_tokenizer(params: Params) -> str:
     """``tokenize.method``, with ``auto`` as the dataset's unit (registry): what the rules below judge."""
     method = params.tokenize.method
@@ -413,6 +514,7 @@ class Params(Section):
     train: TrainParams = Field(default_factory=TrainParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
     register: RegisterParams = Field(default_factory=RegisterParams)
+    search: SearchParams = Field(default_factory=SearchParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:

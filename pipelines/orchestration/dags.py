@@ -8,20 +8,32 @@ version of the project, whatever is edited in the working tree meanwhile.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipelines import tracking
-from pipelines.config import params_from_dict
+from pipelines.config import field_schema, flatten, params_from_dict
 from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
 from pipelines.orchestration import workspace
 from pipelines.orchestration.form import COMMIT_KEY, commit_param, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
-from pipelines.orchestration.sweep import MAX_COMBINATIONS, best_training, expand_grid, training_result
+from pipelines.orchestration.sweep import (
+    MAX_COMBINATIONS,
+    MODES,
+    SEARCH_ROUNDS,
+    best_training,
+    pruned_result,
+    round_trials,
+    search_settings,
+    training_result,
+    write_trial_file,
+)
 
 PIPELINE_DAG_ID = "textflow_pipeline"
 SWEEP_DAG_ID = "textflow_sweep"
+SEARCH_FORM_KEYS = ("search.trials", "search.parallel", "search.minutes", "search.model_types", "search.seed")
+"""The search settings the sweep's form shows; any other ``search.*`` key (the spaces) may come in REST conf."""
 DEFAULT_GRID = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.001, 0.003]}
 DOC = """
 Runs the textflow DVC pipeline: each task is one `dvc.yaml` stage, run with `dvc repro --single-item` in
@@ -40,10 +52,11 @@ class ProjectVersion:
         self.params = workspace.committed_params(self.root, self.commit)
         self.stages: dict[str, Stage] = parse_stages(workspace.committed_text(self.root, self.commit, "dvc.yaml"))
 
-    def form(self) -> dict[str, Any]:
-        from pipelines.config import flatten
+    def flat_params(self) -> dict[str, Any]:
+        return flatten(params_from_dict(self.params, source="params.yaml", resolve=False))
 
-        return form_params(flatten(params_from_dict(self.params, source="params.yaml", resolve=False)), self.commit)
+    def form(self) -> dict[str, Any]:
+        return form_params(self.flat_params(), self.commit)
 
 
 def run_conf(params: dict[str, Any] | None, dag_run: Any) -> dict[str, Any]:
@@ -116,10 +129,13 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
 
 
 def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = SWEEP_DAG_ID) -> Any:
-    """``textflow_sweep``: upstream stages once, one mapped training per grid combination (children of one
-    MLflow parent run), then the best on the gate's own metric (validation `register.metric`, or perplexity) through
-    the register stage's gate."""
+    """``textflow_sweep``: upstream stages once, then rounds of mapped trainings (children of one MLflow parent
+    run): in ``grid`` mode one round of every combination of ``grid``; in ``search`` mode rounds of
+    ``search.parallel`` trials proposed by TPE from the earlier rounds' validation scores, poor trials pruned
+    after an epoch, until the budget (``search.trials``, ``search.minutes``) is spent. The best on the gate's own
+    metric (validation `register.metric`, or perplexity) goes through the register stage's gate."""
     from airflow.sdk import DAG, Param, get_current_context, task
+    from airflow.sdk.exceptions import AirflowSkipException
 
     version = ProjectVersion(root)
     root = version.root
@@ -128,9 +144,22 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     upstream_params = [param for name in before_train for param in version.stages[name].params]
 
     @task
-    def expand(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        committed = workspace.committed_params(root, run_commit(root, params))
-        return expand_grid((params or {}).get("grid") or {}, committed, upstream_params)
+    def propose_round(round_number: int, earlier_rounds: list, params: dict[str, Any] | None = None) -> list[dict]:
+        """Skipped, with its later rounds, once the sweep has nothing more to train."""
+        conf = run_conf(params, get_current_context()["dag_run"])
+        began = get_current_context()["dag_run"].start_date
+        trials, reason = round_trials(
+            conf.get("mode", "grid"),
+            round_number,
+            conf=conf,
+            committed=workspace.committed_params(root, run_commit(root, conf)),
+            upstream_params=upstream_params,
+            earlier=[result for results in earlier_rounds for result in results],
+            minutes_elapsed=(datetime.now(UTC) - began).total_seconds() / 60 if began else 0.0,
+        )
+        if not trials:
+            raise AirflowSkipException(f"round {round_number}: nothing to train: {reason}")
+        return trials
 
     @task
     def run_upstream(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
@@ -141,47 +170,74 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
 
     @task
     def start_parent(params: dict[str, Any] | None = None, run_id: str | None = None) -> str | None:
-        committed = workspace.committed_params(root, run_commit(root, params))
+        conf = run_conf(params, get_current_context()["dag_run"])
+        committed = workspace.committed_params(root, run_commit(root, conf))
         settings = params_from_dict(committed, source="params.yaml")
         if not settings.tracking.enabled:
             return None
-        return tracking.start_parent_run(f"sweep {run_id}", settings.tracking.experiment, (params or {}).get("grid"))
+        mode = conf.get("mode", "grid")
+        described = {"grid": conf.get("grid")} if mode == "grid" else search_settings(committed, conf)[0].model_dump()
+        return tracking.start_parent_run(f"{mode} {run_id}", settings.tracking.experiment, {"mode": mode, **described})
 
     @task(**execution.task_options())
-    def train_combination(
-        overrides: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
+    def train_trial(
+        proposal: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """``upstream`` (the upstream workspace) orders this after it; its outputs reach this workspace
-        through DVC's run-cache in the shared cache."""
+        through DVC's run-cache in the shared cache. A pruned search trial is a result, not a failure."""
         context = get_current_context()
-        index = context["ti"].map_index
-        spec = {"run_id": f"{context['run_id']}-{index}", "commit": run_commit(root, params), "overrides": overrides}
+        index = proposal["trial"]
+        spec = {
+            "run_id": f"{context['run_id']}-{index}",
+            "commit": run_commit(root, params),
+            "overrides": proposal["overrides"],
+        }
         space = workspace_for_spec(root, spec)
         extra = {tracking.PARENT_ENV: parent} if parent else {}
+        trial_env = write_trial_file(space, proposal)
         for stage in [*before_train, "train", "evaluate"]:
-            workspace.run_stage(root, space, stage, extra | (execution.stage_env() if stage == "train" else {}))
-        return training_result(space, index, spec)
+            environment = extra | (execution.stage_env() | trial_env if stage == "train" else {})
+            try:
+                workspace.run_stage(root, space, stage, environment)
+            except RuntimeError:
+                pruned = pruned_result(space, proposal, spec) if stage == "train" else None
+                if pruned is None:
+                    raise
+                return pruned
+        return training_result(space, index, spec, proposal)
 
-    @task
-    def register_best(results: list[dict[str, Any]]) -> dict[str, Any]:
-        best = best_training(list(results))
+    @task(trigger_rule="none_failed_min_one_success")
+    def register_best(rounds: list, parent: str | None) -> dict[str, Any]:
+        results = [result for results in rounds for result in results]
+        best = best_training(results)
+        if parent:
+            tracking.log_sweep_results(parent, results, best)
         workspace.run_stage(root, workspace_for_spec(root, best["spec"]), "register")
         return best
 
+    defaults = version.flat_params()
+    budget = {key: Param(defaults[key], **field_schema(key), title=key) for key in SEARCH_FORM_KEYS}
     with DAG(
         dag_id,
         schedule=None,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         params={
+            "mode": Param(
+                "grid",
+                enum=list(MODES),
+                description="grid: every combination of grid; search: TPE "
+                "within search.spaces (params.yaml), budgeted below",
+            ),
             "grid": Param(
                 DEFAULT_GRID,
                 type="object",
                 description=(
-                    f"params.yaml keys that only train and later stages read (model.*, train.*) -> lists of "
-                    f"values; at most {MAX_COMBINATIONS} combinations"
+                    f"grid mode: params.yaml keys that only train and later stages read (model.*, train.*) -> "
+                    f"lists of values; at most {MAX_COMBINATIONS} combinations"
                 ),
             ),
+            **budget,
             COMMIT_KEY: commit_param(version.commit),
         },
         tags=["textflow"],
@@ -189,6 +245,14 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         default_args=execution.default_args(),
     ) as dag:
         upstream = run_upstream()
-        results = train_combination.partial(parent=start_parent(), upstream=upstream).expand(overrides=expand())
-        register_best(results)
+        parent = start_parent()
+        rounds = []
+        for round_number in range(SEARCH_ROUNDS):
+            proposals = propose_round.override(task_id=f"propose_{round_number}")(round_number, list(rounds))
+            rounds.append(
+                train_trial.override(task_id=f"train_{round_number}")
+                .partial(parent=parent, upstream=upstream)
+                .expand(proposal=proposals)
+            )
+        register_best(rounds, parent)
     return dag

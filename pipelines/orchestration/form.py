@@ -10,11 +10,17 @@ Schema of pipelines/config/schema.py, so the form cannot offer a value the pipel
 
 from __future__ import annotations
 
-import copy
-import functools
 from typing import Any
 
-from pipelines.config import MODEL_TYPES, MOVED_KEYS, ConfigError, Params, flatten, params_from_dict, set_dotted
+from pipelines.config import (
+    MODEL_TYPES,
+    MOVED_KEYS,
+    ConfigError,
+    field_schema,
+    flatten,
+    merged_params,
+    params_from_dict,
+)
 
 COMMIT_KEY = "git_commit"
 FORM_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -36,23 +42,6 @@ FORM_SECTIONS: dict[str, tuple[str, ...]] = {
 FORM_KEYS: tuple[str, ...] = tuple(key for keys in FORM_SECTIONS.values() for key in keys)
 VALUES_DISPLAY: dict[str, dict[str, str]] = {"model.type": MODEL_TYPES}
 """Readable names for the values of a choice, where the value itself is a code."""
-SCHEMA_KEYWORDS = ("type", "enum", "minimum", "maximum", "description", "items", "minItems")
-
-
-@functools.cache
-def _schema() -> dict[str, Any]:
-    return Params.model_json_schema()
-
-
-def field_schema(key: str) -> dict[str, Any]:
-    """The JSON Schema of a dotted params key, from the models' own schema (sections resolved)."""
-    schema = _schema()
-    node = schema
-    for part in key.split("."):
-        node = node["properties"][part]
-        if "$ref" in node:
-            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-    return {name: value for name, value in node.items() if name in SCHEMA_KEYWORDS}
 
 
 def form_params(defaults: dict[str, Any], commit: str) -> dict[str, Any]:
@@ -100,11 +89,3 @@ def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict
     overrides = {key: value for key, value in keys.items() if value != defaults[key]}
     params_from_dict(merged_params(committed, overrides), source="DAG run conf")
     return overrides
-
-
-def merged_params(committed: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the nested ``committed`` params with the dotted ``overrides`` set."""
-    data = copy.deepcopy(committed)
-    for key, value in overrides.items():
-        set_dotted(data, key, value)
-    return data

@@ -1,4 +1,7 @@
-"""The sweep: a grid of training params, one training per combination, the best through the register gate.
+"""The sweep: trainings in rounds, the best through the register gate. ``grid`` mode is one round of every
+combination of a grid; ``search`` mode is up to :data:`SEARCH_ROUNDS` rounds of ``search.parallel`` trials, each
+round proposed by TPE from every earlier trial's result (pipelines/search/), until ``search.trials`` or
+``search.minutes`` is spent.
 
 The upstream stages run once and every combination's workspace restores them from DVC's run-cache, so a grid
 may vary only keys that no upstream stage reads. Which keys those are is read from dvc.yaml (each stage's
@@ -10,21 +13,25 @@ a training slot.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pipelines.common.io import read_json
-from pipelines.config import ConfigError, flatten, load_params, params_from_dict
-from pipelines.orchestration.form import merged_params
+from pipelines.config import ConfigError, Params, SearchParams, flatten, load_params, merged_params, params_from_dict
+from pipelines.config.pipeline import reads
+from pipelines.search import pruning
+from pipelines.search.space import check_space
+from pipelines.search.study import COMPLETE, PRUNED, propose
 from pipelines.tasks import get_task
 
 MAX_COMBINATIONS = 16
-
-
-def reads(stage_params: Iterable[str], key: str) -> bool:
-    """Whether a stage whose dvc.yaml ``params:`` are ``stage_params`` reads the dotted ``key``."""
-    return any(key == param or key.startswith(param + ".") for param in stage_params)
+SEARCH_ROUNDS = 10
+"""Rounds the sweep DAG holds (Airflow's task graph is fixed when the DAG is parsed); a search needs at most
+``ceil(search.trials / search.parallel)`` of them, and the rounds it does not need are skipped."""
+MODES = ("grid", "search")
+SEARCH_PREFIX = "search."
 
 
 def expand_grid(
@@ -63,13 +70,105 @@ def expand_grid(
 
 
 def best_training(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result with the best validation score in its task's direction (macro-F1 up, perplexity down);
-    ties: the earliest combination."""
-    higher = results[0]["higher_is_better"]
-    return max(results, key=lambda result: ((1 if higher else -1) * result["score"], -result["index"]))
+    """The complete training with the best validation score in its task's direction (macro-F1 up, perplexity
+    down); ties: the earliest. Pruned search trials are never chosen."""
+    complete = [result for result in results if result.get("state", COMPLETE) == COMPLETE]
+    if not complete:
+        raise RuntimeError("no training of the sweep completed, so there is nothing to register")
+    higher = complete[0]["higher_is_better"]
+    return max(complete, key=lambda result: ((1 if higher else -1) * result["score"], -result["index"]))
 
 
-def training_result(workspace: Path, index: int, spec: dict[str, Any]) -> dict[str, Any]:
+def search_settings(committed: dict[str, Any], conf: dict[str, Any]) -> tuple[SearchParams, Params]:
+    """The run's search settings: the commit's ``search`` section with the conf's ``search.*`` keys set (the
+    form's budget fields, or any key of the section through REST); checked like params.yaml."""
+    overrides = {key: value for key, value in conf.items() if key.startswith(SEARCH_PREFIX)}
+    params = params_from_dict(merged_params(committed, overrides), source="sweep conf")
+    return params.search, params
+
+
+def round_trials(
+    mode: str,
+    round_number: int,
+    *,
+    conf: dict[str, Any],
+    committed: dict[str, Any],
+    upstream_params: Iterable[str],
+    earlier: list[dict[str, Any]],
+    minutes_elapsed: float,
+) -> tuple[list[dict[str, Any]], str]:
+    """The trials of one round (each with ``trial``, its number, and ``overrides``; a search trial also with its
+    ``distributions`` and the ``pruning`` spec its train stage reads) and, when there are none, why."""
+    if mode not in MODES:
+        raise ConfigError(f"sweep mode '{mode}' is unknown; use one of {', '.join(MODES)}")
+    if mode == "grid":
+        if round_number:
+            return [], "a grid sweep is one round"
+        combinations = expand_grid(conf.get("grid") or {}, committed, upstream_params)
+        return [{"trial": index, "overrides": overrides} for index, overrides in enumerate(combinations)], ""
+    settings, params = search_settings(committed, conf)
+    rounds = math.ceil(settings.trials / settings.parallel)
+    if rounds > SEARCH_ROUNDS:
+        raise ConfigError(
+            f"search.trials {settings.trials} in rounds of search.parallel {settings.parallel} needs {rounds} "
+            f"rounds; the sweep holds {SEARCH_ROUNDS}. Raise search.parallel or lower search.trials"
+        )
+    if round_number == 0:
+        check_space(settings, committed, upstream_params)
+    if len(earlier) >= settings.trials:
+        return [], f"the budget of {settings.trials} trials is spent"
+    if minutes_elapsed >= settings.minutes:
+        return [], f"the budget of {settings.minutes:g} minutes is spent ({minutes_elapsed:.1f} minutes so far)"
+    higher_is_better = get_task(params).selection(params).higher_is_better
+    count = min(settings.parallel, settings.trials - len(earlier))
+    history = [search_record(result) for result in earlier]
+    proposals = propose(settings, params, higher_is_better, history, count)
+    spec = {"settings": settings.model_dump(mode="json"), "higher_is_better": higher_is_better, "history": history}
+    return [proposal | {"pruning": spec} for proposal in proposals], ""
+
+
+def search_record(result: dict[str, Any]) -> dict[str, Any]:
+    """What the search keeps of a trial's result (see pipelines/search/study.py)."""
+    keys = ("trial", "overrides", "distributions", "state", "score", "intermediate")
+    return {key: result[key] for key in keys}
+
+
+def write_trial_file(workspace: Path, proposal: dict[str, Any]) -> dict[str, str]:
+    """A search trial's file in its workspace (outside every DVC output) and the environment that makes its
+    train stage report to the search; nothing for a grid combination."""
+    if "pruning" not in proposal:
+        return {}
+    path = workspace / "search_trial.json"
+    spec = proposal["pruning"]
+    trial = {key: proposal[key] for key in ("trial", "overrides", "distributions")}
+    pruning.write_trial_file(path, trial, SearchParams(**spec["settings"]), spec["higher_is_better"], spec["history"])
+    return {pruning.TRIAL_ENV: str(path)}
+
+
+def pruned_result(workspace: Path, proposal: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of a search trial whose train stage stopped because it was pruned; None when it failed for
+    any other reason (the task then fails, as any training does)."""
+    if "pruning" not in proposal:
+        return None
+    report = pruning.read_report(workspace / "search_trial.json")
+    if not report["pruned"]:
+        return None
+    return {
+        "index": proposal["trial"],
+        "trial": proposal["trial"],
+        "spec": spec,
+        "overrides": proposal["overrides"],
+        "distributions": proposal["distributions"],
+        "state": PRUNED,
+        "score": None,
+        "intermediate": report["intermediate"],
+        "run_id": None,
+    }
+
+
+def training_result(
+    workspace: Path, index: int, spec: dict[str, Any], proposal: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What a combination's task hands on: its score on the metric the register gate decides on (the task's
     selection: ``register.metric`` of the evaluate stage's validation scores, or validation perplexity), so the
     sweep sends the gate the combination the gate itself would rank first; and the run spec that rebuilds its
@@ -86,4 +185,14 @@ def training_result(workspace: Path, index: int, spec: dict[str, Any]) -> dict[s
         "metric": f"validation_{selection.metric}",
         "higher_is_better": selection.higher_is_better,
         "score": validation[selection.metric],
+        "state": COMPLETE,
+        **(search_fields(workspace, proposal) if proposal and "pruning" in proposal else {}),
+    }
+
+
+def search_fields(workspace: Path, proposal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "trial": proposal["trial"],
+        "distributions": proposal["distributions"],
+        "intermediate": pruning.read_report(workspace / "search_trial.json")["intermediate"],
     }

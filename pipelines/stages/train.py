@@ -20,6 +20,7 @@ from pipelines.config import load_params
 from pipelines.config.pipeline import dvc_paths, stages_before
 from pipelines.models.ensemble import member_params, wraps_members
 from pipelines.models.saved import save_model
+from pipelines.search.pruning import TrialPruning
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
 from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
@@ -61,11 +62,17 @@ def standalone_command(project: Path, params: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "pipelines.stages.train", *(f"--{key}={value}" for key, value in options.items())]
 
 
-def member_epoch_logger(run, member: int):
-    """An ensemble member's curves, as ``member<k>_<metric>`` per epoch, so N curves never share a name."""
+def epoch_logger(run, member: int, size: int, pruning: TrialPruning | None, score_key: str):
+    """Where each epoch's row goes: the MLflow run (an ensemble member's curves as ``member<k>_<metric>``, so N
+    curves never share a name) and, in a search trial, the search's pruning (the first member's curve)."""
 
     def log_epoch(row: dict[str, float]) -> None:
-        run.log_epoch({"epoch": row["epoch"], **{f"member{member}_{k}": v for k, v in row.items() if k != "epoch"}})
+        if size == 1:
+            run.log_epoch(row)
+        else:
+            run.log_epoch({"epoch": row["epoch"], **{f"member{member}_{k}": v for k, v in row.items() if k != "epoch"}})
+        if pruning is not None and member == 0:
+            pruning.report(row, score_key)
 
     return log_epoch
 
@@ -78,6 +85,7 @@ def train(args) -> None:
     threads = configure_threads(params.train.num_threads)
     use_amp = mixed_precision_enabled(params.train, device)
     size = params.train.ensemble_size
+    pruning = TrialPruning.from_env()
     prepared = task.prepare_training(params, args.tokens, args.embeddings)
     log.info(
         "%s on %s (%d threads): %d parameters%s",
@@ -99,6 +107,7 @@ def train(args) -> None:
         "textflow.cuda": str(torch.version.cuda),
         "textflow.threads": str(threads),
         **({"textflow.gpu": gpu} if gpu else {}),
+        **({"textflow.search.trial": str(pruning.number)} if pruning else {}),
         **{f"textflow.data_sha256.{split}": digest for split, digest in validation.get("files", {}).items()},
     }
     train_frame = pd.read_parquet(args.validated / "train.parquet")
@@ -131,7 +140,7 @@ def train(args) -> None:
                         device=device,
                         checkpoint_path=checkpoint,
                         fingerprint=train_fingerprint(trained_params, device.type, use_amp),
-                        on_epoch=run.log_epoch if size == 1 else member_epoch_logger(run, member),
+                        on_epoch=epoch_logger(run, member, size, pruning, f"valid_{objective.metric}"),
                         on_checkpoint=member_mirror.upload,
                     )
                 )

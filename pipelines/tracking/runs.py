@@ -22,6 +22,9 @@ from pipelines.tracking.store import TrackingError, connect, describe_store, exp
 log = logging.getLogger(__name__)
 
 PARENT_ENV = "TEXTFLOW_PARENT_RUN_ID"
+NOT_LOGGED = ("search.",)
+"""Params sections that shape how runs are chosen, not what a run trained (the search's budget and spaces): not
+logged as a run's params."""
 AIRFLOW_CONTEXT = {
     "AIRFLOW_CTX_DAG_ID": "airflow.dag_id",
     "AIRFLOW_CTX_DAG_RUN_ID": "airflow.run_id",
@@ -145,7 +148,11 @@ def training_run(
         name = f"{name} #{run.info.run_id[:6]}"
         mlflow.set_tag("mlflow.runName", name)
         mlflow.log_params(
-            {key: json.dumps(value) if isinstance(value, list) else value for key, value in flatten(params).items()}
+            {
+                key: json.dumps(value) if isinstance(value, list) else value
+                for key, value in flatten(params).items()
+                if not key.startswith(NOT_LOGGED)
+            }
         )
         mlflow.set_tags({**tags, **git_tags(), **airflow_tags(), "textflow.dataset": params.dataset.name})
         if os.environ.get(PARENT_ENV):  # a sweep's training: nest it under the sweep's parent run
@@ -160,8 +167,11 @@ def training_run(
         training = TrainingRun(run.info.run_id, client)
         try:
             yield training
-        except BaseException:
+        except BaseException as error:
             training.flush_quietly(timeout=10)
+            if getattr(error, "run_status", None):  # an intended stop (a pruned search trial), not a failure
+                mlflow.set_tags(error.run_tags)
+                mlflow.end_run(error.run_status)
             raise
         training.close()
     write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment})
@@ -247,12 +257,31 @@ def registered_name(params: Params) -> str:
     return params.register.model_name or f"textflow-{params.dataset.name}{suffix}"
 
 
-def start_parent_run(name: str, experiment: str, grid: dict[str, list[Any]]) -> str:
-    """An (ended) parent run for a sweep; trainings attach to it through ``TEXTFLOW_PARENT_RUN_ID``."""
+def start_parent_run(name: str, experiment: str, settings: dict[str, Any]) -> str:
+    """An (ended) parent run for a sweep, holding what it tries (``sweep.json``: the mode with its grid or its
+    search settings); trainings attach to it through ``TEXTFLOW_PARENT_RUN_ID``."""
     import mlflow
 
     connect()
     with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name) as run:
-        mlflow.log_dict(grid, "sweep_grid.json")
+        mlflow.log_dict(settings, "sweep.json")
         mlflow.set_tags({**airflow_tags(), "textflow.sweep": "parent"})
     return run.info.run_id
+
+
+def log_sweep_results(parent_run_id: str, results: list[dict[str, Any]], best: dict[str, Any]) -> None:
+    """Every training of a sweep on its parent run (``sweep_results.json``: trial, state, validation score,
+    params tried, validation curve, run id), the best trial as tags and its score as ``best_<metric>``, so the
+    MLflow UI answers "what did the search try and what won" without opening each child."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=connect())
+    rows = [
+        {key: result.get(key) for key in ("index", "state", "score", "run_id", "overrides", "intermediate")}
+        for result in sorted(results, key=lambda item: item["index"])
+    ]
+    client.log_dict(
+        parent_run_id, {"metric": best["metric"], "best": best["index"], "trainings": rows}, "sweep_results.json"
+    )
+    client.log_metric(parent_run_id, f"best_{best['metric']}", best["score"])
+    client.set_tag(parent_run_id, "textflow.sweep.best_run_id", best["run_id"] or "")

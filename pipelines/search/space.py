@@ -1,0 +1,104 @@
+"""What a trial may vary: the groups of ``search.spaces`` that apply to it as Optuna distributions, typed by the
+params schema (an integer key is searched over integers), every bound checked as a params value before any trial
+trains."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pipelines.config import (
+    ConfigError,
+    Params,
+    SearchDimension,
+    SearchParams,
+    field_schema,
+    flatten,
+    merged_params,
+    params_from_dict,
+)
+from pipelines.config.pipeline import reads
+
+MODEL_TYPE_KEY = "model.type"
+
+
+def model_types(settings: SearchParams, params: Params) -> list[str]:
+    """The classifier types a search chooses among: ``search.model_types``, else the run's ``model.type``."""
+    return list(settings.model_types) or [params.model.type]
+
+
+def groups_for(params: Params, model_type: str) -> list[str]:
+    """The groups of ``search.spaces`` a trial draws from, later groups overriding earlier ones per key."""
+    return ["language_model"] if params.task == "language_model" else ["classifier", model_type]
+
+
+def dimensions(settings: SearchParams, groups: Iterable[str]) -> dict[str, SearchDimension]:
+    merged: dict[str, SearchDimension] = {}
+    for group in groups:
+        merged |= settings.spaces.get(group, {})
+    return merged
+
+
+def distribution(key: str, dimension: SearchDimension) -> Any:
+    """The Optuna distribution of one dimension: choices are categorical; a range is integer or float as the
+    params key is."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if dimension.choices is not None:
+        return CategoricalDistribution(dimension.choices)
+    kind = field_schema(key).get("type")
+    if kind == "integer":
+        if dimension.low != int(dimension.low) or dimension.high != int(dimension.high):
+            raise ConfigError(f"search.spaces: '{key}' takes whole numbers; give low and high as integers")
+        return IntDistribution(int(dimension.low), int(dimension.high), log=dimension.log)
+    if kind == "number":
+        return FloatDistribution(dimension.low, dimension.high, log=dimension.log)
+    raise ConfigError(f"search.spaces: '{key}' is not a number; search it over choices, not a range")
+
+
+def suggest(trial: Any, settings: SearchParams, params: Params) -> dict[str, Any]:
+    """Draw one trial's params (dotted keys), the model type first when the search chooses among several."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    types = model_types(settings, params)
+    model_type = trial.suggest_categorical(MODEL_TYPE_KEY, types) if len(types) > 1 else types[0]
+    for key, dimension in dimensions(settings, groups_for(params, model_type)).items():
+        drawn = distribution(key, dimension)
+        if isinstance(drawn, CategoricalDistribution):
+            trial.suggest_categorical(key, drawn.choices)
+        elif isinstance(drawn, IntDistribution):
+            trial.suggest_int(key, drawn.low, drawn.high, log=drawn.log)
+        else:
+            trial.suggest_float(key, drawn.low, drawn.high, log=drawn.log)
+    return dict(trial.params)
+
+
+def check_space(settings: SearchParams, committed: dict[str, Any], upstream_params: Iterable[str] = ()) -> None:
+    """Refuse, before any trial trains, a search whose space names an unknown key, a key a stage before train
+    reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse (checked
+    with the model type of its group)."""
+    params = params_from_dict(committed, source="params.yaml")
+    known = flatten(params)
+    upstream_params = list(upstream_params)
+    types = model_types(settings, params)
+    groups = ["language_model"] if params.task == "language_model" else ["classifier", *types]
+    if not dimensions(settings, groups):
+        raise ConfigError(f"search.spaces has nothing to search for {', '.join(groups)}; give it dotted keys")
+    for group in groups:
+        for key, dimension in settings.spaces.get(group, {}).items():
+            where = f"search.spaces.{group}"
+            if key not in known or key == MODEL_TYPE_KEY:
+                raise ConfigError(
+                    f"{where}: unknown key '{key}'; use dotted params.yaml keys like 'train.learning_rate' "
+                    "(model types go in search.model_types)"
+                )
+            if reads(upstream_params, key):
+                raise ConfigError(
+                    f"{where}: '{key}' is read by a stage before train (see dvc.yaml), which a search runs once; "
+                    "search keys that only train and later stages read, e.g. train.learning_rate, model.dropout"
+                )
+            drawn = distribution(key, dimension)
+            values = drawn.choices if dimension.choices is not None else (drawn.low, drawn.high)
+            type_override = {MODEL_TYPE_KEY: group} if group in types else {}
+            for value in values:
+                params_from_dict(merged_params(committed, {**type_override, key: value}), source=where)
