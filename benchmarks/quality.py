@@ -4,6 +4,7 @@
     python -m benchmarks.quality --dataset local --train PATH [--valid PATH] [--test PATH] [--format label_text]
         [--encoding utf-8] [--text-columns title body] [--label-column label] [--no-header] [--on-bad-lines skip]
     python -m benchmarks.quality --datasets demo --seeds 1 --models fasttext --epochs 2     # quick smoke run
+    python -m benchmarks.quality --datasets trec --models nb-ngrams tfidf-logreg --search 8   # searched rows
 
 Every number goes through the pipeline's own code: raw files from the registry (sha256-checked), the
 validate stage's split completion, the clean stage's cleaner, the tokenize stage's encoder, the embed stage's
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -27,7 +29,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,16 @@ import torch
 from benchmarks import peers
 from benchmarks.report import DATASET_ORDER, render_results
 from pipelines.common.project import DATA_ROOT_ENV
-from pipelines.config import LocalFiles, Params, load_params, params_from_dict, parse_assignments, set_dotted, to_dict
+from pipelines.config import (
+    LocalFiles,
+    Params,
+    SearchParams,
+    load_params,
+    params_from_dict,
+    parse_assignments,
+    set_dotted,
+    to_dict,
+)
 from pipelines.data.formats import BAD_LINE_POLICIES, FORMATS
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
@@ -46,6 +57,9 @@ from pipelines.data.splits import complete_splits, stratified_folds
 from pipelines.embeddings.word_vectors import BuiltVectors, build_vectors
 from pipelines.models import build_model, fit_to_training_split
 from pipelines.models.ensemble import member_params, served_classifier
+from pipelines.search.pruning import TrialPruning
+from pipelines.search.sequential import run_search
+from pipelines.search.study import best_record
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
@@ -211,8 +225,11 @@ def _clean_settings(params: Params) -> CleanSettings:
     return CleanSettings.from_params(params.clean, stopword_list(params.clean.stopwords))
 
 
-def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str, Any]:
-    """One training (or ``train.ensemble_size`` of them, weighted on validation as the train stage does)."""
+def run_ours(
+    bench: Workbench, params: Params, device: torch.device, report: Callable[[dict], None] | None = None
+) -> dict[str, Any]:
+    """One training (or ``train.ensemble_size`` of them, weighted on validation as the train stage does);
+    ``report`` gets the first training's epoch rows (a search's pruning)."""
     corpus = bench.encoded(params)
     vectors = bench.vectors(params) if params.model.embedding_init != "rand" else None
     train, valid, test = (corpus.splits[name] for name in ("train", "valid", "test"))
@@ -236,6 +253,13 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
             curve.append((round(elapsed, 3), test_accuracy(model)))
 
         timed = params.model.type == "fasttext" and size == 1
+
+        def on_epoch(row: dict[str, float], timed: bool = timed, member: int = member) -> None:
+            if timed:
+                record_curve(row)
+            if report is not None and member == 0:
+                report(row)
+
         results.append(
             train_model(
                 model,
@@ -244,7 +268,7 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
                 member_run.train,
                 seed=member_run.train.seed,
                 device=device,
-                on_epoch=record_curve if timed else None,
+                on_epoch=on_epoch,
             )
         )
         members.append(model)
@@ -258,6 +282,39 @@ def run_ours(bench: Workbench, params: Params, device: torch.device) -> dict[str
         "valid_accuracy": valid_accuracy,
     }
     return outcome | ({"test_curve": curve} if curve else {})
+
+
+def search_ours(bench: Workbench, params: Params, device: torch.device, settings: SearchParams) -> dict[str, Any]:
+    """The sweep's search (pipelines/search/) over this partition's training and validation splits: each trial
+    one :func:`run_ours` on top of ``params``, pruned on validation accuracy; the outcome of the trial with the
+    best validation accuracy, with what the search tried and chose."""
+    outcomes: dict[str, dict[str, Any]] = {}
+
+    def train_trial(overrides: dict[str, Any], pruning: TrialPruning) -> float:
+        report = functools.partial(pruning.report, score_key="valid_accuracy")
+        outcome = run_ours(bench, with_overrides(params, overrides), device, report)
+        outcomes[json.dumps(overrides, sort_keys=True)] = outcome
+        return outcome["valid_accuracy"]
+
+    history = run_search(settings, params, True, train_trial)
+    best = best_record(history, higher_is_better=True)
+    chosen = best["overrides"]
+    outcome = outcomes[json.dumps(chosen, sort_keys=True)]
+    log.info(
+        "    search: %d trials (%d pruned), chose %s",
+        len(history),
+        sum(r["state"] == "pruned" for r in history),
+        chosen,
+    )
+    return outcome | {
+        "seconds": sum(item["seconds"] for item in outcomes.values()),
+        "search": {
+            "trials": len(history),
+            "pruned": sum(record["state"] == "pruned" for record in history),
+            "chosen": chosen,
+            "best_trial": best["trial"],
+        },
+    }
 
 
 def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[str, Any]:
@@ -295,7 +352,10 @@ def benchmark(
     device: torch.device,
     threads: int,
     base_overrides: dict[str, Any],
+    search: SearchParams | None = None,
 ) -> list[dict[str, Any]]:
+    """Every model on every partition; with ``search``, each of our models is the best of a search over its
+    ``search.spaces`` chosen on the partition's validation split (recorded as ``<model>+search``)."""
     records = []
     for partition, bench in workbenches(params, seeds, folds):
         where = f"seed {partition.seed}" + ("" if partition.fold is None else f", fold {partition.fold + 1}/{folds}")
@@ -313,12 +373,16 @@ def benchmark(
             if name in PEERS:
                 outcome = run_peer(name, bench, run_params, threads)
                 run_device = "cpu"
+            elif search:
+                outcome = search_ours(bench, run_params, device, search)
+                overrides |= outcome["search"]["chosen"]
+                run_device = device.type
             else:
                 outcome = run_ours(bench, run_params, device)
                 run_device = device.type
             log.info(
                 "  %-24s accuracy %.4f  train %.1fs  (wall %.1fs)",
-                name,
+                f"{name}+search" if search and name not in PEERS else name,
                 outcome["accuracy"],
                 outcome["seconds"],
                 time.perf_counter() - began,
@@ -326,7 +390,7 @@ def benchmark(
             records.append(
                 {
                     "dataset": params.dataset.name,
-                    "model": name,
+                    "model": f"{name}+search" if search and name not in PEERS else name,
                     "seed": partition.seed,
                     "fold": partition.fold,
                     "folds": folds if partition.fold is not None else None,
@@ -410,6 +474,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs for every model (smoke runs)")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra params override key=value")
     parser.add_argument(
+        "--search",
+        type=int,
+        metavar="TRIALS",
+        help="each of our models becomes '<model>+search': the best of a search of TRIALS trials over search.spaces "
+        "(params.yaml; -S search.*=... to change it), chosen on each partition's validation split",
+    )
+    parser.add_argument(
         "--tag", help="record the models as '<model>+<tag>', so a variant (-S ...) gets its own row beside the base"
     )
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
@@ -459,7 +530,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"train.label_prior=valid cannot be applied to the peers {', '.join(unshiftable)}; "
                     f"leave them out of --models (of the peers only {', '.join(peers.PRIOR_SHIFTABLE)} takes it)"
                 )
-            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base)
+            search = SearchParams(**(params.search.model_dump() | {"trials": args.search})) if args.search else None
+            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base, search)
         except EXPECTED_ERRORS as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
         for record in records if args.tag else []:

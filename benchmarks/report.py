@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import NAMES
+from pipelines.config import set_flags
 
 NOTES = Path(__file__).parent / "results" / "notes.md"
 EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
@@ -77,19 +78,19 @@ def _protocol(records: list[dict[str, Any]]) -> str:
     return f"{folds}-fold cross-validation" if folds else "official test split"
 
 
+def _setting(rows: list[dict[str, Any]]) -> str:
+    """Our model's overrides as flags; a searched row's are its fixed ones, the searched keys named, since each
+    partition's search chose its own values (in the records, ``search.chosen``)."""
+    overrides, search = rows[0].get("overrides", {}), rows[0].get("search")
+    if not search:
+        return f"`{_flags(overrides)}`"
+    fixed = {key: value for key, value in overrides.items() if key not in search["chosen"]}
+    searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
+    return f"`{_flags(fixed)}`, then a search of {search['trials']} trials over {searched} per partition"
+
+
 def _flags(overrides: dict[str, Any]) -> str:
-    return (
-        " ".join(f"-S {key}={_yaml(value)}" for key, value in overrides.items() if key != "dataset.name")
-        or "(defaults)"
-    )
-
-
-def _yaml(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return "[" + ",".join(map(str, value)) + "]"
-    return str(value)
+    return set_flags({key: value for key, value in overrides.items() if key != "dataset.name"}) or "(defaults)"
 
 
 def render_results(
@@ -164,7 +165,7 @@ def render_results(
         for model in models:
             cpu, gpu = grouped[name].get((model, "cpu"), []), grouped[name].get((model, "cuda"), [])
             rows = cpu or gpu
-            setting = rows[0].get("setting") if is_peer(model) else f"`{_flags(rows[0].get('overrides', {}))}`"
+            setting = rows[0].get("setting") if is_peer(model) else _setting(rows)
             valid = [record for record in rows if "valid_accuracy" in record]
             valid_text = f"{100 * statistics.fmean(per_seed(valid, 'valid_accuracy')):.1f}" if valid else "–"
             cells = f"| {model} | {valid_text} | {_cell(cpu)} | {_seconds(cpu)} |"

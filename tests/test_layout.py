@@ -1,7 +1,8 @@
 """The package reads as the flow, and imports run one way: no module imports from a layer above its own.
 
-Layers, lowest first: shared plumbing, then params, then data and text, the learning code, tracking, serving,
-evaluation, the tasks that tie them together, the stages DVC runs, and the orchestration that runs stages.
+Layers, lowest first: shared plumbing, then params, then data and text, the learning code, the hyperparameter
+search, tracking, serving, evaluation, the tasks that tie them together, the stages DVC runs, and the orchestration
+that runs stages.
 Function-level and annotation-only imports count too: a lazy import still ties the two modules together."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ LAYERS = [
     ("pipelines.config",),
     ("pipelines.data", "pipelines.text"),
     ("pipelines.embeddings", "pipelines.training"),
+    ("pipelines.search",),
     ("pipelines.models",),
     ("pipelines.tracking",),
     ("pipelines.serving",),

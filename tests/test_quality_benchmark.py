@@ -187,3 +187,21 @@ def test_a_single_lucky_seed_is_never_the_target_pick_over_a_three_seed_row():
     records = rows("textcnn-rand", [1, 2, 3], 0.86, 0.90) + rows("textcnn-rand+lucky", [1], 0.95, 0.93)
     targets = render_results(records, {"cpu": "test"}).split("## trec")[0]
     assert "| trec | ≥ 92.0 |" in targets and "textcnn-rand 90.0" in targets and "lucky" not in targets
+
+
+def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose(tmp_path):
+    records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
+    quality(
+        [
+            "--datasets", "demo", "--models", "nb-ngrams", "--search", "3", "--epochs", "2", "--seeds", "1",
+            "--params", str(_small_params(tmp_path)), "--records", str(records), "--out", str(out),
+        ]
+    )  # fmt: skip
+    (row,) = json.loads(records.read_text())
+    assert row["model"] == "nb-ngrams+search"
+    assert row["search"]["trials"] == 3 and 0 <= row["search"]["best_trial"] < 3
+    chosen = row["search"]["chosen"]
+    space = yaml.safe_load((ROOT / "params.yaml").read_text())["search"]["spaces"]
+    assert set(chosen) == set(space["classifier"]) | set(space["nb_ngrams"])
+    assert row["overrides"]["model.type"] == "nb_ngrams" and all(row["overrides"][k] == v for k, v in chosen.items())
+    assert "| nb-ngrams+search | " in out.read_text()

@@ -140,14 +140,14 @@ def _trial_file(path, history, **changes):
 
 def test_a_trial_below_the_median_of_earlier_trials_is_pruned_and_one_above_is_not(tmp_path):
     """Optuna's median rule: the trial's best score so far against the median of earlier trials at that epoch."""
-    pruning = TrialPruning(_trial_file(tmp_path / "trial.json", _history(0.8, second_epoch=0.9)))
+    pruning = TrialPruning.from_file(_trial_file(tmp_path / "trial.json", _history(0.8, second_epoch=0.9)))
     pruning.report({"epoch": 1, "valid_accuracy": 0.85}, "valid_accuracy")
     with pytest.raises(TrialPruned, match="trial 4 pruned after epoch 2: valid_accuracy 0.8200"):
         pruning.report({"epoch": 2, "valid_accuracy": 0.82}, "valid_accuracy")
     assert read_report(tmp_path / "trial.json") == {"intermediate": {"1": 0.85, "2": 0.82}, "pruned": True}
-    too_few = TrialPruning(_trial_file(tmp_path / "few.json", _history(0.8, trials=3)))
+    too_few = TrialPruning.from_file(_trial_file(tmp_path / "few.json", _history(0.8, trials=3)))
     too_few.report({"epoch": 1, "valid_accuracy": 0.1}, "valid_accuracy")  # under search.startup_trials complete
-    off = TrialPruning(_trial_file(tmp_path / "off.json", _history(0.8), pruning=False))
+    off = TrialPruning.from_file(_trial_file(tmp_path / "off.json", _history(0.8), pruning=False))
     off.report({"epoch": 1, "valid_accuracy": 0.1}, "valid_accuracy")
 
 
@@ -171,3 +171,17 @@ def test_a_pruned_training_writes_no_model_and_its_mlflow_run_is_killed_not_fail
     assert trial_run.data.tags["textflow.search.state"] == "pruned"
     assert trial_run.data.tags["textflow.search.trial"] == "4"
     assert not any(key.startswith("search.") for key in trial_run.data.params), "the search is not the run's params"
+
+
+def test_readme_search_table_lists_every_search_key_with_its_default():
+    from pipelines.config import Params
+
+    defaults = {key: value for key, value in Params().search.model_dump().items() if key != "spaces"}
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `search.")]
+    documented = {}
+    for row in rows:
+        key, default = (cell.strip().strip("`") for cell in row.strip("|").split("|")[:2])
+        documented[key.removeprefix("search.")] = default
+    assert set(documented) == {*defaults, "spaces"}
+    for key, value in defaults.items():
+        assert yaml.safe_load(documented[key]) == value, (key, documented[key], value)

@@ -122,6 +122,7 @@ __all__ = [
     "parse_assignments",
     "resolve_defaults",
     "set_dotted",
+    "set_flags",
     "to_dict",
 ]
 
@@ -249,3 +250,17 @@ def merged_params(committed: dict[str, Any], overrides: dict[str, Any]) -> dict[
     for key, value in overrides.items():
         set_dotted(data, key, value)
     return data
+
+
+def set_flags(overrides: dict[str, Any]) -> str:
+    """Dotted overrides as ``dvc exp run`` flags (``-S key=value``, values as YAML reads them back), the inverse of
+    :func:`parse_assignments`."""
+
+    def as_yaml(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, list):
+            return "[" + ",".join(map(as_yaml, value)) + "]"
+        return str(value)
+
+    return " ".join(f"-S {key}={as_yaml(value)}" for key, value in overrides.items())

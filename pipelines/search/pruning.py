@@ -56,24 +56,29 @@ def read_report(trial_file: Path) -> dict[str, Any]:
 
 
 class TrialPruning:
-    """Reports a training's epochs to the search; see the module docstring."""
+    """Reports a training's epochs to the search; see the module docstring. ``spec`` is what a trial file holds
+    (this trial's proposal, the search settings, the direction and the earlier trials' records); the curve is
+    written to ``report_file`` after every epoch when one is given."""
 
-    def __init__(self, trial_file: Path):
-        spec = read_json(trial_file)
-        self.number = spec["trial"]["trial"]
-        self.report_file = report_path(trial_file)
-        self.intermediate: dict[str, float] = {}
+    def __init__(self, spec: dict[str, Any], report_file: Path | None = None):
         from optuna.distributions import json_to_distribution
 
+        self.number = spec["trial"]["trial"]
+        self.report_file = report_file
+        self.intermediate: dict[str, float] = {}
         study = build_study(SearchParams(**spec["settings"]), spec["higher_is_better"], spec["history"])
         distributions = {key: json_to_distribution(text) for key, text in spec["trial"]["distributions"].items()}
         study.enqueue_trial(spec["trial"]["overrides"])
         self._trial = study.ask(distributions)
 
     @classmethod
+    def from_file(cls, trial_file: Path) -> TrialPruning:
+        return cls(read_json(trial_file), report_path(trial_file))
+
+    @classmethod
     def from_env(cls) -> TrialPruning | None:
         trial_file = os.environ.get(TRIAL_ENV)
-        return cls(Path(trial_file)) if trial_file else None
+        return cls.from_file(Path(trial_file)) if trial_file else None
 
     def report(self, row: dict[str, float], score_key: str) -> None:
         """Record an epoch's ``score_key`` (the training's validation score); raise :class:`TrialPruned` when the
@@ -82,7 +87,8 @@ class TrialPruning:
         self.intermediate[str(epoch)] = score
         self._trial.report(score, epoch)
         pruned = bool(self._trial.should_prune())
-        write_json(self.report_file, {"intermediate": self.intermediate, "pruned": pruned})
+        if self.report_file is not None:
+            write_json(self.report_file, {"intermediate": self.intermediate, "pruned": pruned})
         if pruned:
             raise TrialPruned(
                 f"search trial {self.number} pruned after epoch {epoch}: {score_key} {score:.4f} is worse than "

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipelines.common.background import OUTAGE_ENV, BackgroundSender, outage_seconds
 from pipelines.common.io import read_json, write_json
-from pipelines.config import Params, flatten
+from pipelines.config import Params, flatten, set_flags
 from pipelines.tracking.store import TrackingError, connect, describe_store, experiment_id, tracking_uri
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ def log_sweep_results(parent_run_id: str, results: list[dict[str, Any]], best: d
     client = mlflow.MlflowClient(tracking_uri=connect())
     rows = [
         {key: result.get(key) for key in ("index", "state", "score", "run_id", "overrides", "intermediate")}
+        | {"dvc_exp_run": f"dvc exp run {set_flags(result['overrides'])}".strip()}
         for result in sorted(results, key=lambda item: item["index"])
     ]
     client.log_dict(
