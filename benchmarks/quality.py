@@ -111,6 +111,8 @@ MODELS: dict[str, dict[str, Any]] = {
     "charcnn": {"model.type": "charcnn", "tokenize.method": "char", "train.epochs": 30, "train.patience": 6},
     # NB-LR: dropout on the n-gram contributions and Adam at 0.01, chosen on MR's validation split (one fold)
     "nb-ngrams": {"model.type": "nb_ngrams", "model.dropout": 0.5, "train.learning_rate": 0.01},
+    # TF-IDF logistic regression as one of ours (the tfidf-logreg peer's features, trained by the train stage's loop)
+    "tfidf-linear": {"model.type": "tfidf_linear", "model.dropout": 0.0, "train.learning_rate": 0.01},
     # Kim (2014) exactly: Adadelta (rho 0.95, eps 1e-6), batch 50, 25 epochs kept whole (the best validation
     # epoch is served), max-norm 3 on the softmax weights, U[-0.25, 0.25] words, his clean_str (for SST pass
     # -S clean.style=kim_sst, his clean_str_sst)

@@ -50,7 +50,7 @@ def test_override_by_dotted_key(tmp_path):
         ({"model": {"typo": 1}}, "unknown key 'model.typo'; allowed keys here: charcnn, dropout"),
         (
             {"model": {"type": "transformer"}},
-            "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru, bilstm, charcnn, nb_ngrams",
+            "'model.type' is 'transformer'; allowed values: fasttext, textcnn, bigru, bilstm, charcnn, nb_ngrams, tfidf_linear",
         ),
         ({"train": {"epochs": "ten"}}, "'train.epochs' must be an integer, got 'ten'"),
         ({"train": {"epochs": 0}}, "'train.epochs' is 0; allowed range: 1 to 1000"),

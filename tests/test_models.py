@@ -9,6 +9,7 @@ from pipelines.config import (
     NBNgramsParams,
     RecurrentParams,
     TextCNNParams,
+    TfidfLinearParams,
     TrainParams,
 )
 from pipelines.models import build_model, fit_to_training_split
@@ -175,6 +176,47 @@ def test_nb_ngrams_with_initial_weight_one_start_as_naive_bayes():
     assert torch.allclose(model(torch.tensor([query]))[0], model.log_count_ratio[rows].sum(dim=0))
     assert model(torch.tensor([[5, 11], [8, 12]])).argmax(dim=1).tolist() == [1, 0]
     assert not _nb_model(EncodedSplit.from_lists(texts, [1, 0, 1, 0, 1]))(torch.tensor([query])).any()
+
+
+TFIDF_PARAMS = ModelParams(type="tfidf_linear", dropout=0.0, tfidf_linear=TfidfLinearParams(buckets=0))
+
+
+def test_tfidf_linear_features_are_scikit_learns_tfidf_vectors():
+    """Binary term frequency, smoothed idf from the training texts, unit L2 norm, unseen words ignored: what
+    ``TfidfVectorizer(binary=True)`` gives (the peer's sublinear tf is the same for words seen once)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [[5, 6, 5, 7], [5, 8], [9, 6, 7], [6, 9, 9]]
+    model = build_model(TFIDF_PARAMS, VOCAB, 2)
+    fit_to_training_split(model, EncodedSplit.from_lists(texts, [0, 1, 0, 1]))
+    vectorizer = TfidfVectorizer(token_pattern=r"\S+", binary=True).fit([" ".join(map(str, text)) for text in texts])
+    for query in ([5, 6, 7, 0], [9, 9, 8, 42]):
+        features = model.feature_ids(torch.tensor([query]))[0]
+        values = model.idf[model.table_rows(features), 0]
+        ours = {int(f): float(v) for f, v in zip(features, values / values.norm(), strict=True) if v > 0}
+        expected = vectorizer.transform([" ".join(map(str, query))]).toarray()[0]
+        theirs = {int(word): expected[index] for word, index in vectorizer.vocabulary_.items() if expected[index]}
+        assert ours.keys() == theirs.keys() and all(np.isclose(ours[k], theirs[k]) for k in ours), (ours, theirs)
+
+
+def test_tfidf_linear_learns_with_bigrams_and_reloads_without_the_training_data(tmp_path):
+    texts = [[5, 6, 7], [6, 5, 7], [5, 11], [11, 5]]
+    params = TFIDF_PARAMS.model_copy(update={"tfidf_linear": TfidfLinearParams(buckets=1000)})
+    model = build_model(params, VOCAB, 2)
+    fit_to_training_split(model, EncodedSplit.from_lists(texts, [1, 0, 1, 0]))
+    assert len(model.seen_ngrams) == 4 + 6, "the words and each distinct bigram"
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    ids, labels = torch.tensor([[5, 6, 7], [6, 5, 7], [5, 11, 0], [11, 5, 0]]), torch.tensor([1, 0, 1, 0])
+    for _ in range(50):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(ids), labels).backward()
+        optimizer.step()
+    model.eval()
+    assert torch.equal(model(ids).argmax(dim=1), labels), "word order, through the bigrams"
+    extra = {"vocab_size": VOCAB, "num_classes": 2, "class_names": ["neg", "pos"]}
+    save_model(tmp_path / "model.pt", model, "classification", params, extra)
+    loaded, _ = load_model(tmp_path / "model.pt")
+    assert torch.equal(loaded(ids), model(ids))
 
 
 def test_nb_ngrams_interpolation_serves_nbsvms_beta_mix_but_trains_the_plain_weights(tmp_path):

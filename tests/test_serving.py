@@ -72,14 +72,18 @@ def test_a_null_text_is_an_error_not_the_string_nan(reproduced_project):
         model.predict(None, pd.DataFrame({"text": [None]}))
 
 
-def test_an_nb_ngrams_model_trains_registers_and_serves_raw_text_like_the_evaluate_stage(reproduced_project, tmp_path):
-    """The NB-weighted n-gram model goes the whole way of any model type: trained by the train stage (its
-    log-count ratios from the training split), evaluated, registered, and served from the registry by the same
-    raw-text pyfunc with the evaluate stage's accuracy to the example."""
+@pytest.mark.parametrize("model_type", ["nb_ngrams", "tfidf_linear"])
+def test_a_linear_ngram_model_trains_registers_and_serves_raw_text_like_the_evaluate_stage(
+    model_type, reproduced_project, tmp_path
+):
+    """The linear n-gram models go the whole way of any model type: trained by the train stage (their
+    statistics, NB log-count ratios or idf, from the training split), evaluated, registered, and served from the
+    registry by the same raw-text pyfunc with the evaluate stage's accuracy to the example."""
     project = clone_project(reproduced_project, tmp_path / "project")
-    overrides = ["-S", "model.type=nb_ngrams", "-S", "model.dropout=0.0", "-S", "register.model_name=demo-nb"]
+    name = f"demo-{model_type.replace('_', '-')}"
+    overrides = ["-S", f"model.type={model_type}", "-S", "model.dropout=0.0", "-S", f"register.model_name={name}"]
     run(["dvc", "exp", "run", *overrides], project, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
-    evaluated = served_test_accuracy_matches_evaluate(project, "demo-nb")
+    evaluated = served_test_accuracy_matches_evaluate(project, name)
     assert evaluated["accuracy"] >= 0.75, evaluated
 
 

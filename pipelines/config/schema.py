@@ -49,6 +49,7 @@ MODEL_TYPES = {
     "bilstm": "BiLSTM",
     "charcnn": "Character CNN (Zhang et al. 2015)",
     "nb_ngrams": "NB-weighted uni+bigrams (Wang & Manning 2012)",
+    "tfidf_linear": "TF-IDF uni+bigram logistic regression",
 }
 """Classifier types and the names the trigger form shows for them."""
 ModelType = choices(MODEL_TYPES)
@@ -259,6 +260,13 @@ class NBNgramsParams(Section):
     )
 
 
+class TfidfLinearParams(Section):
+    max_n: int = Field(2, ge=1, le=5, description="longest word n-gram (2: uni+bigrams)")
+    buckets: int = Field(
+        10_000_000, ge=0, le=1_000_000_000, description="hash ids for n >= 2 (rows only for those seen); 0 = unigrams"
+    )
+
+
 class ModelParams(Section):
     type: ModelType = Field("textcnn", description="Classifier architecture (task classification)")
     embedding_dim: int = Field(300, ge=2, le=2048)
@@ -273,6 +281,7 @@ class ModelParams(Section):
     fasttext: FastTextParams = Field(default_factory=FastTextParams)
     charcnn: CharCNNParams = Field(default_factory=CharCNNParams)
     nb_ngrams: NBNgramsParams = Field(default_factory=NBNgramsParams)
+    tfidf_linear: TfidfLinearParams = Field(default_factory=TfidfLinearParams)
 
 
 class LanguageModelParams(Section):
@@ -415,7 +424,9 @@ class SearchDimension(Section):
 
 def _default_search_spaces() -> dict[str, dict[str, SearchDimension]]:
     """General ranges, not tuned to any dataset: the regularisation and rate every classifier has, one size or
-    option per model type, NBSVM's interpolation and smoothing."""
+    option per model type, NBSVM's interpolation and smoothing. ``tfidf_linear`` widens weight decay, its only
+    regulariser (scikit-learn's ``C`` from 0.1 to 100 on 1k-100k texts is a decay of about 1e-7 to 1e-2), and
+    takes larger steps: its unit-norm features spread a text over its n-grams, so each weight moves slowly."""
     ranged, chosen = SearchDimension, lambda *values: SearchDimension(choices=list(values))
     return {
         "classifier": {
@@ -432,6 +443,11 @@ def _default_search_spaces() -> dict[str, dict[str, SearchDimension]]:
             "model.nb_ngrams.max_n": chosen(1, 2, 3),
             "model.nb_ngrams.interpolation": ranged(low=0.1, high=1.0),
             "model.nb_ngrams.smoothing": ranged(low=0.1, high=2.0, log=True),
+        },
+        "tfidf_linear": {
+            "model.tfidf_linear.max_n": chosen(1, 2, 3),
+            "train.learning_rate": ranged(low=0.001, high=0.3, log=True),
+            "train.weight_decay": ranged(low=1e-07, high=0.01, log=True),
         },
         "language_model": {
             "train.learning_rate": ranged(low=0.0003, high=0.01, log=True),
@@ -630,10 +646,10 @@ def _sparse_fasttext_optimizer(params: Params) -> str | None:
     )
 
 
-def _nb_ngrams_without_vectors(params: Params) -> str | None:
-    if params.model.type == "nb_ngrams" and params.model.embedding_init != "rand":
+def _ngram_models_without_vectors(params: Params) -> str | None:
+    if params.model.type in ("nb_ngrams", "tfidf_linear") and params.model.embedding_init != "rand":
         return (
-            "'model.type' nb_ngrams is a linear model over n-gram indicators with no word embedding; "
+            f"'model.type' {params.model.type} is a linear model over n-gram indicators with no word embedding; "
             f"'model.embedding_init' must be rand (it is {params.model.embedding_init!r})"
         )
     return None
@@ -673,7 +689,7 @@ CONSISTENCY_RULES = (
     _charcnn_reads_characters,
     _classification_only_training,
     _sparse_fasttext_optimizer,
-    _nb_ngrams_without_vectors,
+    _ngram_models_without_vectors,
     _extra_text_needs_embeddings,
     _phrases_need_trees,
     _local_needs_a_file,

@@ -12,8 +12,10 @@ from pipelines.config import ModelParams, ModelType
 from pipelines.models.charcnn import CharCNN
 from pipelines.models.fasttext import FastTextClassifier
 from pipelines.models.nb_ngrams import NBWeightedNgrams
+from pipelines.models.ngram_table import SeenNgramTable
 from pipelines.models.recurrent import RecurrentClassifier
 from pipelines.models.textcnn import TextCNN
+from pipelines.models.tfidf_linear import TfidfLinear
 from pipelines.text.sequences import EncodedSplit
 
 MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
@@ -68,11 +70,14 @@ def build_model(params: ModelParams, vocab_size: int, num_classes: int, vectors:
             options.initial_weight,
             options.interpolation,
         )
+    if params.type == "tfidf_linear":
+        options = params.tfidf_linear
+        return TfidfLinear(vocab_size, num_classes, options.max_n, options.buckets, params.dropout)
     raise ValueError(f"unknown model.type {params.type!r}; known: {', '.join(MODEL_TYPES)}")
 
 
 def fit_to_training_split(model: nn.Module, train: EncodedSplit) -> None:
     """Give a model the fixed statistics it derives from the training split before training (the NB log-count
-    ratios of ``nb_ngrams``); every other model is left as built."""
-    if isinstance(model, NBWeightedNgrams):
-        model.fit_log_count_ratio(train)
+    ratios of ``nb_ngrams``, the idf of ``tfidf_linear``); every other model is left as built."""
+    if isinstance(model, SeenNgramTable):
+        model.fit_to(train)
