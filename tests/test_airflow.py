@@ -143,6 +143,7 @@ def test_trigger_form_offers_exactly_what_the_config_accepts():
         "bilstm",
         "charcnn",
         "nb_ngrams",
+        "tfidf_linear",
     ]
     assert params.get_param("dataset.train_on").schema["enum"] == ["sentences", "phrases"]
     epochs = params.get_param("train.epochs")
