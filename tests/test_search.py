@@ -11,7 +11,14 @@ import yaml
 
 from pipelines.config import ConfigError, SearchParams, load_params, merged_params, params_from_dict
 from pipelines.orchestration.sweep import SEARCH_ROUNDS, round_trials
-from pipelines.search.pruning import TRIAL_ENV, TrialPruned, TrialPruning, read_report, write_trial_file
+from pipelines.search.pruning import (
+    TRIAL_ENV,
+    TrialPruned,
+    TrialPruning,
+    pruning_spec,
+    read_report,
+    write_trial_file,
+)
 from pipelines.search.space import check_space
 from pipelines.search.study import COMPLETE, propose
 from pipelines.stages.train import standalone_command
@@ -134,7 +141,7 @@ def _trial_file(path, history, **changes):
         "overrides": {"train.learning_rate": 0.01},
         "distributions": {"train.learning_rate": distribution_to_json(FloatDistribution(0.0001, 0.1, log=True))},
     }
-    write_trial_file(path, proposal, settings(warmup_epochs=0, **changes), True, history)
+    write_trial_file(path, pruning_spec(settings(warmup_epochs=0, **changes), True, history) | {"trial": proposal})
     return path
 
 

@@ -32,6 +32,8 @@ SEARCH_ROUNDS = 10
 ``ceil(search.trials / search.parallel)`` of them, and the rounds it does not need are skipped."""
 MODES = ("grid", "search")
 SEARCH_PREFIX = "search."
+TRIAL_FILE = "search_trial.json"
+"""A search trial's file in its workspace (outside every DVC output), read by its train stage."""
 
 
 def expand_grid(
@@ -123,7 +125,7 @@ def round_trials(
     count = min(settings.parallel, settings.trials - len(earlier))
     history = [search_record(result) for result in earlier]
     proposals = propose(settings, params, higher_is_better, history, count)
-    spec = {"settings": settings.model_dump(mode="json"), "higher_is_better": higher_is_better, "history": history}
+    spec = pruning.pruning_spec(settings, higher_is_better, history)
     return [proposal | {"pruning": spec} for proposal in proposals], ""
 
 
@@ -134,14 +136,13 @@ def search_record(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_trial_file(workspace: Path, proposal: dict[str, Any]) -> dict[str, str]:
-    """A search trial's file in its workspace (outside every DVC output) and the environment that makes its
-    train stage report to the search; nothing for a grid combination."""
+    """A search trial's :data:`TRIAL_FILE` and the environment that makes its train stage report to the search;
+    nothing for a grid combination."""
     if "pruning" not in proposal:
         return {}
-    path = workspace / "search_trial.json"
-    spec = proposal["pruning"]
+    path = workspace / TRIAL_FILE
     trial = {key: proposal[key] for key in ("trial", "overrides", "distributions")}
-    pruning.write_trial_file(path, trial, SearchParams(**spec["settings"]), spec["higher_is_better"], spec["history"])
+    pruning.write_trial_file(path, proposal["pruning"] | {"trial": trial})
     return {pruning.TRIAL_ENV: str(path)}
 
 
@@ -150,7 +151,7 @@ def pruned_result(workspace: Path, proposal: dict[str, Any], spec: dict[str, Any
     any other reason (the task then fails, as any training does)."""
     if "pruning" not in proposal:
         return None
-    report = pruning.read_report(workspace / "search_trial.json")
+    report = pruning.read_report(workspace / TRIAL_FILE)
     if not report["pruned"]:
         return None
     return {
@@ -194,5 +195,5 @@ def search_fields(workspace: Path, proposal: dict[str, Any]) -> dict[str, Any]:
     return {
         "trial": proposal["trial"],
         "distributions": proposal["distributions"],
-        "intermediate": pruning.read_report(workspace / "search_trial.json")["intermediate"],
+        "intermediate": pruning.read_report(workspace / TRIAL_FILE)["intermediate"],
     }

@@ -34,19 +34,16 @@ def report_path(trial_file: Path) -> Path:
     return trial_file.with_name(trial_file.stem + ".report.json")
 
 
-def write_trial_file(
-    path: Path, proposal: dict[str, Any], settings: SearchParams, higher_is_better: bool, history: list[dict]
-) -> None:
+def pruning_spec(settings: SearchParams, higher_is_better: bool, history: list[dict]) -> dict[str, Any]:
+    """What a trial's pruning needs besides the trial itself (add ``"trial"``: its proposal): the search
+    settings, the direction and the earlier trials' records. A trial file holds exactly this."""
+    return {"settings": settings.model_dump(mode="json"), "higher_is_better": higher_is_better, "history": history}
+
+
+def write_trial_file(path: Path, spec: dict[str, Any]) -> None:
+    """``spec``: :func:`pruning_spec` with the trial's proposal; any report of an earlier try is removed."""
     report_path(path).unlink(missing_ok=True)
-    write_json(
-        path,
-        {
-            "trial": proposal,
-            "settings": settings.model_dump(mode="json"),
-            "higher_is_better": higher_is_better,
-            "history": history,
-        },
-    )
+    write_json(path, spec)
 
 
 def read_report(trial_file: Path) -> dict[str, Any]:
@@ -57,8 +54,8 @@ def read_report(trial_file: Path) -> dict[str, Any]:
 
 class TrialPruning:
     """Reports a training's epochs to the search; see the module docstring. ``spec`` is what a trial file holds
-    (this trial's proposal, the search settings, the direction and the earlier trials' records); the curve is
-    written to ``report_file`` after every epoch when one is given."""
+    (:func:`pruning_spec` with this trial's proposal); the curve is written to ``report_file`` after every epoch
+    when one is given."""
 
     def __init__(self, spec: dict[str, Any], report_file: Path | None = None):
         from optuna.distributions import json_to_distribution

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipelines.config import Params, SearchParams
-from pipelines.search.pruning import TrialPruned, TrialPruning
+from pipelines.search.pruning import TrialPruned, TrialPruning, pruning_spec
 from pipelines.search.study import COMPLETE, PRUNED, propose
 
 log = logging.getLogger("search")
@@ -34,11 +34,10 @@ def run_search(
             )
             break
         count = min(settings.parallel, settings.trials - len(history))
-        spec = {"settings": settings.model_dump(mode="json"), "higher_is_better": higher_is_better}
         proposals = propose(settings, params, higher_is_better, history, count)
-        earlier = list(history)
+        spec = pruning_spec(settings, higher_is_better, list(history))
         for proposal in proposals:
-            pruning = TrialPruning(spec | {"trial": proposal, "history": earlier})
+            pruning = TrialPruning(spec | {"trial": proposal})
             try:
                 record = {"state": COMPLETE, "score": train_trial(proposal["overrides"], pruning)}
             except TrialPruned as pruned:
