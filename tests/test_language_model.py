@@ -220,7 +220,17 @@ def test_the_pipeline_trains_a_language_model_and_its_champion_generates_reprodu
     assert objective == objective | {"metric": "valid_perplexity", "higher_is_better": False}
     register = json.loads((project / "reports/register.json").read_text())
     assert register["alias"] == "champion" and "validation_perplexity" in register
-    assert (project / "reports/evaluation/samples.txt").read_text().startswith("the")
+    samples = (project / "reports/evaluation/samples.txt").read_text()
+    assert samples.startswith("the")
+    import mlflow
+
+    card = (
+        mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+        .get_model_version(register["name"], str(register["version"]))
+        .description
+    )
+    assert f"| perplexity | {metrics['valid']['perplexity']:.4f} | {metrics['test']['perplexity']:.4f} |" in card
+    assert f"> {samples.split(chr(10) * 2)[0].strip()}" in card, "the card quotes the samples"
     run(["dvc", "plots", "show", "-o", str(project / "plots-html")], project)
 
     def generate(seed: int) -> str:  # a fresh process each time, from the registered champion

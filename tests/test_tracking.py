@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +48,8 @@ def mlflow_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tracked_project(tmp_path_factory, mlflow_server):
     project = copy_project(tmp_path_factory.mktemp("tracked"), {**SMALL, "train": {**SMALL["train"], "epochs": 1}})
-    env = tool_env({"MLFLOW_TRACKING_URI": mlflow_server})
+    # a sample every half second: the small trainings here last a few seconds
+    env = tool_env({"MLFLOW_TRACKING_URI": mlflow_server, "TEXTFLOW_SYSTEM_METRICS_SECONDS": "0.5"})
     first = run(["dvc", "repro"], project, env=env)
     better = run(["dvc", "exp", "run", "-S", "train.epochs=4"], project, env=env)
     return project, env, first.stdout + first.stderr, better.stdout + better.stderr
@@ -96,7 +99,74 @@ def test_run_holds_params_metrics_artifacts_tags_and_input(tracked_project, clie
     ]:
         assert f"reports/{name}" in artifacts, name
     assert "misclassified_test_examples.json" in {item.path for item in client.list_artifacts(run_id)}
-    assert run_data.inputs.dataset_inputs and run_data.inputs.dataset_inputs[0].dataset.name == "demo"
+    inputs = {
+        {tag.key: tag.value for tag in item.tags}["mlflow.data.context"]: item
+        for item in run_data.inputs.dataset_inputs
+    }
+    assert inputs["training"].dataset.name == "demo"
+    splits = {"validation": ("valid", "textflow.valid_data_sha256"), "test": ("test", "textflow.test_data_sha256")}
+    for context, (split, hash_tag) in splits.items():
+        logged = inputs[context]
+        assert logged.dataset.name == f"demo-{context}" and tags[hash_tag].startswith(logged.dataset.digest)
+        assert {tag.key: tag.value for tag in logged.tags}["textflow.sha256"] == tags[hash_tag]
+        assert json.loads(logged.dataset.source) == {"uri": f"data/validated/{split}.parquet"}, "no remote: a path"
+    for key in ("cpu_utilization_percentage", "system_memory_usage_megabytes", "process_memory_rss_megabytes"):
+        history = client.get_metric_history(run_id, f"system/{key}")
+        assert len(history) >= 2 and all(point.value >= 0 for point in history), key
+        assert [point.step for point in history] == list(range(len(history))), "one step per sample, in order"
+    assert history[-1].value > 50, "the training process holds at least torch and pandas (> 50 MB resident)"
+    assert not [key for key in metrics if key.startswith("system/gpu")], "no GPU, no GPU metrics"
+    model_id = run_data.data.tags["textflow.model_uri"].removeprefix("models:/")
+    linked = {(metric.key, metric.dataset_name) for metric in client.get_logged_model(model_id).metrics}
+    assert {("test_accuracy", "demo-test"), ("validation_macro_f1", "demo-validation")} <= linked
+
+
+def test_a_registered_version_carries_its_model_card(tracked_project, client, mlflow_server, tmp_path):
+    """Read as a user would: the version's description in the registry and the run's ``model_card.md`` hold
+    the same card, whose numbers are the project's own (model size, rows, per-class scores, the model's md5
+    in dvc.lock), and the MLflow UI's version page shows it with its confusion matrix."""
+    import yaml
+
+    from pipelines.models.saved import load_model
+
+    project, _, _, better = tracked_project
+    register = json.loads((project / "reports/register.json").read_text())
+    assert register["alias"] == "champion" and register["version"] == 2, better
+    version = client.get_model_version(MODEL, "2")
+    card = version.description
+    assert Path(client.download_artifacts(version.run_id, "model_card.md", str(tmp_path))).read_text() == card
+    assert card.startswith(f"# {MODEL} v2\n")
+    model, _ = load_model(project / "models/model.pt")
+    assert f"| parameters | {sum(p.numel() for p in model.parameters()):,} |" in card
+    statistics = json.loads((project / "reports/validation.json").read_text())["statistics"]
+    for split in ("train", "valid", "test"):
+        assert f"| {split} | {statistics[split]['rows']} |" in card
+    assert "Validation (Great Expectations): passed" in card
+    for label, scores in json.loads((project / "reports/metrics.json").read_text())["test"]["per_class"].items():
+        assert f"| {label} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} |" in card
+    assert "| train.epochs | 4 | 15 |" in card, "a changed param is listed with its default"
+    model_out = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["train"]["outs"]
+    assert (
+        f"| `models/model.pt` md5 (dvc.lock) | {next(o['md5'] for o in model_out if o['path'] == 'models/model.pt')} |"
+        in card
+    )
+    assert "At the last registration of this run: **champion**" in card and "beats champion v1" in card
+
+    page = f"{mlflow_server}/#/models/{MODEL}/versions/2"
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it): the UI half is not checked")
+    dom = chromium("--dump-dom", page, profile=tmp_path / "card").stdout
+    assert "Champion decision" in visible_text(dom) and "Per class (test)" in visible_text(dom)
+    image = re.search(r'<img[^>]+src="([^"]*get-artifact[^"]*)"', dom)
+    assert image, "the card's confusion matrix is an image on the page"
+    with urllib.request.urlopen(
+        urllib.parse.urljoin(f"{mlflow_server}/", html.unescape(image.group(1))), timeout=30
+    ) as response:
+        assert response.read(8) == b"\x89PNG\r\n\x1a\n"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "mlflow-model-card.png"
+    chromium("--window-size=1400,2200", f"--screenshot={shot}", page, profile=tmp_path / "card")
+    assert_shows_content(shot)
 
 
 def test_gate_gives_champion_only_to_the_better_model(tracked_project, client):

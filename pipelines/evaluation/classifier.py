@@ -19,7 +19,7 @@ from pipelines.evaluation.metrics import (
     confusion_frame,
     plot_confusion,
     report_files,
-    split_hash,
+    scored_splits,
 )
 from pipelines.models.saved import load_model
 from pipelines.serving.logged import log_text_model
@@ -64,11 +64,8 @@ def evaluate_classifier(args: argparse.Namespace, params: Params) -> None:
     )
     write_json(args.preprocessing, preprocessor.config)
 
-    test_frame = pd.read_parquet(args.validated / "test.parquet")
-    hashes = {
-        "test": split_hash(test_frame),
-        "valid": split_hash(pd.read_parquet(args.validated / "valid.parquet")),
-    }
+    splits = scored_splits(args.validated)
+    test_frame = splits["test"].frame
     with tracking.resumed_run(args.run) as run_id:
         if run_id is None:
             return
@@ -90,11 +87,17 @@ def evaluate_classifier(args: argparse.Namespace, params: Params) -> None:
             digits=4,
             zero_division=0,
         )
-        tracking.log_evaluation(
-            {"test": metrics, "validation": valid_metrics}, hashes, report_files(args), misclassified, report_text
-        )
-        log_text_model(
+        model_id = log_text_model(
             {"model": args.model, "vocab": args.tokens / "vocab.json", "preprocessing": args.preprocessing},
             test_frame[["text"]].head(EXAMPLES),
+        )
+        tracking.log_evaluation(
+            {"test": metrics, "validation": valid_metrics},
+            splits,
+            report_files(args),
+            params.dataset.name,
+            model_id,
+            misclassified,
+            report_text,
         )
         log.info("logged metrics, reports and the raw-text model to MLflow run %s", run_id)

@@ -11,7 +11,7 @@ import pandas as pd
 from pipelines import tracking
 from pipelines.common.io import write_json, write_text
 from pipelines.config import Params
-from pipelines.evaluation.metrics import report_files, split_hash
+from pipelines.evaluation.metrics import report_files, scored_splits
 from pipelines.models.saved import load_model
 from pipelines.serving.generation import TextGeneration, language_model_config, sample_prefixes
 from pipelines.serving.logged import log_text_model
@@ -59,14 +59,20 @@ def evaluate_language_model(args: argparse.Namespace, params: Params) -> None:
         metrics["test"]["perplexity"],
         len(vocabulary),
     )
-    hashes = {split: split_hash(pd.read_parquet(args.validated / f"{split}.parquet")) for split in ("test", "valid")}
+    splits = scored_splits(args.validated)
     with tracking.resumed_run(args.run) as run_id:
         if run_id is None:
             return
-        tracking.log_scores({"test": metrics["test"], "validation": metrics["valid"]}, hashes, report_files(args))
-        log_text_model(
+        model_id = log_text_model(
             {"model": args.model, "vocab": args.tokens / "vocab.json", "preprocessing": args.preprocessing},
             pd.DataFrame({"prefix": prefixes}),
             task="language_model",
+        )
+        tracking.log_scores(
+            {"test": metrics["test"], "validation": metrics["valid"]},
+            splits,
+            report_files(args),
+            params.dataset.name,
+            model_id,
         )
         log.info("logged perplexity, samples and the generating model to MLflow run %s", run_id)

@@ -11,6 +11,8 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from pipelines.common.io import atomic_path
+from pipelines.common.project import project_root
+from pipelines.tracking import ScoredSplit
 
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -74,6 +76,39 @@ def split_hash(frame: pd.DataFrame) -> str:
     for label, text in zip(labels, frame["text"], strict=True):
         digest.update(f"{label}\t{text}\n".encode())
     return digest.hexdigest()
+
+
+def scored_splits(validated: Path) -> dict[str, ScoredSplit]:
+    """The validation and test splits as the run logs them: rows, the gate's
+    content hash, where the data lives."""
+    splits = {}
+    for context, split in (("validation", "valid"), ("test", "test")):
+        path = validated / f"{split}.parquet"
+        frame = pd.read_parquet(path)
+        splits[context] = ScoredSplit(frame, split_hash(frame), data_source(path))
+    return splits
+
+
+def data_source(path: Path) -> str:
+    """The DVC remote's URL of a DVC-tracked file when the project has a default remote (where a teammate's
+    ``dvc pull`` gets it), else its path in the project; never a machine path. DVC is imported only when a DVC
+    config names a remote (a second and a half of start-up otherwise spent for nothing)."""
+    root = project_root()
+    relative = Path(path).resolve().relative_to(root).as_posix()
+    configs = [root / ".dvc" / name for name in ("config", "config.local")]
+    if not any("remote" in config.read_text() for config in configs if config.exists()):
+        return relative
+    import dvc.api
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        remote = repo.config["core"].get("remote")
+    if not remote:
+        return relative
+    try:
+        return dvc.api.get_url(relative, repo=str(root), remote=remote)
+    except Exception:  # not pushed or not tracked: where it is in the project is the best answer left
+        return relative
 
 
 def report_files(args: Any) -> list[Path]:

@@ -9,9 +9,9 @@ from typing import Any
 from pipelines.tracking import MODEL_URI_TAG
 
 
-def log_text_model(artifacts: dict[str, Path], example: Any, task: str = "classification") -> None:
+def log_text_model(artifacts: dict[str, Path], example: Any, task: str = "classification") -> str:
     """Log the task's raw-text pyfunc (see pipelines/serving/pyfunc.py) as ``model`` in the active run; ``example``
-    is an input frame (texts to classify, or prefixes to continue)."""
+    is an input frame (texts to classify, or prefixes to continue). Returns the logged model's id."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -36,6 +36,7 @@ def log_text_model(artifacts: dict[str, Path], example: Any, task: str = "classi
         pip_requirements=_pinned_requirements(),
     )
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+    return info.model_id
 
 
 def _pinned_requirements() -> list[str]:

@@ -1,6 +1,7 @@
 """Stage ``register``: register the run's raw-text model and move alias ``champion`` only when it beats the
 current champion on the same validation data (see pipelines/tracking/gate.py); otherwise the new version becomes
-``challenger``."""
+``challenger``. Each version gets a model card (pipelines/tracking/model_card.py) as its description and as
+the run's ``model_card.md``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pipelines.config import load_params
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
 from pipelines.tracking.gate import register_if_better
+from pipelines.tracking.model_card import CARD_FILE, card_facts, publish_model_card, render_model_card
 
 log = logging.getLogger("register")
 
@@ -31,7 +33,12 @@ def register(args) -> None:
     decision = register_if_better(
         run_id, tracking.registered_name(params), selection.metric, selection.higher_is_better
     )
-    write_json(args.out, {"registered": True, "run_id": run_id, **decision})
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    card = render_model_card(card_facts(client, run_id), decision, selection.metric)
+    publish_model_card(client, decision["name"], decision["version"], run_id, card)
+    write_json(args.out, {"registered": True, "run_id": run_id, **decision, "model_card": CARD_FILE})
     log.info("%s v%d -> %s: %s", decision["name"], decision["version"], decision["alias"], decision["reason"])
 
 

@@ -23,6 +23,7 @@ from pipelines.models.saved import save_model
 from pipelines.search.pruning import TrialPruning
 from pipelines.stages import stage_cli
 from pipelines.tasks import get_task
+from pipelines.tracking.system_metrics import system_metrics
 from pipelines.training.checkpoint_mirror import CheckpointMirror, member_name
 from pipelines.training.device import configure_threads, mixed_precision_enabled, resolve_device
 from pipelines.training.fingerprint import train_fingerprint
@@ -111,14 +112,17 @@ def train(args) -> None:
         **{f"textflow.data_sha256.{split}": digest for split, digest in validation.get("files", {}).items()},
     }
     train_frame = pd.read_parquet(args.validated / "train.parquet")
-    with tracking.training_run(
-        params,
-        args.run,
-        tags=tags,
-        metrics=upstream,
-        dataset=train_frame,
-        dataset_name=params.dataset.name,
-    ) as run:
+    with (
+        tracking.training_run(
+            params,
+            args.run,
+            tags=tags,
+            metrics=upstream,
+            dataset=train_frame,
+            dataset_name=params.dataset.name,
+        ) as run,
+        system_metrics(run, device),
+    ):
         mirror = CheckpointMirror.from_env()
         members, results = [], []
         for member in range(size):
@@ -169,6 +173,8 @@ def train(args) -> None:
                 "best_epoch": result.best_epoch,
                 "train_seconds": sum(item.seconds for item in results),
                 "resumed_from_epoch": result.resumed_from_epoch,
+                "epochs_run": len(result.history),
+                "model_parameters": sum(p.numel() for p in model.parameters()),
             }
         )
     save_model(args.model, model, params.task, prepared.section_params, saved)

@@ -102,6 +102,10 @@ class TrainingRun:
     def log_metrics(self, metrics: dict[str, float]) -> None:
         self._put_metrics(metrics, 0)
 
+    def log_sample(self, metrics: dict[str, float], step: int) -> None:
+        """One sample of a series that is not per epoch (the machine's load, pipelines/tracking/system_metrics.py)."""
+        self._put_metrics(metrics, step)
+
     def log_text(self, text: str, artifact_file: str) -> None:
         if self._sender is not None:
             self._sender.put(("text", (text, artifact_file)))
@@ -147,13 +151,7 @@ def training_run(
     with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
         name = f"{name} #{run.info.run_id[:6]}"
         mlflow.set_tag("mlflow.runName", name)
-        mlflow.log_params(
-            {
-                key: json.dumps(value) if isinstance(value, list) else value
-                for key, value in flatten(params).items()
-                if not key.startswith(NOT_LOGGED)
-            }
-        )
+        mlflow.log_params(logged_params(params))
         mlflow.set_tags({**tags, **git_tags(), **airflow_tags(), "textflow.dataset": params.dataset.name})
         if os.environ.get(PARENT_ENV):  # a sweep's training: nest it under the sweep's parent run
             mlflow.set_tag("mlflow.parentRunId", os.environ[PARENT_ENV])
@@ -201,6 +199,15 @@ def changed_params(params: Params) -> dict[str, Any]:
         committed = None
     committed = committed if committed is not None else flatten(Params())
     return {key: value for key, value in flatten(params).items() if committed.get(key) != value}
+
+
+def logged_params(params: Params) -> dict[str, str]:
+    """Params as a run holds them: flattened, lists as JSON, every value a string, the search's own keys left out."""
+    return {
+        key: json.dumps(value) if isinstance(value, list) else str(value)
+        for key, value in flatten(params).items()
+        if not key.startswith(NOT_LOGGED)
+    }
 
 
 def airflow_tags() -> dict[str, str]:

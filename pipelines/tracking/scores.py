@@ -1,10 +1,14 @@
-"""A finished model's scores in its run: ``validation_*`` and ``test_*`` metrics, the content hashes of both
-splits (what the registry gate compares before scores), report files, and a classifier's extra tables."""
+"""A finished model's scores in its run: ``validation_*`` and ``test_*`` metrics linked to the logged model and
+to the split they were measured on, both splits as the run's inputs with the content hashes the registry gate
+compares before scores, report files, and a classifier's extra tables."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 DATA_HASH_TAG = "textflow.test_data_sha256"
 VALID_DATA_HASH_TAG = "textflow.valid_data_sha256"
@@ -20,15 +24,47 @@ def split_metrics(split: str, metrics: dict[str, Any]) -> dict[str, float]:
     return flat
 
 
-def log_scores(metrics: dict[str, dict[str, Any]], data_hashes: dict[str, str], artifacts: list[Path]) -> None:
-    """Into the active run: ``validation_*`` and ``test_*`` metrics (``valid_*`` are the per-epoch curves), the
-    content hashes of both splits (the registry gate compares validation scores only on the same validation
-    data) and the report files."""
+DIGEST_LENGTH = 36
+"""MLflow's dataset digest column holds 36 characters (PostgreSQL enforces it); the full sha256 is the input's
+``textflow.sha256`` tag and the run's hash tags."""
+SPLIT_CONTEXTS = ("validation", "test")
+
+
+@dataclass(frozen=True)
+class ScoredSplit:
+    """A split a model was scored on: its rows, the gate's content hash of them, and where the data lives (the
+    DVC remote's URL of the file when the project has a default remote, else its path in the project)."""
+
+    frame: pd.DataFrame
+    sha256: str
+    source: str
+
+
+def log_scores(
+    metrics: dict[str, dict[str, Any]],
+    splits: dict[str, ScoredSplit],
+    artifacts: list[Path],
+    dataset_name: str,
+    model_id: str | None = None,
+) -> None:
+    """Into the active run: both splits (keys ``validation`` and ``test``) as inputs, the ``validation_*`` and
+    ``test_*`` metrics (``valid_*`` are the per-epoch curves) linked to the logged model ``model_id`` and to
+    their split, so the experiment's Models tab compares models per dataset, the content hashes as tags (the
+    registry gate compares validation scores only on the same validation data) and the report files."""
     import mlflow
 
-    for split, values in metrics.items():
-        mlflow.log_metrics(split_metrics(split, values))
-    mlflow.set_tags({DATA_HASH_TAG: data_hashes["test"], VALID_DATA_HASH_TAG: data_hashes["valid"]})
+    for context in SPLIT_CONTEXTS:
+        split = splits[context]
+        dataset = mlflow.data.from_pandas(
+            split.frame,
+            source=split.source,
+            name=f"{dataset_name}-{context}",
+            targets="label" if "label" in split.frame else None,
+            digest=split.sha256[:DIGEST_LENGTH],
+        )
+        mlflow.log_input(dataset, context=context, tags={"textflow.sha256": split.sha256})
+        mlflow.log_metrics(split_metrics(context, metrics[context]), model_id=model_id, dataset=dataset)
+    mlflow.set_tags({DATA_HASH_TAG: splits["test"].sha256, VALID_DATA_HASH_TAG: splits["validation"].sha256})
     for path in artifacts:
         if path.exists():
             mlflow.log_artifact(str(path), artifact_path="reports")
@@ -36,8 +72,10 @@ def log_scores(metrics: dict[str, dict[str, Any]], data_hashes: dict[str, str], 
 
 def log_evaluation(
     metrics: dict[str, dict[str, Any]],
-    data_hashes: dict[str, str],
+    splits: dict[str, ScoredSplit],
     artifacts: list[Path],
+    dataset_name: str,
+    model_id: str | None,
     misclassified: Any,
     report_text: str,
 ) -> None:
@@ -45,6 +83,6 @@ def log_evaluation(
     misclassified test examples."""
     import mlflow
 
-    log_scores(metrics, data_hashes, artifacts)
+    log_scores(metrics, splits, artifacts, dataset_name, model_id)
     mlflow.log_text(report_text, "reports/classification_report.txt")
     mlflow.log_table(misclassified, artifact_file="misclassified_test_examples.json")
