@@ -102,6 +102,12 @@ def test_mlflow_refuses_anonymous_requests_and_the_run_logged_with_credentials_f
             os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
     assert run.data.params["train.epochs"] == "2" and "test_accuracy" in run.data.metrics
     assert artifacts, "the run's artifacts went through the server to S3"
+    contexts = {
+        {tag.key: tag.value for tag in item.tags}["mlflow.data.context"]: item for item in run.inputs.dataset_inputs
+    }
+    sources = {context: json.loads(contexts[context].dataset.source)["uri"] for context in ("validation", "test")}
+    assert sources["validation"].startswith("s3://") and "/files/md5/" in sources["validation"], sources
+    assert champion.description.startswith("# textflow-demo v"), "the version carries its model card"
 
     # the server remembers a verified password (auth_cache_ttl_seconds): admin's was just accepted, a wrong one
     # for the same user still is not

@@ -11,7 +11,6 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from pipelines.common.io import atomic_path
-from pipelines.common.project import project_root
 from pipelines.tracking import ScoredSplit
 
 
@@ -91,10 +90,14 @@ def scored_splits(validated: Path) -> dict[str, ScoredSplit]:
 
 def data_source(path: Path) -> str:
     """The DVC remote's URL of a DVC-tracked file when the project has a default remote (where a teammate's
-    ``dvc pull`` gets it), else its path in the project; never a machine path. DVC is imported only when a DVC
-    config names a remote (a second and a half of start-up otherwise spent for nothing)."""
-    root = project_root()
-    relative = Path(path).resolve().relative_to(root).as_posix()
+    ``dvc pull`` gets it), else its path in the project; never a machine path. The project is the working
+    directory, where DVC runs every stage (on a worker, the run's own workspace). DVC is imported only when a
+    DVC config names a remote (a second and a half of start-up otherwise spent for nothing)."""
+    root = Path.cwd().resolve()
+    try:
+        relative = Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:  # outside the project: nothing DVC tracks, and its full path would be a machine's
+        return Path(path).name
     configs = [root / ".dvc" / name for name in ("config", "config.local")]
     if not any("remote" in config.read_text() for config in configs if config.exists()):
         return relative
@@ -107,7 +110,7 @@ def data_source(path: Path) -> str:
         return relative
     try:
         return dvc.api.get_url(relative, repo=str(root), remote=remote)
-    except Exception:  # not pushed or not tracked: where it is in the project is the best answer left
+    except Exception:  # not tracked, or its directory's listing is not in the cache: its path is what is left
         return relative
 
 
