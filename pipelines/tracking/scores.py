@@ -4,6 +4,7 @@ compares before scores, report files, and a classifier's extra tables."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,17 @@ def log_scores(
 
     for context in SPLIT_CONTEXTS:
         split = splits[context]
-        dataset = mlflow.data.from_pandas(
-            split.frame,
-            source=split.source,
-            name=f"{dataset_name}-{context}",
-            targets="label" if "label" in split.frame else None,
-            digest=split.sha256[:DIGEST_LENGTH],
-        )
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source class twice, so resolving any path warns that it "can be
+            # interpreted in multiple ways: LocalArtifactDatasetSource, LocalArtifactDatasetSource" (3.17.2)
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = mlflow.data.from_pandas(
+                split.frame,
+                source=split.source,
+                name=f"{dataset_name}-{context}",
+                targets="label" if "label" in split.frame else None,
+                digest=split.sha256[:DIGEST_LENGTH],
+            )
         mlflow.log_input(dataset, context=context, tags={"textflow.sha256": split.sha256})
         mlflow.log_metrics(split_metrics(context, metrics[context]), model_id=model_id, dataset=dataset)
     mlflow.set_tags({DATA_HASH_TAG: splits["test"].sha256, VALID_DATA_HASH_TAG: splits["validation"].sha256})
