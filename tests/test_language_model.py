@@ -231,6 +231,7 @@ def test_the_pipeline_trains_a_language_model_and_its_champion_generates_reprodu
     )
     assert f"| perplexity | {metrics['valid']['perplexity']:.4f} | {metrics['test']['perplexity']:.4f} |" in card
     assert f"> {samples.split(chr(10) * 2)[0].strip()}" in card, "the card quotes the samples"
+    assert "run artifact `data_docs/index.html`" in card, "an unlabelled corpus has its Data Docs too"
     run(["dvc", "plots", "show", "-o", str(project / "plots-html")], project)
 
     def generate(seed: int) -> str:  # a fresh process each time, from the registered champion

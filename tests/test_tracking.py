@@ -152,6 +152,18 @@ def test_a_registered_version_carries_its_model_card(tracked_project, client, ml
     )
     assert "At the last registration of this run: **champion**" in card and "beats champion v1" in card
 
+    assert "run artifact `data_docs/index.html`" in card
+    site = Path(client.download_artifacts(version.run_id, "data_docs", str(tmp_path)))
+    assert (site / "index.html").is_file() and (site / "static/styles/data_docs_default_styles.css").is_file()
+    checks = json.loads((project / "reports/validation.json").read_text())["checks"]
+    for split in ("train", "valid", "test"):
+        (page,) = (site / "validations" / f"textflow_{split}").rglob("*.html")
+        text = visible_text(page.read_text())
+        expected = [
+            c for c in checks if c["split"] == split and c["expectation"] != "expect_each_class_to_have_min_rows"
+        ]
+        assert "Status:\nSucceeded\n" in text and f"Evaluated Expectations\n{len(expected)}\n" in text, (split, text)
+
     page = f"{mlflow_server}/#/models/{MODEL}/versions/2"
     if shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it): the UI half is not checked")
@@ -329,11 +341,16 @@ def test_mlflow_ui_shows_the_runs_and_their_comparison(tracked_project, client, 
         "mlflow-runs": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey={SCORES_VIEW}",
         "mlflow-compare": f"{mlflow_server}/#/compare-runs?runs={urllib.parse.quote(ids)}"
         f"&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}",
+        "mlflow-system-metrics": f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs/"
+        f"{runs[0].info.run_id}/system-metrics",
     }
     SCREENSHOTS.mkdir(exist_ok=True)
     for name, url in pages.items():
         text = visible_text(chromium("--dump-dom", url, profile=tmp_path / name).stdout)
-        assert all(run_name in text for run_name in names), f"{name}: run names {names} not shown"
+        if name == "mlflow-system-metrics":
+            assert names[0] in text and "cpu_utilization_percentage" in text, text[:2000]
+        else:
+            assert all(run_name in text for run_name in names), f"{name}: run names {names} not shown"
         if name == "mlflow-runs":
             assert "test_accuracy" in text and "test_macro_f1" in text, "the scores view shows no score columns"
         shot = SCREENSHOTS / f"{name}.png"

@@ -3,13 +3,15 @@
 Each split is checked on its own (schema, non-empty text within length bounds, labels from the training
 label set, duplicate rate); the test split is also checked against the training texts, because a sentence in
 both inflates every test metric (leakage). The GX context is ephemeral: the suite is code, versioned with
-the pipeline, and its results go to ``reports/validation.json``.
+the pipeline, and its results go to ``reports/validation.json``. On request the same run also builds GX's Data Docs
+site (the evaluate stage logs it to the MLflow run; see pipelines/evaluation/data_docs.py).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from pipelines.common.errors import PipelineError
 from pipelines.config import ValidateParams
 
 COLUMNS = ["text", "label"]
+DATA_DOCS_SITE = "textflow"
 
 
 class ValidationFailed(PipelineError, RuntimeError):
@@ -111,8 +114,12 @@ def build_expectations(
     return expectations
 
 
-def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, labelled: bool = True) -> ValidationReport:
-    """Run the suite on every split; the label set is taken from the training split."""
+def validate_splits(
+    splits: dict[str, pd.DataFrame], params: ValidateParams, labelled: bool = True, data_docs: Path | None = None
+) -> ValidationReport:
+    """Run the suite on every split; the label set is taken from the training split. With ``data_docs``, each
+    split is validated through a GX checkpoint whose ``UpdateDataDocsAction`` builds GX's Data Docs site in that
+    directory (``index.html``, a page per split's suite and per validation); the checks are the same."""
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -120,6 +127,15 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, lab
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     _disable_progress_bars(context)
+    if data_docs is not None:
+        context.add_data_docs_site(
+            DATA_DOCS_SITE,
+            {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "show_how_to_buttons": False},
+            },
+        )
     batch_definition = (
         context.data_sources.add_pandas("textflow")
         .add_dataframe_asset("split")
@@ -135,12 +151,32 @@ def validate_splits(splits: dict[str, pd.DataFrame], params: ValidateParams, lab
         for expectation in build_expectations(labels, params, shared):
             suite.add_expectation(expectation)
         suite = context.suites.add(suite)
-        result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        if data_docs is None:
+            result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        else:
+            result = _validate_into_data_docs(context, batch_definition, suite, frame)
         report.checks += [_check_result(name, item) for item in result.results]
     if labelled:
         report.checks += _class_balance_checks(train, params)
     report.statistics = split_statistics(splits, overlaps)
     return report
+
+
+def _validate_into_data_docs(context: Any, batch_definition: Any, suite: Any, frame: pd.DataFrame) -> Any:
+    import great_expectations as gx
+
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(data=batch_definition, suite=suite, name=suite.name)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE])],
+        )
+    )
+    (result,) = checkpoint.run(batch_parameters={"dataframe": frame}).run_results.values()
+    return result
 
 
 def _disable_progress_bars(context: Any) -> None:

@@ -14,6 +14,7 @@ from sklearn.metrics import classification_report
 from pipelines import tracking
 from pipelines.common.io import atomic_path, write_json
 from pipelines.config import Params
+from pipelines.evaluation.data_docs import log_data_docs
 from pipelines.evaluation.metrics import (
     classification_metrics,
     confusion_frame,
@@ -100,4 +101,5 @@ def evaluate_classifier(args: argparse.Namespace, params: Params) -> None:
             misclassified,
             report_text,
         )
+        log_data_docs(args.validated, params.validate, labelled=True)
         log.info("logged metrics, reports and the raw-text model to MLflow run %s", run_id)

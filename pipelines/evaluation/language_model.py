@@ -11,6 +11,7 @@ import pandas as pd
 from pipelines import tracking
 from pipelines.common.io import write_json, write_text
 from pipelines.config import Params
+from pipelines.evaluation.data_docs import log_data_docs
 from pipelines.evaluation.metrics import report_files, scored_splits
 from pipelines.models.saved import load_model
 from pipelines.serving.generation import TextGeneration, language_model_config, sample_prefixes
@@ -75,4 +76,5 @@ def evaluate_language_model(args: argparse.Namespace, params: Params) -> None:
             params.dataset.name,
             model_id,
         )
+        log_data_docs(args.validated, params.validate, labelled=False)
         log.info("logged perplexity, samples and the generating model to MLflow run %s", run_id)

@@ -22,11 +22,12 @@ import yaml
 
 from pipelines.config import params_from_dict
 from pipelines.tracking.runs import logged_params
-from pipelines.tracking.scores import DATA_HASH_TAG, MODEL_URI_TAG, VALID_DATA_HASH_TAG
+from pipelines.tracking.scores import DATA_DOCS_PATH, DATA_HASH_TAG, MODEL_URI_TAG, VALID_DATA_HASH_TAG
 
 CARD_FILE = "model_card.md"
 REPORTS = ("metrics.json", "validation.json", "dvc.lock", "samples.txt")
-"""The report files (under the run's ``reports/``) a card reads; each is optional: a card says what is missing."""
+"""The report files (under the run's ``reports/``) a card reads; each is optional (a run logged without
+evaluation has none): the Data and Results sections say when theirs is missing, the others leave its rows out."""
 SPLITS = ("train", "valid", "test")
 
 
@@ -46,7 +47,7 @@ class CardFacts:
 def card_facts(client: Any, run_id: str) -> CardFacts:
     """The run's params, metrics, tags, wall time and the report files a card quotes."""
     run = client.get_run(run_id)
-    artifacts = {item.path for item in client.list_artifacts(run_id, "reports")}
+    artifacts = {item.path for folder in ("reports", DATA_DOCS_PATH) for item in client.list_artifacts(run_id, folder)}
     reports = {}
     with tempfile.TemporaryDirectory() as scratch:
         for name in REPORTS:
@@ -165,6 +166,13 @@ def _data_section(facts: CardFacts) -> str:
         ]
     else:
         lines += ["", "No validation report was logged with this run."]
+    if f"{DATA_DOCS_PATH}/index.html" in facts.artifacts:
+        lines += [
+            "",
+            f"Great Expectations' Data Docs of these splits: run artifact `{DATA_DOCS_PATH}/index.html` (the run's "
+            f"Artifacts tab shows it; `mlflow artifacts download --run-id {facts.run_id} --artifact-path "
+            f"{DATA_DOCS_PATH}` gets the whole site).",
+        ]
     return "\n".join(lines)
 
 

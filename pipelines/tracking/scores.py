@@ -15,6 +15,8 @@ DATA_HASH_TAG = "textflow.test_data_sha256"
 VALID_DATA_HASH_TAG = "textflow.valid_data_sha256"
 MODEL_URI_TAG = "textflow.model_uri"
 """The run's logged raw-text model (``models:/m-...``), which the register stage registers."""
+DATA_DOCS_PATH = "data_docs"
+"""Where evaluate logs GX's Data Docs site among the run's artifacts (entry page ``data_docs/index.html``)."""
 
 
 def split_metrics(split: str, metrics: dict[str, Any]) -> dict[str, float]:
