@@ -1,8 +1,8 @@
 """The package reads as the flow, and imports run one way: no module imports from a layer above its own.
 
 Layers, lowest first: shared plumbing, then params, then data and text, the learning code, the hyperparameter
-search, tracking, serving, evaluation, the tasks that tie them together, the stages DVC runs, and the orchestration
-that runs stages.
+search, tracking, serving, evaluation, the tasks that tie them together, the stages DVC runs, the orchestration
+that runs stages, and the commands that use all of it (``reproduce``).
 Function-level and annotation-only imports count too: a lazy import still ties the two modules together."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ LAYERS = [
     ("pipelines.tasks",),
     ("pipelines.stages",),
     ("pipelines.orchestration",),
+    ("pipelines.reproduce",),
 ]
 PACKAGE = ROOT / "pipelines"
 

@@ -182,12 +182,12 @@ def push_stage_outputs(stage: str) -> int:
     return sent + len(result.transferred)
 
 
-def repro_commands(stage: str) -> list[list[str]]:
+def repro_commands(stage: str, options: list[str] | None = None) -> list[list[str]]:
     """The stage's own code is the run's commit (DVC starts it in the workspace, whose directory comes first on
     ``sys.path``); the push is the worker's, like the task calling it: ``-P`` keeps the workspace off
     ``sys.path``, so a worker image newer or older than the run's commit still pushes with the code it expects."""
     return [
-        [sys.executable, "-m", "dvc", "repro", "--pull", stage],
+        [sys.executable, "-m", "dvc", "repro", "--pull", *(options or []), stage],
         [sys.executable, "-P", "-m", "pipelines.orchestration.distributed", "push", stage],
     ]
 

@@ -215,17 +215,21 @@ def stage_running(workspace: Path) -> bool:
     return False
 
 
-def run_stage(root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None) -> None:
+def run_stage(
+    root: Path, workspace: Path, stage: str, extra_env: dict[str, str] | None = None, force: bool = False
+) -> None:
     """``dvc repro --single-item <stage>`` in the workspace, its output streamed into the task log; with a DVC
-    remote, ``dvc repro --pull <stage>`` (what came before is restored, not re-run) and a push of the results."""
+    remote, ``dvc repro --pull <stage>`` (what came before is restored, not re-run) and a push of the results.
+    ``force``: the stage executes even when DVC's run-cache holds its outputs (a rebuild that checks them)."""
     environment = stage_environment(root) | (extra_env or {})
     remote = RemoteSettings.from_env(root.resolve())
+    forced = ["--force"] if force else []
     with workspace_lock(workspace):
         if remote is None:
-            _run([sys.executable, "-m", "dvc", "repro", "--single-item", stage], workspace, environment)
+            _run([sys.executable, "-m", "dvc", "repro", "--single-item", *forced, stage], workspace, environment)
             return
         environment |= stage_command_env(workspace, stage, remote)
-        for command in repro_commands(stage):
+        for command in repro_commands(stage, forced):
             _run(command, workspace, environment)
 
 
