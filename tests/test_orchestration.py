@@ -149,7 +149,17 @@ def test_a_stage_a_distributed_task_should_have_restored_refuses_to_run(tmp_path
     env = tool_env({STAGES_TO_RUN_ENV: "train,local_files"})
     command = [sys.executable, "-m", "pipelines.stages.local_files", "--out", str(tmp_path / "files.json")]
     assert subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120).returncode == 0
-    command = [sys.executable, "-m", "pipelines.stages.register", "--run", "missing.json", "--out", "x.json"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.stages.register",
+        "--run",
+        "missing.json",
+        "--model",
+        "m.pt",
+        "--out",
+        "x.json",
+    ]
     refused = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1
     assert "restores stage register from the DVC remote" in refused.stderr and "dvc push --run-cache" in refused.stderr

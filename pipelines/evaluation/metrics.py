@@ -80,34 +80,40 @@ def split_hash(frame: pd.DataFrame) -> str:
 def scored_splits(validated: Path) -> dict[str, ScoredSplit]:
     """The validation and test splits as the run logs them: rows, the gate's
     content hash, where the data lives."""
+    root = Path.cwd().resolve()
+    remote = default_remote(root)
     splits = {}
     for context, split in (("validation", "valid"), ("test", "test")):
         path = validated / f"{split}.parquet"
         frame = pd.read_parquet(path)
-        splits[context] = ScoredSplit(frame, split_hash(frame), data_source(path))
+        splits[context] = ScoredSplit(frame, split_hash(frame), data_source(path, root, remote))
     return splits
 
 
-def data_source(path: Path) -> str:
-    """The DVC remote's URL of a DVC-tracked file when the project has a default remote (where a teammate's
-    ``dvc pull`` gets it), else its path in the project; never a machine path. The project is the working
-    directory, where DVC runs every stage (on a worker, the run's own workspace). DVC is imported only when a
-    DVC config names a remote (a second and a half of start-up otherwise spent for nothing)."""
-    root = Path.cwd().resolve()
+def default_remote(root: Path) -> str | None:
+    """The DVC project's default remote, if any. DVC is imported only when a DVC config names a remote (a second
+    and a half of start-up otherwise spent for nothing)."""
+    configs = [root / ".dvc" / name for name in ("config", "config.local")]
+    if not any("remote" in config.read_text() for config in configs if config.exists()):
+        return None
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return repo.config["core"].get("remote") or None
+
+
+def data_source(path: Path, root: Path, remote: str | None) -> str:
+    """The DVC remote's URL of a DVC-tracked file when the project has a default ``remote`` (where a teammate's
+    ``dvc pull`` gets it), else its path in the project; never a machine path. The project ``root`` is the
+    working directory, where DVC runs every stage (on a worker, the run's own workspace)."""
     try:
         relative = Path(path).resolve().relative_to(root).as_posix()
     except ValueError:  # outside the project: nothing DVC tracks, and its full path would be a machine's
         return Path(path).name
-    configs = [root / ".dvc" / name for name in ("config", "config.local")]
-    if not any("remote" in config.read_text() for config in configs if config.exists()):
-        return relative
-    import dvc.api
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        remote = repo.config["core"].get("remote")
     if not remote:
         return relative
+    import dvc.api
+
     try:
         return dvc.api.get_url(relative, repo=str(root), remote=remote)
     except Exception:  # not tracked, or its directory's listing is not in the cache: its path is what is left

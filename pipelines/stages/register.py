@@ -19,7 +19,7 @@ log = logging.getLogger("register")
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_cli("register", __doc__, ["run", "out"], register, argv)
+    stage_cli("register", __doc__, ["run", "model", "out"], register, argv)
 
 
 def register(args) -> None:
@@ -36,7 +36,7 @@ def register(args) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    card = render_model_card(card_facts(client, run_id), decision, selection.metric)
+    card = render_model_card(card_facts(client, run_id), decision, selection.metric, args.model.as_posix())
     publish_model_card(client, decision["name"], decision["version"], run_id, card)
     write_json(args.out, {"registered": True, "run_id": run_id, **decision, "model_card": CARD_FILE})
     log.info("%s v%d -> %s: %s", decision["name"], decision["version"], decision["alias"], decision["reason"])

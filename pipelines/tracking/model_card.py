@@ -66,9 +66,10 @@ def card_facts(client: Any, run_id: str) -> CardFacts:
     )
 
 
-def render_model_card(facts: CardFacts, registration: dict[str, Any], metric: str) -> str:
+def render_model_card(facts: CardFacts, registration: dict[str, Any], metric: str, model_path: str) -> str:
     """The card's markdown. ``registration``: the gate's decision (name, version, alias, champion, reason);
-    ``metric``: the validation metric the gate compares."""
+    ``metric``: the validation metric the gate compares; ``model_path``: the model file as dvc.yaml names it
+    (``paths.model``), whose md5 in the run's dvc.lock the card quotes."""
     name, version = registration["name"], registration["version"]
     sections = [
         f"# {name} v{version}",
@@ -76,7 +77,7 @@ def render_model_card(facts: CardFacts, registration: dict[str, Any], metric: st
         _data_section(facts),
         _training_section(facts),
         _results_section(facts, metric),
-        _lineage_section(facts, registration),
+        _lineage_section(facts, registration, model_path),
         _decision_section(registration, metric),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
@@ -237,7 +238,7 @@ def _results_section(facts: CardFacts, metric: str) -> str:
     return "\n".join(lines)
 
 
-def _lineage_section(facts: CardFacts, registration: dict[str, Any]) -> str:
+def _lineage_section(facts: CardFacts, registration: dict[str, Any], model_path: str) -> str:
     tags = facts.tags
     rows = [["MLflow run", facts.run_id]]
     if "mlflow.parentRunId" in tags:
@@ -256,9 +257,7 @@ def _lineage_section(facts: CardFacts, registration: dict[str, Any]) -> str:
         rows.append(["dvc.lock sha256 (as evaluated)", hashlib.sha256(lock.encode()).hexdigest()])
         outputs = (yaml.safe_load(lock) or {}).get("stages", {}).get("train", {}).get("outs", [])
         rows += [
-            [f"`{out['path']}` md5 (dvc.lock)", out.get("md5", "?")]
-            for out in outputs
-            if "model" in out.get("path", "")
+            [f"`{out['path']}` md5 (dvc.lock)", out.get("md5", "?")] for out in outputs if out["path"] == model_path
         ]
     if "airflow.dag_id" in tags:
         rows.append(
