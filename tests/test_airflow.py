@@ -292,6 +292,48 @@ def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(stoc
     assert trained.data.params["train.weight_decay"] == "0.01" and trained.data.params["train.epochs"] == "2"
 
 
+@pytest.mark.slow
+def test_the_train_task_links_to_its_mlflow_run_and_the_run_back_to_it(stock):
+    """Airflow -> MLflow: the train task's "MLflow run" extra link, as the REST API (and the UI's task page) shows
+    it; MLflow -> Airflow: the run's airflow.* tags. The store is the project's own, so the link is `make ui`'s."""
+    import urllib.parse
+
+    import mlflow
+
+    run_id = stock.a_successful_run()
+    links = _request(f"{stock.dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/train/links", None)
+    client = mlflow.MlflowClient(f"sqlite:///{stock.project / 'mlruns' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("textflow").experiment_id
+    (trained,) = client.search_runs([experiment], filter_string=f"tags.`airflow.run_id` = '{run_id}'")
+    assert trained.data.tags["airflow.task_id"] == "train"
+    assert links["extra_links"] == {
+        "MLflow run": f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{trained.info.run_id}"
+    }
+
+
+@pytest.mark.slow
+def test_reproduce_through_the_dag_rebuilds_a_dag_run_identically(stock):
+    """``python -m pipelines.reproduce <run> --dag URL``: a second DAG run at the run's commit with its params,
+    every stage executed (none restored from DVC's run-cache), compared through the MLflow run it logged."""
+    import mlflow
+
+    original = stock.a_successful_run()
+    client = mlflow.MlflowClient(f"sqlite:///{stock.project / 'mlruns' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("textflow").experiment_id
+    (trained,) = client.search_runs([experiment], filter_string=f"tags.`airflow.run_id` = '{original}'")
+    command = [sys.executable, "-m", "pipelines.reproduce", trained.info.run_id, "--dag", stock.base]
+    result = run(command, stock.project, check=False, timeout=900, env=tool_env({"MLFLOW_TRACKING_URI": ""}))
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:3] == ["identical", "train", "models/model.pt"] for line in lines), lines
+    assert any(line.split()[:3] == ["identical", "evaluate", "reports/metrics.json"] for line in lines), lines
+    assert not [line for line in lines if line.startswith(("DIFFERS", "changed"))], lines
+    rebuild = re.search(r"triggered DAG run (\S+) ", result.stderr).group(1)
+    for stage in ("download", "train"):
+        task_log = _task_log(stock.dag_url, rebuild, stage, None)
+        assert f"Running stage '{stage}'" in task_log and "is cached" not in task_log, task_log[-2000:]
+
+
 BROWSER = ROOT / "tests" / "browser"
 
 

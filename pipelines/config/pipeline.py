@@ -45,7 +45,12 @@ def dvc_paths(dvc_yaml: Path) -> dict[str, str]:
     """dvc.yaml's ``vars.paths``: where the stages write (tools outside DVC, like predict, read them here)."""
     if not dvc_yaml.exists():
         raise FileNotFoundError(f"{dvc_yaml} not found: run this from the project root")
-    return dict(_variables(yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")))["paths"])
+    return paths_from_text(dvc_yaml.read_text(encoding="utf-8"))
+
+
+def paths_from_text(text: str) -> dict[str, str]:
+    """``vars.paths`` from dvc.yaml's text (e.g. of a commit)."""
+    return dict(_variables(yaml.safe_load(text))["paths"])
 
 
 def parse_stages(text: str) -> dict[str, Stage]:

@@ -16,8 +16,9 @@ from pipelines import tracking
 from pipelines.config import field_schema, flatten, params_from_dict
 from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
 from pipelines.orchestration import workspace
-from pipelines.orchestration.form import COMMIT_KEY, commit_param, form_params, overrides_from_conf
+from pipelines.orchestration.form import COMMIT_KEY, REBUILD_KEY, commit_param, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
+from pipelines.orchestration.links import mlflow_run_link
 from pipelines.orchestration.sweep import (
     MAX_COMBINATIONS,
     MODES,
@@ -75,7 +76,7 @@ def run_spec(root: Path, run_id: str, conf: dict[str, Any]) -> dict[str, Any]:
     commit = run_commit(root, conf)
     overrides = overrides_from_conf(conf, workspace.committed_params(root, commit))
     workspace.warn_if_uncommitted(root, commit)
-    return {"run_id": run_id, "commit": commit, "overrides": overrides}
+    return {"run_id": run_id, "commit": commit, "overrides": overrides, "force": bool(conf.get(REBUILD_KEY))}
 
 
 def workspace_for_spec(root: Path, spec: dict[str, Any]) -> Path:
@@ -97,7 +98,7 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
 
     @task
     def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str]) -> None:
-        workspace.run_stage(root, workspace_for_spec(root, spec), stage, environment)
+        workspace.run_stage(root, workspace_for_spec(root, spec), stage, environment, force=spec.get("force", False))
 
     with DAG(
         dag_id,
@@ -122,6 +123,8 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
                 tasks[name] = run_stage.override(task_id=name, **options)(
                     stage=name, spec=prepared, environment=environment
                 )
+                if name == "train":  # a container's training leaves its run file in the container, not here
+                    tasks[name].operator.operator_extra_links = (mlflow_run_link(root),)
         for name, upstream in upstream_stages(version.stages).items():
             for other in upstream:
                 tasks[other] >> tasks[name]

@@ -23,6 +23,9 @@ from pipelines.config import (
 )
 
 COMMIT_KEY = "git_commit"
+REBUILD_KEY = "rebuild"
+"""A REST conf key beside the params: ``true`` executes every stage instead of restoring it from DVC's run-cache
+(``python -m pipelines.reproduce --dag`` sets it); not on the form."""
 FORM_SECTIONS: dict[str, tuple[str, ...]] = {
     "Data": ("task", "dataset.name", "dataset.train_on", "dataset.seed"),
     "Text": ("clean.stopwords", "clean.stem", "tokenize.method"),
@@ -77,14 +80,14 @@ def overrides_from_conf(conf: dict[str, Any], committed: dict[str, Any]) -> dict
     """Every params key of the run's conf whose value differs from ``committed`` (the nested params.yaml of
     the run's commit), validated like params.yaml itself. ``git_commit`` is not a params key."""
     defaults = flatten(params_from_dict(committed, source="params.yaml", resolve=False))
-    keys = {key: value for key, value in conf.items() if key != COMMIT_KEY}
+    keys = {key: value for key, value in conf.items() if key not in (COMMIT_KEY, REBUILD_KEY)}
     unknown = sorted(set(keys) - set(defaults))
     if unknown:
         if unknown[0] in MOVED_KEYS:
             raise ConfigError(f"DAG run conf: '{unknown[0]}' {MOVED_KEYS[unknown[0]]}")
         raise ConfigError(
             f"DAG run conf: unknown key '{unknown[0]}'; use dotted params.yaml keys like 'model.type' "
-            f"(or '{COMMIT_KEY}')"
+            f"(or '{COMMIT_KEY}', '{REBUILD_KEY}')"
         )
     overrides = {key: value for key, value in keys.items() if value != defaults[key]}
     params_from_dict(merged_params(committed, overrides), source="DAG run conf")

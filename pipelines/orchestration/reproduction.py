@@ -20,16 +20,27 @@ import json
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.common.errors import PipelineError
-from pipelines.config.pipeline import dvc_paths, stages_before
+from pipelines.config import flatten, merged_params, params_from_dict
+from pipelines.config.pipeline import ancestors, parse_stages, paths_from_text, upstream_stages
+from pipelines.orchestration import airflow_rest
 from pipelines.orchestration.distributed import RemoteSettings
-from pipelines.orchestration.workspace import prepare_workspace, remove_workspace, run_stage, workspace_path
-from pipelines.tracking.recorded_run import RecordedRun
+from pipelines.orchestration.form import COMMIT_KEY, REBUILD_KEY
+from pipelines.orchestration.workspace import (
+    committed_params,
+    committed_text,
+    prepare_workspace,
+    remove_workspace,
+    run_stage,
+    workspace_path,
+)
+from pipelines.tracking.recorded_run import RecordedRun, recorded_run
 from pipelines.tracking.scores import split_metrics
 
 LAST_STAGE = "evaluate"
@@ -67,12 +78,19 @@ def workspace_name(run_id: str) -> str:
     return f"reproduce-{run_id}"
 
 
-def rebuild_overrides(lock: dict[str, Any], stages: list[str]) -> dict[str, Any]:
-    """The params every rebuilt stage read, as the run's lock holds them, and tracking off."""
-    overrides: dict[str, Any] = {}
+def run_params(lock: dict[str, Any], stages: list[str]) -> dict[str, Any]:
+    """The params every rebuilt stage read, as the run's lock holds them (dotted keys or whole sections)."""
+    params: dict[str, Any] = {}
     for stage in stages:
-        overrides.update(lock.get("stages", {}).get(stage, {}).get("params", {}).get("params.yaml", {}))
-    return overrides | {"tracking.enabled": False}
+        params.update(lock.get("stages", {}).get(stage, {}).get("params", {}).get("params.yaml", {}))
+    return params
+
+
+def rebuilt_stages(root: Path, commit: str) -> tuple[list[str], str]:
+    """The stages up to evaluate, in order, and the run file (``paths.run``), per the commit's dvc.yaml."""
+    text = committed_text(root, commit, "dvc.yaml")
+    stages = parse_stages(text)
+    return [*ancestors(LAST_STAGE, upstream_stages(stages), list(stages)), LAST_STAGE], paths_from_text(text)["run"]
 
 
 def compare_stage(stage: str, recorded: dict[str, Any] | None, rebuilt: dict[str, Any], run_file: str) -> list[Check]:
@@ -154,10 +172,9 @@ def rebuild(root: Path, record: RecordedRun, keep: bool = False) -> Iterator[Che
     if (stale := workspace_path(root, name)).exists():
         remove_workspace(root, stale)  # a checkpoint left by an earlier rebuild would resume instead of training
     stage_names = list(record.lock.get("stages", {}))
-    workspace = prepare_workspace(root, name, {}, record.commit)
-    stages = [*stages_before(workspace / "dvc.yaml", LAST_STAGE), LAST_STAGE]
-    workspace = prepare_workspace(root, name, rebuild_overrides(record.lock, stages[:-1]), record.commit)
-    run_file = dvc_paths(workspace / "dvc.yaml")["run"]
+    stages, run_file = rebuilt_stages(root, record.commit)
+    overrides = run_params(record.lock, stages[:-1]) | {"tracking.enabled": False}
+    workspace = prepare_workspace(root, name, overrides, record.commit)
     shown = os.path.relpath(workspace, root)
     log.info("rebuilding run %s at commit %s in %s: %s", record.run_id, record.commit[:12], shown, " ".join(stages))
     identical = True
@@ -186,3 +203,37 @@ def _read_lock(workspace: Path) -> dict[str, Any]:
     import yaml
 
     return yaml.safe_load((workspace / "dvc.lock").read_text(encoding="utf-8")) or {}
+
+
+def dag_conf(root: Path, record: RecordedRun, stages: list[str]) -> dict[str, Any]:
+    """A REST conf that runs ``record``'s commit with its params (every key, flattened as the form's), every
+    stage executed."""
+    params = merged_params(committed_params(root, record.commit), run_params(record.lock, stages))
+    flat = flatten(params_from_dict(params, source=f"run {record.run_id}'s params", resolve=False))
+    return {COMMIT_KEY: record.commit, REBUILD_KEY: True, **flat}
+
+
+def rebuild_through_airflow(
+    root: Path, record: RecordedRun, client: Any, dag_url: str, token: str | None, minutes: float
+) -> Iterator[Check]:
+    """The same rebuild as a ``textflow_pipeline`` run triggered through Airflow's REST API (on whatever
+    executor and workers it has); compared, once it succeeded, through the MLflow run it logged. The DAG run
+    is a run like any other: it logs to the experiment and goes through the registry gate."""
+    require_commit(root, record.commit, record.run_id)
+    stages, run_file = rebuilt_stages(root, record.commit)
+    dag_run = airflow_rest.trigger(dag_url, token, dag_conf(root, record, stages[:-1]))
+    log.info("triggered DAG run %s of %s; waiting for it (at most %.0f minutes)", dag_run, dag_url, minutes)
+    state, tasks = airflow_rest.finished_run(dag_url, dag_run, token, time.monotonic() + minutes * 60)
+    if state != "success":
+        failed = [task for task, task_state in tasks.items() if task_state == "failed"]
+        raise ReproduceError(f"DAG run {dag_run} {state} (failed tasks: {', '.join(failed) or 'none'})")
+    experiment = client.get_run(record.run_id).info.experiment_id
+    found = client.search_runs([experiment], filter_string=f"tags.`airflow.run_id` = '{dag_run}'")
+    if len(found) != 1:
+        raise ReproduceError(f"DAG run {dag_run} logged {len(found)} MLflow runs to experiment {experiment}, not one")
+    rebuilt = recorded_run(client, found[0].info.run_id)
+    log.info("DAG run %s logged MLflow run %s", dag_run, rebuilt.run_id)
+    for stage in stages[:-1]:
+        recorded = record.lock.get("stages", {}).get(stage)
+        yield from compare_stage(stage, recorded, rebuilt.lock.get("stages", {}).get(stage, {}), run_file)
+    yield from compare_scores(record, rebuilt.metrics_json)

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--spec is not a run spec: {error}") from None
     root = project_root()
     try:
-        run_stage(root, workspace_for_spec(root, spec), args.stage)
+        run_stage(root, workspace_for_spec(root, spec), args.stage, force=spec.get("force", False))
     except (WorkspaceError, RuntimeError) as error:
         raise SystemExit(f"error: {error}") from None
 
