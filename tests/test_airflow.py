@@ -24,6 +24,7 @@ from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pi
 from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
+from pipelines.orchestration.notify import WEBHOOK_ENV
 from tests.conftest import (
     ROOT,
     STAGES,
@@ -188,7 +189,7 @@ def test_two_rest_triggered_runs_at_once_both_succeed_with_their_own_params(tmp_
 
 
 @contextlib.contextmanager
-def stock_airflow(project: Path, home: Path, port: int):
+def stock_airflow(project: Path, home: Path, port: int, extra_env: dict[str, str] | None = None):
     """Airflow as `airflow standalone` or the official compose start it: no `gpu` pool, no textflow variables,
     only the settings any Airflow 3 needs (DESIGN.md); every visitor is admin."""
     home.mkdir()
@@ -202,6 +203,7 @@ def stock_airflow(project: Path, home: Path, port: int):
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "MLFLOW_TRACKING_URI": "",
         }
+        | (extra_env or {})
     )
     for name in ("TEXTFLOW_GPU_POOL", "TEXTFLOW_TRAINING_SLOTS", "TEXTFLOW_PROJECT_ROOT"):
         env.pop(name, None)
@@ -229,6 +231,8 @@ class StockAirflow:
     project: Path
     base: str
     dag_url: str
+    announcements: list[dict]
+    """What the failure webhook received (JSON bodies), in order."""
     succeeded: str | None = None
     """A run of the pipeline DAG that succeeded, for tests that need one and not their own conf."""
 
@@ -245,10 +249,88 @@ def stock(tmp_path_factory):
     """One stock Airflow for the module's tests that need no settings of their own: each triggers its own runs."""
     home = tmp_path_factory.mktemp("stock")
     project = copy_project(home / "project", SMALL)
-    with stock_airflow(project, home / "airflow", free_port()) as base:
+    with (
+        webhook_receiver() as (webhook, received),
+        stock_airflow(project, home / "airflow", free_port(), {WEBHOOK_ENV: webhook}) as base,
+    ):
         dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
         _unpause(dag_url, None)
-        yield StockAirflow(project, base, dag_url)
+        yield StockAirflow(project, base, dag_url, received)
+
+
+@contextlib.contextmanager
+def webhook_receiver():
+    """An HTTP server on loopback that keeps every JSON body POSTed to it: (its URL, the bodies)."""
+    import http.server
+    import threading
+
+    received: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_registered_model_is_an_asset_event_a_downstream_dag_can_be_scheduled_on(stock):
+    import urllib.parse
+
+    from pipelines.orchestration.workspace import workspace_path
+
+    run_id = stock.a_successful_run()
+    query = urllib.parse.urlencode({"source_dag_id": PIPELINE_DAG_ID, "source_run_id": run_id})
+    events = _request(f"{stock.base}/api/v2/assets/events?{query}", None)["asset_events"]
+    registration = json.loads((workspace_path(stock.project, run_id) / "reports/register.json").read_text())
+    (event,) = events
+    assert event["uri"] == f"textflow://models/{registration['name']}" and event["source_task_id"] == "register"
+    assert event["extra"] == {
+        "version": registration["version"],
+        "alias": registration["alias"],
+        "champion": registration["champion"],
+        "run_id": registration["run_id"],
+        "validation_macro_f1": registration["validation_macro_f1"],
+    }
+
+
+@pytest.mark.slow
+def test_a_failed_task_is_announced_to_the_webhook_once_with_its_log_tail(stock):
+    import urllib.parse
+
+    conf = {"task": "language_model", "dataset.name": "local", "dataset.local.format": "plain_text"}
+    failing = _request(
+        f"{stock.dag_url}/dagRuns",
+        None,
+        "POST",
+        {"logical_date": None, "conf": conf | {"dataset.local.train": "none.txt"}},
+    )["dag_run_id"]
+    state, tasks = _finished_run(stock.dag_url, failing, None, time.monotonic() + 600)
+    assert state == "failed" and tasks["local_files"] == "failed" and tasks["train"] == "upstream_failed"
+    deadline = time.monotonic() + 60
+    while not [body for body in stock.announcements if body["run_id"] == failing] and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)  # a second announcement (a retry, a downstream task) would arrive now
+    (announced,) = [body for body in stock.announcements if body["run_id"] == failing]
+    retries = GpuExecution.from_env().retries
+    assert announced["dag_id"] == PIPELINE_DAG_ID and announced["task_id"] == "local_files"
+    assert announced["try_number"] == retries + 1, "announced once its retries are spent"
+    assert any("is not a file in the data root" in line for line in announced["log_tail"]), announced
+    assert f"/dags/{PIPELINE_DAG_ID}/runs/{urllib.parse.quote(failing)}/tasks/local_files" in announced["url"]
+    assert announced["text"].startswith(f"textflow: {PIPELINE_DAG_ID} run {failing} failed at task local_files")
 
 
 @pytest.mark.slow

@@ -351,3 +351,13 @@ def test_a_lock_committed_elsewhere_does_not_stop_another_worker_restoring_what_
         (second / "data" / "tokens" / name).read_bytes() == (first / "data" / "tokens" / name).read_bytes()
         for name in made
     ), "worker 2 has worker 1's tokens"
+
+
+def test_failures_are_announced_only_where_a_webhook_is_configured(monkeypatch):
+    from pipelines.orchestration.notify import WEBHOOK_ENV
+
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    assert not build_pipeline_dag(ROOT).get_task("train").on_failure_callback
+    monkeypatch.setenv(WEBHOOK_ENV, "http://127.0.0.1:9/hook")
+    for task in build_pipeline_dag(ROOT).tasks:
+        assert task.on_failure_callback, f"{task.task_id} fails silently"

@@ -16,9 +16,11 @@ from pipelines import tracking
 from pipelines.config import field_schema, flatten, params_from_dict
 from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
 from pipelines.orchestration import workspace
+from pipelines.orchestration.assets import announce_registration, model_outlets
 from pipelines.orchestration.form import COMMIT_KEY, REBUILD_KEY, commit_param, form_params, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.links import mlflow_run_link
+from pipelines.orchestration.notify import failure_callbacks
 from pipelines.orchestration.sweep import (
     MAX_COMBINATIONS,
     MODES,
@@ -32,6 +34,7 @@ from pipelines.orchestration.sweep import (
 )
 
 PIPELINE_DAG_ID = "textflow_pipeline"
+REGISTER_STAGE = "register"
 SWEEP_DAG_ID = "textflow_sweep"
 SEARCH_FORM_KEYS = ("search.trials", "search.parallel", "search.minutes", "search.model_types", "search.seed")
 """The search settings the sweep's form shows; any other ``search.*`` key (the spaces) may come in REST conf."""
@@ -97,8 +100,11 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
         return spec
 
     @task
-    def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str]) -> None:
-        workspace.run_stage(root, workspace_for_spec(root, spec), stage, environment, force=spec.get("force", False))
+    def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str], outlet_events=None) -> None:
+        space = workspace_for_spec(root, spec)
+        workspace.run_stage(root, space, stage, environment, force=spec.get("force", False))
+        if stage == REGISTER_STAGE:
+            announce_registration(space, outlet_events)
 
     with DAG(
         dag_id,
@@ -109,7 +115,7 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
         tags=["textflow"],
         doc_md=DOC,
         max_active_runs=4,
-        default_args=execution.default_args(),
+        default_args=execution.default_args() | failure_callbacks(),
     ) as dag:
         prepared = prepare_workspace()
         tasks = {}
@@ -119,6 +125,8 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
                 prepared >> tasks[name]
             else:
                 options = execution.task_options() if name == "train" else {}
+                if name == REGISTER_STAGE:
+                    options = {"outlets": model_outlets()}
                 environment = execution.stage_env() if name == "train" else {}
                 tasks[name] = run_stage.override(task_id=name, **options)(
                     stage=name, spec=prepared, environment=environment
@@ -209,13 +217,15 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 return pruned
         return training_result(space, index, spec, proposal)
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def register_best(rounds: list, parent: str | None) -> dict[str, Any]:
+    @task(trigger_rule="none_failed_min_one_success", outlets=model_outlets())
+    def register_best(rounds: list, parent: str | None, outlet_events=None) -> dict[str, Any]:
         results = [result for results in rounds for result in results]
         best = best_training(results)
         if parent:
             tracking.log_sweep_results(parent, results, best)
-        workspace.run_stage(root, workspace_for_spec(root, best["spec"]), "register")
+        space = workspace_for_spec(root, best["spec"])
+        workspace.run_stage(root, space, REGISTER_STAGE)
+        announce_registration(space, outlet_events)
         return best
 
     defaults = version.flat_params()
@@ -245,7 +255,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         },
         tags=["textflow"],
         doc_md=build_sweep_dag.__doc__,
-        default_args=execution.default_args(),
+        default_args=execution.default_args() | failure_callbacks(),
     ) as dag:
         upstream = run_upstream()
         parent = start_parent()

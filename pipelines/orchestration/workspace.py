@@ -17,6 +17,7 @@ the task log says so.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import logging
@@ -47,6 +48,17 @@ log = logging.getLogger(__name__)
 RUNS_ENV = "TEXTFLOW_RUNS_DIR"
 SETUP_TIMEOUT = 1800
 PINNED_FILES = ("params.yaml", "dvc.yaml")
+OUTPUT_TAIL_LINES = 20
+"""How many last lines of a failed stage's output its error keeps."""
+
+
+class StageFailed(RuntimeError):
+    """A command in a workspace exited non-zero; ``output_tail``: its last lines (a failure announcement quotes
+    them, pipelines/orchestration/notify.py)."""
+
+    def __init__(self, message: str, output_tail: list[str]):
+        super().__init__(message)
+        self.output_tail = output_tail
 
 
 class WorkspaceError(RuntimeError):
@@ -236,12 +248,15 @@ def run_stage(
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
+    tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
     for line in process.stdout:
         log.info("%s", line.rstrip())
+        tail.append(line.rstrip())
     if process.wait() != 0:
-        raise RuntimeError(
+        raise StageFailed(
             f"{' '.join(command[command.index('-m') + 1 :])} failed in workspace {cwd.name} "
-            f"with exit code {process.returncode}"
+            f"with exit code {process.returncode}",
+            list(tail),
         )
 
 
