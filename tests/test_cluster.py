@@ -202,7 +202,7 @@ def test_a_container_task_rebuilds_the_workspace_from_the_run_spec_alone(cluster
     xcom = f"{cluster.dag_url}/dagRuns/{cluster.first_run}/taskInstances/prepare_workspace/xcomEntries/return_value"
     spec = request(xcom, cluster.token)["value"]
     spec = json.loads(spec) if isinstance(spec, str) else spec
-    assert set(spec) == {"run_id", "commit", "overrides"}
+    assert set(spec) == {"run_id", "commit", "overrides", "force"} and spec["force"] is False
     env = tool_env(cluster.client_env() | {"TEXTFLOW_RUNS_DIR": str(tmp_path / "pod"), ROOT_ENV: str(tmp_path)})
     command = [sys.executable, "-m", "pipelines.orchestration.run_task", "evaluate", "--spec", json.dumps(spec)]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import SMALL_PIPELINE, copy_project, merge, run, tool_env, write_params
+
+from tests.conftest import SMALL_PIPELINE, copy_project, merge, run, tool_env, write_params
 
 
 def reproduce(target: str, cwd: Path, store: Path) -> subprocess.CompletedProcess:
