@@ -74,7 +74,8 @@ class Check:
         return f"{verdict:9}  {self.stage:11} {self.path}" + (f": {self.detail}" if self.detail else "")
 
 
-def workspace_name(run_id: str) -> str:
+def rebuild_id(run_id: str) -> str:
+    """The rebuild's id among the run workspaces (``workspace_path`` makes it a directory name)."""
     return f"reproduce-{run_id}"
 
 
@@ -168,10 +169,9 @@ def rebuild(root: Path, record: RecordedRun, keep: bool = False) -> Iterator[Che
             record.run_id,
             record.commit[:12],
         )
-    name = workspace_name(record.run_id)
+    name = rebuild_id(record.run_id)
     if (stale := workspace_path(root, name)).exists():
         remove_workspace(root, stale)  # a checkpoint left by an earlier rebuild would resume instead of training
-    stage_names = list(record.lock.get("stages", {}))
     stages, run_file = rebuilt_stages(root, record.commit)
     overrides = run_params(record.lock, stages[:-1]) | {"tracking.enabled": False}
     workspace = prepare_workspace(root, name, overrides, record.commit)
@@ -184,7 +184,7 @@ def rebuild(root: Path, record: RecordedRun, keep: bool = False) -> Iterator[Che
             checks = compare_scores(record, (workspace / "reports/metrics.json").read_text(encoding="utf-8"))
         else:
             rebuilt_lock = _read_lock(workspace)
-            recorded = record.lock["stages"].get(stage) if stage in stage_names else None
+            recorded = record.lock.get("stages", {}).get(stage)
             checks = compare_stage(stage, recorded, rebuilt_lock["stages"][stage], run_file)
         yield from checks
         if any(check.differs for check in checks):
