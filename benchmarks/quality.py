@@ -39,7 +39,6 @@ import torch
 
 from benchmarks import peers
 from benchmarks.report import DATASET_ORDER, render_results
-from pipelines.common.project import DATA_ROOT_ENV
 from pipelines.config import (
     LocalFiles,
     Params,
@@ -334,13 +333,15 @@ def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[
     return {"accuracy": result.accuracy, "seconds": result.seconds, "setting": result.setting}
 
 
-def workbenches(params: Params, seeds: list[int], folds: int) -> Iterator[tuple[Partition, Workbench]]:
-    """The dataset's raw files fetched once into a temporary directory (removed after the last partition),
-    then each partition with its own :class:`Workbench`."""
+def workbenches(
+    params: Params, seeds: list[int], folds: int, data_root: Path | None = None
+) -> Iterator[tuple[Partition, Workbench]]:
+    """The dataset's raw files fetched (local ones read from ``data_root``) once into a temporary directory
+    (removed after the last partition), then each partition with its own :class:`Workbench`."""
     with tempfile.TemporaryDirectory(prefix="textflow-benchmark-") as directory:
         raw = Path(directory) / "raw"
         raw.mkdir()
-        write_raw_files(params, raw)
+        write_raw_files(params, raw, data_root)
         _, published = read_raw_splits(raw)
         for partition in partitions(published, params, seeds, folds):
             yield partition, Workbench(partition, Path(directory) / "extra")
@@ -355,11 +356,12 @@ def benchmark(
     threads: int,
     base_overrides: dict[str, Any],
     search: SearchParams | None = None,
+    data_root: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Every model on every partition; with ``search``, each of our models is the best of a search over its
     ``search.spaces`` chosen on the partition's validation split (recorded as ``<model>+search``)."""
     records = []
-    for partition, bench in workbenches(params, seeds, folds):
+    for partition, bench in workbenches(params, seeds, folds, data_root):
         where = f"seed {partition.seed}" + ("" if partition.fold is None else f", fold {partition.fold + 1}/{folds}")
         log.info(
             "%s (%s): %s",
@@ -501,6 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     all_records = []
     for name in args.datasets:
         dataset_overrides = {"dataset.name": name}
+        data_root = None
         if name == "local":
             if not args.train:
                 parser.error("--dataset local needs --train PATH")
@@ -510,8 +513,8 @@ def main(argv: list[str] | None = None) -> None:
                 for split, path in [("train", args.train), ("valid", args.valid), ("test", args.test)]
                 if path
             }
-            os.environ[DATA_ROOT_ENV] = os.path.commonpath([str(path.parent) for path in files.values()])
-            relative = {split: str(path.relative_to(os.environ[DATA_ROOT_ENV])) for split, path in files.items()}
+            data_root = Path(os.path.commonpath([str(path.parent) for path in files.values()]))
+            relative = {split: str(path.relative_to(data_root)) for split, path in files.items()}
             dataset_overrides |= {
                 "dataset.local.train": relative["train"],
                 "dataset.local.valid": relative.get("valid"),
@@ -533,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"leave them out of --models (of the peers only {', '.join(peers.PRIOR_SHIFTABLE)} takes it)"
                 )
             search = SearchParams(**(params.search.model_dump() | {"trials": args.search})) if args.search else None
-            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base, search)
+            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base, search, data_root)
         except EXPECTED_ERRORS as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
         for record in records if args.tag else []:

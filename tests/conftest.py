@@ -50,6 +50,22 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -slow_tests[item.module.__name__])
 
 
+# The variables that steer where the pipeline reads and writes (TEXTFLOW_DATA_ROOT, TEXTFLOW_PROJECT_ROOT, ...).
+STEERING_PREFIXES = ("TEXTFLOW_", "DVC_", "GIT_")
+
+
+@pytest.fixture(autouse=True)
+def environment_left_as_found():
+    """A test that changes one of these variables in its worker process changes every later test there, which
+    then fails far from the cause (a data root that is not the project's): monkeypatch undoes its own changes,
+    a bare ``os.environ`` write does not, and this names the test that made it."""
+    before = {key: value for key, value in os.environ.items() if key.startswith(STEERING_PREFIXES)}
+    yield
+    after = {key: value for key, value in os.environ.items() if key.startswith(STEERING_PREFIXES)}
+    changed = sorted({key for key, _ in set(before.items()) ^ set(after.items())})
+    assert not changed, f"this test left {changed} changed in the test process's environment"
+
+
 _seconds_per_module: dict[str, float] = defaultdict(float)
 
 
@@ -95,9 +111,12 @@ def isolated_cache(monkeypatch, tmp_path) -> Path:
 
 
 def merge(base: dict, update: dict) -> dict:
+    """``base`` with ``update`` merged in, key by key, as a new dict: ``base`` is often a module constant
+    (SMALL_PIPELINE) that later tests in the same worker read."""
+    merged = dict(base)
     for key, value in update.items():
-        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return base
+        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
 
 
 def write_params(project: Path, update: dict) -> None:

@@ -278,7 +278,7 @@ def test_a_killed_language_model_training_resumes_to_the_same_bytes(language_mod
     bytes of an uninterrupted run, which holds only if no wall-clock value (tokens per second) is in them."""
     project = language_model_project
     params = tmp_path / "params.yaml"
-    write_params(tmp_path, merge(json.loads(json.dumps(SMALL_LANGUAGE_MODEL)), {"train": {"epochs": 4}}))
+    write_params(tmp_path, merge(SMALL_LANGUAGE_MODEL, {"train": {"epochs": 4}}))
     params.write_text(params.read_text().replace("enabled: true", "enabled: false"))
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     run(standalone_command(ROOT, params, uninterrupted), project)

@@ -74,7 +74,7 @@ class Training:
 
 def _params(tmp_path: Path, tracking: bool) -> Path:
     update = {"train": {"epochs": EPOCHS, "patience": EPOCHS}, "tracking": {"enabled": tracking}}
-    write_params(tmp_path, merge(json.loads(json.dumps(SMALL_PIPELINE)), update))
+    write_params(tmp_path, merge(SMALL_PIPELINE, update))
     return tmp_path / "params.yaml"
 
 

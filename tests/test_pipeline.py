@@ -259,7 +259,7 @@ def _train_command(out: Path, params: Path) -> list[str]:
 def test_killed_training_resumes_to_the_uninterrupted_result(project, tmp_path):
     params = tmp_path / "params.yaml"
     update = {"train": {"epochs": 6, "patience": 10}, "tracking": {"enabled": False}}
-    write_params(tmp_path, merge(json.loads(json.dumps(SMALL)), update))
+    write_params(tmp_path, merge(SMALL, update))
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     run(_train_command(uninterrupted, params), project)
 
@@ -296,9 +296,7 @@ def test_two_concurrent_trainings_on_a_two_gpu_machine_each_get_their_own_gpu(pr
     from tests.test_training import fake_gpu_machine
 
     params = tmp_path / "params.yaml"
-    write_params(
-        tmp_path, merge(json.loads(json.dumps(SMALL)), {"train": {"epochs": 2}, "tracking": {"enabled": False}})
-    )
+    write_params(tmp_path, merge(SMALL, {"train": {"epochs": 2}, "tracking": {"enabled": False}}))
     environment = tool_env(fake_gpu_machine(tmp_path))
     trainings = [
         subprocess.Popen(

@@ -160,7 +160,7 @@ def test_a_trial_below_the_median_of_earlier_trials_is_pruned_and_one_above_is_n
 
 def test_a_pruned_training_writes_no_model_and_its_mlflow_run_is_killed_not_failed(reproduced_project, tmp_path):
     project = clone_project(reproduced_project, tmp_path / "project")
-    write_params(tmp_path, merge(json.loads(json.dumps(SMALL_PIPELINE)), {"train": {"epochs": 3}}))
+    write_params(tmp_path, merge(SMALL_PIPELINE, {"train": {"epochs": 3}}))
     trial_file = _trial_file(tmp_path / "trial.json", _history(1.0))
     out, store = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
     environment = tool_env({TRIAL_ENV: str(trial_file), "MLFLOW_TRACKING_URI": store})

@@ -7,6 +7,7 @@ hashes a few files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,13 @@ from pipelines.data.registry import SPLITS
 if TYPE_CHECKING:
     from pipelines.config import Params
 
-DATA_ROOT_HINT = f"({DATA_ROOT_ENV}, default data/local in the project)"
+
+def data_root_hint() -> str:
+    """Which data root applies, without its path (messages reach task logs and webhooks): a root set in the
+    environment that the user forgot about is the usual reason a file that is plainly there is not found."""
+    if os.environ.get(DATA_ROOT_ENV):
+        return f"({DATA_ROOT_ENV}, as set in this environment)"
+    return f"(data/local in the project; {DATA_ROOT_ENV} names another)"
 
 
 def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str, Path]]:
@@ -29,6 +36,7 @@ def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str
     of it is refused here, so a DAG trigger can name nothing the data root does not hold."""
     if params.dataset.name != "local":
         return {}
+    hint = data_root_hint() if root is None else "(the data root this run was given)"
     root = (root or data_root()).resolve()
     found = {}
     for split in SPLITS:
@@ -37,8 +45,8 @@ def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str
             continue
         path = (root / given).resolve()
         if not path.is_relative_to(root):
-            raise ConfigError(f"'dataset.local.{split}' ({given}) leads outside the data root {DATA_ROOT_HINT}")
+            raise ConfigError(f"'dataset.local.{split}' ({given}) leads outside the data root {hint}")
         if not path.is_file():
-            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file in the data root {DATA_ROOT_HINT}")
+            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file in the data root {hint}")
         found[split] = (given, path)
     return found

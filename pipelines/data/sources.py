@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 
 
-def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
-    """Generate (demo), copy (local) or fetch (registry) the dataset's files into ``directory`` and write
+def write_raw_files(params: Params, directory: Path, data_root: Path | None = None) -> dict[str, Any]:
+    """Generate (demo), copy (local, from ``data_root``, default the project's) or fetch (registry) the
+    dataset's files into ``directory`` and write
     ``manifest.json`` next to them: how to read them (format, encoding, columns, bad-line policy), and each
     split's file, source and sha256."""
     dataset = get_dataset(params.dataset.name)
@@ -47,7 +48,7 @@ def write_raw_files(params: Params, directory: Path) -> dict[str, Any]:
             }
     elif dataset.name == "local":
         reader = FileReader.from_local(params.dataset.local)
-        for split, (given, source) in local_files(params).items():
+        for split, (given, source) in local_files(params, data_root).items():
             target = directory / f"{split}.{EXTENSIONS[reader.format]}"
             shutil.copyfile(source, target)
             files[split] = {"path": target.name, "source": given, "sha256": sha256_of(target)}
