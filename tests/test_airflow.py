@@ -16,15 +16,17 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError
+from pipelines.orchestration.airflow_rest import answer, awaiting_input, trigger
 from pipelines.orchestration.airflow_rest import finished_run as _finished_run
 from pipelines.orchestration.airflow_rest import request as _request
 from pipelines.orchestration.airflow_rest import task_log as _task_log
 from pipelines.orchestration.airflow_rest import unpause as _unpause
-from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID, build_pipeline_dag
+from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK, SWEEP_DAG_ID, build_pipeline_dag
 from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
 from pipelines.orchestration.notify import WEBHOOK_ENV
+from pipelines.tracking.approval import APPROVAL_TASK_ID, TIMED_OUT
 from tests.conftest import (
     ROOT,
     STAGES,
@@ -93,8 +95,9 @@ def test_task_graph_equals_the_dvc_stage_graph():
         for upstream in task.upstream_task_ids
         if upstream != "prepare_workspace"
     }
-    assert set(dag.task_dict) == {"prepare_workspace", *STAGES}
-    assert dag_edges == dvc_edges
+    assert set(dag.task_dict) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, SAVE_EXPERIMENT_TASK}
+    last = {stage for stage in STAGES if not any(edge[0] == stage for edge in dvc_edges)}
+    assert dag_edges == dvc_edges | {("register", APPROVAL_TASK_ID)} | {(stage, SAVE_EXPERIMENT_TASK) for stage in last}
 
 
 @pytest.mark.parametrize("mode", ["local", "celery", "kubernetes", "docker"])
@@ -394,6 +397,115 @@ def test_the_train_task_links_to_its_mlflow_run_and_the_run_back_to_it(stock):
 
 
 @pytest.mark.slow
+def test_a_dag_run_is_a_dvc_experiment_that_exp_show_lists_and_exp_apply_restores(stock):
+    """``dvc exp show`` in the project lists the DAG run beside local experiments, with the params and metrics
+    of its workspace; ``dvc exp apply`` in a checkout of the project restores them and the model from the cache."""
+    from pipelines.orchestration.experiments import experiment_name
+    from pipelines.orchestration.workspace import workspace_path
+
+    run_id = stock.a_successful_run()
+    space = workspace_path(stock.project, run_id)
+    name = experiment_name(run_id)
+    shown = json.loads(run(["dvc", "exp", "show", "--json", "--all-commits"], stock.project).stdout)
+    saved = {
+        revs["name"]: revs
+        for entry in shown
+        for experiment in entry["experiments"] or []
+        for revs in experiment["revs"]
+    }
+    assert name in saved, list(saved)
+    data = saved[name]["data"]
+    assert data["metrics"]["reports/metrics.json"]["data"] == json.loads((space / "reports/metrics.json").read_text())
+    assert data["params"]["params.yaml"]["data"] == yaml.safe_load((space / "params.yaml").read_text())
+
+    checkout = stock.project.parent / "exp-apply"
+    run(["git", "worktree", "add", "--detach", str(checkout), "HEAD"], stock.project)
+    try:
+        run(["dvc", "config", "--local", "cache.dir", str(stock.project / ".dvc" / "cache")], checkout)
+        run(["dvc", "exp", "apply", name], checkout)
+        for path in ("params.yaml", "reports/metrics.json", "models/model.pt"):
+            assert (checkout / path).read_bytes() == (space / path).read_bytes(), path
+    finally:
+        run(["git", "worktree", "remove", "--force", str(checkout)], stock.project)
+
+
+def _labelled_lines(count: int, seed: int, noisy: bool = False) -> str:
+    """``label text`` lines of two classes with their own words; ``noisy``: labels drawn at random."""
+    import random
+
+    generator = random.Random(seed)
+    words = {"sport": "match goal team score coach league", "money": "bank stock price market trade profit"}
+    lines = []
+    for _ in range(count):
+        label = generator.choice(sorted(words))
+        text = " ".join(generator.choices(words[label].split(), k=6))
+        lines.append(f"{generator.choice(sorted(words)) if noisy else label} {text}\n")
+    return "".join(lines)
+
+
+@pytest.mark.slow
+def test_new_data_announced_through_rest_retrains_once_with_the_champions_params_and_a_repeat_trains_nothing(stock):
+    """textflow_retrain on the Asset textflow://data: one event through REST starts exactly one run, which
+    trains the champion's recipe on the new data and registers it; announcing the same data again starts a run
+    that trains nothing and registers nothing."""
+    import mlflow
+
+    from pipelines.orchestration.retrain import DATA_ASSET_URI, MODEL_KEY, RETRAIN_DAG_ID
+
+    client = mlflow.MlflowClient(f"sqlite:///{stock.project / 'mlruns' / 'mlflow.db'}")
+    name = "textflow-retrain"
+    data = stock.project / "data" / "local"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "retrain-valid.txt").write_text(_labelled_lines(80, seed=2))
+    (data / "retrain-test.txt").write_text(_labelled_lines(80, seed=3))
+    (data / "retrain-train.txt").write_text(_labelled_lines(60, seed=1, noisy=True))
+    files = {"train": "retrain-train.txt", "valid": "retrain-valid.txt", "test": "retrain-test.txt"}
+    conf = {"dataset.name": "local", "register.model_name": name, "train.epochs": 3}
+    conf |= {f"dataset.local.{split}": file for split, file in files.items()}
+    first = trigger(stock.dag_url, None, conf)
+    assert _finished_run(stock.dag_url, first, None, time.monotonic() + 600)[0] == "success"
+    assert int(client.get_model_version_by_alias(name, "champion").version) == 1
+
+    retrain_url = f"{stock.base}/api/v2/dags/{RETRAIN_DAG_ID}"
+    _unpause(retrain_url, None)
+    (asset,) = _request(f"{stock.base}/api/v2/assets?uri_pattern={DATA_ASSET_URI}", None)["assets"]
+    (data / "retrain-train.txt").write_text(_labelled_lines(400, seed=4))
+
+    def announce() -> tuple[str, dict[str, str]]:
+        """Post an event; the one retrain run it starts, once finished, and its task states."""
+        before = {run["dag_run_id"] for run in _request(f"{retrain_url}/dagRuns", None)["dag_runs"]}
+        body = {"asset_id": asset["id"], "extra": {MODEL_KEY: name}}
+        _request(f"{stock.base}/api/v2/assets/events", None, "POST", body)
+        deadline = time.monotonic() + 120
+        while not (
+            started := [
+                run for run in _request(f"{retrain_url}/dagRuns", None)["dag_runs"] if run["dag_run_id"] not in before
+            ]
+        ):
+            assert time.monotonic() < deadline, "no retrain run started"
+            time.sleep(3)
+        state, tasks = _finished_run(retrain_url, started[0]["dag_run_id"], None, time.monotonic() + 600)
+        assert state == "success", tasks
+        time.sleep(5)  # a second run for the same event would have been created by now
+        runs = [run for run in _request(f"{retrain_url}/dagRuns", None)["dag_runs"] if run["dag_run_id"] not in before]
+        assert len(runs) == 1, runs
+        return runs[0]["dag_run_id"], tasks
+
+    _, retrained = announce()
+    assert retrained["train"] == "success" and retrained["register"] == "success"
+    versions = client.search_model_versions(f"name='{name}'")
+    assert len(versions) == 2
+    new = client.get_run(max(versions, key=lambda version: int(version.version)).run_id)
+    assert new.data.params["dataset.local.train"] == "retrain-train.txt" and new.data.params["train.epochs"] == "3"
+
+    repeated, tasks = announce()
+    assert tasks["train"] in ("skipped", "success") and len(client.search_model_versions(f"name='{name}'")) == 2
+    if tasks["train"] == "success":  # the champion is still v1: the run went through, every stage restored
+        log = _task_log(retrain_url, repeated, "train", None)
+        assert "Running stage 'train'" not in log, log[-2000:]
+
+
+@pytest.mark.slow
 def test_reproduce_through_the_dag_rebuilds_a_dag_run_identically(stock):
     """``python -m pipelines.reproduce <run> --dag URL``: a second DAG run at the run's commit with its params,
     every stage executed (none restored from DVC's run-cache), compared through the MLflow run it logged."""
@@ -417,11 +529,92 @@ def test_reproduce_through_the_dag_rebuilds_a_dag_run_identically(stock):
 
 
 BROWSER = ROOT / "tests" / "browser"
+HAS_BROWSER = bool(
+    shutil.which("chromium") and shutil.which("node") and (BROWSER / "node_modules" / "playwright-core").exists()
+)
+
+
+@pytest.mark.slow
+def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
+    """register.approval through REST as a teammate's client answers it: a better version is proposed beside
+    the champion; Reject leaves it challenger with who and why on it; a later one is proposed instead, and
+    Approve moves champion to it. With the browser .ci/run installs, the waiting step's page is screenshot."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{stock.project / 'mlruns' / 'mlflow.db'}")
+    name = "textflow-approval"
+    conf = {"register.model_name": name, "train.epochs": 1}
+    baseline = trigger(stock.dag_url, None, conf)
+    assert _finished_run(stock.dag_url, baseline, None, time.monotonic() + 600)[0] == "success"
+    assert int(client.get_model_version_by_alias(name, "champion").version) == 1, "approval off: the gate moves it"
+
+    conf |= {"register.approval": True, "train.epochs": 6}
+    first = trigger(stock.dag_url, None, conf)
+    asked = awaiting_input(stock.dag_url, first, APPROVAL_TASK_ID, None, time.monotonic() + 600)
+    assert asked["subject"] == f"Promote {name} v2 to champion?" and asked["options"] == ["Approve", "Reject"]
+    assert "proposes **v2**" in asked["body"] and "| | proposed v2 | champion v1 |" in asked["body"]
+    assert "| **validation_macro_f1** (the gate's) |" in asked["body"] and asked["defaults"] == ["Reject"]
+    assert f"#/models/{name}/versions/2" in asked["body"] and f"#/models/{name}/versions/1" in asked["body"]
+    if HAS_BROWSER:
+        page = f"{stock.base}/dags/{PIPELINE_DAG_ID}/runs/{first}/tasks/{APPROVAL_TASK_ID}/required_actions"
+        expected = [asked["subject"], "Approve", "Reject", "proposed v2", "champion v1"]
+        SCREENSHOTS.mkdir(exist_ok=True)
+        shot = SCREENSHOTS / "airflow-approval.png"
+        command = ["node", str(BROWSER / "airflow_approval_screenshot.js"), page, str(shot), json.dumps(expected)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout.strip().splitlines()[-1])["shown"] == expected
+        assert_shows_content(shot)
+    answer(stock.dag_url, first, APPROVAL_TASK_ID, None, "Reject", {"reason": "too little data"})
+    state, tasks = _finished_run(stock.dag_url, first, None, time.monotonic() + 120)
+    assert state == "success" and tasks[APPROVAL_TASK_ID] == "success"
+    rejected = client.get_model_version(name, "2")
+    assert rejected.aliases == ["challenger"] and rejected.tags["textflow.approval"] == "rejected"
+    assert rejected.tags["textflow.approval.reason"] == "too little data"
+    assert rejected.tags["textflow.approval.by"] != TIMED_OUT
+    assert rejected.tags["textflow.approval.airflow_run"] == f"{PIPELINE_DAG_ID}/{first}"
+    assert int(client.get_model_version_by_alias(name, "champion").version) == 1, "Reject moves nothing"
+
+    second = trigger(stock.dag_url, None, conf | {"train.seed": 2})
+    asked = awaiting_input(stock.dag_url, second, APPROVAL_TASK_ID, None, time.monotonic() + 600)
+    assert asked["subject"] == f"Promote {name} v3 to champion?", "v2 was rejected: never proposed again"
+    answer(stock.dag_url, second, APPROVAL_TASK_ID, None, "Approve", {"reason": "looks right"})
+    state, tasks = _finished_run(stock.dag_url, second, None, time.monotonic() + 120)
+    assert state == "success"
+    assert int(client.get_model_version_by_alias(name, "champion").version) == 3
+    assert client.get_model_version(name, "3").tags["textflow.approval"] == "approved"
+
+
+@pytest.mark.slow
+def test_a_sweeps_best_waits_for_the_same_approval_and_an_unanswered_one_is_rejected_when_it_times_out(stock):
+    """The sweep's register_best goes through the same step; nobody answers within register.approval_hours,
+    and the step takes its documented default, Reject."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{stock.project / 'mlruns' / 'mlflow.db'}")
+    name = "textflow-approval-sweep"
+    sweep_url = f"{stock.base}/api/v2/dags/{SWEEP_DAG_ID}"
+    _unpause(sweep_url, None)
+    conf = {
+        "mode": "grid",
+        "grid": {"model.type": ["fasttext"]},
+        "register.approval": True,
+        "register.approval_hours": 0.01,
+        "register.model_name": name,
+    }
+    sweep = trigger(sweep_url, None, conf)
+    asked = awaiting_input(sweep_url, sweep, APPROVAL_TASK_ID, None, time.monotonic() + 600)
+    assert asked["subject"] == f"Promote {name} v1 to champion?"
+    state, tasks = _finished_run(sweep_url, sweep, None, time.monotonic() + 240)
+    assert state == "success" and tasks["register_best"] == tasks[APPROVAL_TASK_ID] == "success"
+    version = client.get_model_version(name, "1")
+    assert version.tags["textflow.approval"] == "rejected" and version.tags["textflow.approval.by"] == TIMED_OUT
+    assert version.aliases == ["challenger"] and "champion" not in client.get_registered_model(name).aliases
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not (shutil.which("chromium") and shutil.which("node") and (BROWSER / "node_modules" / "playwright-core").exists()),
+    not HAS_BROWSER,
     reason="needs Debian's chromium, node and `npm install` in tests/browser (.ci/run does all three)",
 )
 def test_airflow_ui_grid_and_trigger_form_screenshots(stock):
@@ -430,7 +623,7 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(stock):
     stock.a_successful_run()
     SCREENSHOTS.mkdir(exist_ok=True)
     expected = {
-        "tasks": ["prepare_workspace", *STAGES],
+        "tasks": ["prepare_workspace", *STAGES, APPROVAL_TASK_ID, SAVE_EXPERIMENT_TASK],
         "fields": [*FORM_KEYS, COMMIT_KEY],
         "sections": [*FORM_SECTIONS, "Version"],
         "shown": "Data",
@@ -457,7 +650,8 @@ def airflow_stack(project: Path, home: Path, port: int, extra_env: dict[str, str
 def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:
     state, tasks = _finished_run(dag_url, run_id, token, deadline)
     assert state == "success", tasks
-    assert {task for task, task_state in tasks.items() if task_state == "success"} == {"prepare_workspace", *STAGES}
+    succeeded = {task for task, task_state in tasks.items() if task_state == "success"}
+    assert succeeded == {"prepare_workspace", *STAGES, SAVE_EXPERIMENT_TASK}
 
 
 def _run_two_at_once(project: Path, port: int, home: Path) -> None:

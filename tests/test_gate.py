@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
-from pipelines.tracking.gate import CHALLENGER, CHAMPION, Scored, choose_champion, register_if_better
+from pipelines.tracking.approval import TIMED_OUT, apply_approval
+from pipelines.tracking.gate import APPROVAL_TAG, CHALLENGER, CHAMPION, Scored, choose_champion, register_if_better
 from tests.conftest import running_mlflow_server
 
 KEY = "validation_macro_f1"
@@ -122,6 +123,52 @@ def test_a_language_model_registers_on_lower_perplexity_and_only_on_the_same_dat
     better = register(110.0, SAME)
     assert better["alias"] == CHAMPION and _champion(store, name) == better["version"] == 4
     assert better["validation_perplexity"] == 110.0 and better["test_perplexity"] == pytest.approx(109.99)
+
+
+def test_a_rejected_version_is_out_of_the_running():
+    current, rejected, candidate = Scored(1, 0.7, SAME), Scored(2, 0.9, SAME, rejected=True), Scored(3, 0.8, SAME)
+    assert choose_champion(candidate, current, [current, rejected, candidate], KEY).champion == 3
+
+
+def test_with_approval_a_champion_move_waits_for_a_person_and_only_approve_moves_it(store):
+    """register.approval: the gate proposes, the alias stays; Reject keeps the version challenger for good (an
+    equal retrain is proposed instead, not the rejected one); Approve moves champion and records who and why;
+    a proposal overtaken by a better champion is approved without moving the alias."""
+    name = "gate-approval"
+
+    def register(score):
+        return register_if_better(_scored_run(store, score, SAME), name, "macro_f1", approval=True)
+
+    def tags(version):
+        return store.get_model_version(name, str(version)).tags
+
+    rejected_run = _scored_run(store, 0.80, SAME)
+    first = register_if_better(rejected_run, name, "macro_f1", approval=True)
+    assert first["alias"] == CHALLENGER and first["champion"] is None
+    assert first["approval"] == {"proposed": 1, "metric": KEY, "higher_is_better": True}
+    assert "waits for approval" in first["reason"] and tags(1)[APPROVAL_TAG] == "pending"
+    assert CHAMPION not in store.get_registered_model(name).aliases
+
+    rejected = apply_approval(store, first, approved=False, by="ana", reason="too few classes", airflow_run="d/r1")
+    assert rejected == {"decision": "rejected", "champion": None}
+    expected = {APPROVAL_TAG: "rejected", f"{APPROVAL_TAG}.by": "ana", f"{APPROVAL_TAG}.reason": "too few classes"}
+    assert expected.items() <= tags(1).items()
+
+    again = register_if_better(rejected_run, name, "macro_f1", approval=True)
+    assert "approval" not in again and "rejected by a person" in again["reason"], "the same run again: not proposed"
+    second = register(0.80)
+    assert second["approval"]["proposed"] == 2, "the rejected v1 is never proposed again"
+    approved = apply_approval(store, second, approved=True, by="ana", reason="", airflow_run="d/r2")
+    assert approved == {"decision": "approved", "champion": 2} and _champion(store, name) == 2
+    assert CHALLENGER not in store.get_registered_model(name).aliases, "the new champion is no longer challenger"
+    assert tags(2)[f"{APPROVAL_TAG}.airflow_run"] == "d/r2"
+
+    assert "approval" not in register(0.70), "a worse version proposes nothing"
+    overtaken = register(0.85)
+    register_if_better(_scored_run(store, 0.95, SAME), name, "macro_f1")  # an automatic gate moves it meanwhile
+    late = apply_approval(store, overtaken, approved=True, by=None, reason="", airflow_run="d/r3")
+    assert late["champion"] == 5 and "not moved" in late["reason"] and "does not beat" in late["reason"]
+    assert tags(overtaken["version"])[f"{APPROVAL_TAG}.by"] == TIMED_OUT
 
 
 def test_a_run_without_validation_scores_is_refused(store):

@@ -361,3 +361,38 @@ def test_failures_are_announced_only_where_a_webhook_is_configured(monkeypatch):
     monkeypatch.setenv(WEBHOOK_ENV, "http://127.0.0.1:9/hook")
     for task in build_pipeline_dag(ROOT).tasks:
         assert task.on_failure_callback, f"{task.task_id} fails silently"
+
+
+def test_a_retrain_takes_the_model_the_latest_data_event_names_and_ignores_other_assets():
+    import datetime
+
+    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
+
+    from pipelines.orchestration.retrain import announced_model
+
+    def event(uri: str, extra: dict) -> AssetEventDagRunReferenceResult:
+        return AssetEventDagRunReferenceResult(
+            asset={"name": uri, "uri": f"{uri}/", "extra": {}},
+            extra=extra | {"from_rest_api": True},
+            source_task_id=None,
+            source_dag_id=None,
+            source_run_id=None,
+            source_map_index=None,
+            source_aliases=[],
+            timestamp=datetime.datetime.now(datetime.UTC),
+        )
+
+    events = [event("textflow://data", {"model": "old"}), event("textflow://data", {"model": "news"})]
+    assert announced_model(TriggeringAssetEventsAccessor.build(events)) == "news"
+    other = TriggeringAssetEventsAccessor.build([event("textflow://models/x", {"model": "nope"})])
+    assert announced_model(other) is None and announced_model(None) is None
+
+
+def test_an_airflow_run_id_becomes_a_dvc_experiment_name_git_accepts(tmp_path):
+    from pipelines.orchestration.experiments import experiment_name
+
+    name = experiment_name("manual__2026-12-06T05:55:00.123456+00:00")
+    assert name == "manual__2026-12-06T05-55-00.123456-00-00"
+    run(["git", "init", "-q"], tmp_path)
+    assert run(["git", "check-ref-format", f"refs/exps/{name}"], tmp_path).returncode == 0

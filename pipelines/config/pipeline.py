@@ -26,6 +26,16 @@ class Stage:
     params: tuple[str, ...] = ()
     always_changed: bool = False
     cmd: str = ""
+    uncached: tuple[str, ...] = ()
+    """The outs with ``cache: false``: files meant for git (the small metrics reports), not DVC's cache."""
+
+
+def parse_lock(text: str) -> dict:
+    """A ``dvc.lock``'s text as DVC wrote it: YAML 1.2 (ruamel.yaml, DVC's own parser), in which ``1e-06`` is a
+    number; PyYAML reads YAML 1.1 and would make it the string ``'1e-06'``, a param no schema accepts."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(text) or {}
 
 
 def load_stages(dvc_yaml: Path) -> dict[str, Stage]:
@@ -63,7 +73,15 @@ def parse_stages(text: str) -> dict[str, Stage]:
         deps = [_path(item, variables) for item in spec.get("deps", [])]
         params = [item for item in spec.get("params", []) if isinstance(item, str)]
         command = _path(" ".join(spec["cmd"].split()), variables)
-        stages[name] = Stage(name, tuple(deps), tuple(outs), tuple(params), bool(spec.get("always_changed")), command)
+        uncached = [
+            _path(item, variables)
+            for section in ("outs", "metrics", "plots")
+            for item in spec.get(section, [])
+            if isinstance(item, dict) and (next(iter(item.values())) or {}).get("cache") is False
+        ]
+        stages[name] = Stage(
+            name, tuple(deps), tuple(outs), tuple(params), bool(spec.get("always_changed")), command, tuple(uncached)
+        )
     return stages
 
 

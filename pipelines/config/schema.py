@@ -378,6 +378,14 @@ class RegisterParams(Section):
     metric: Literal["macro_f1", "accuracy"] = Field(
         "macro_f1", description="classification; a language model is always selected on perplexity"
     )
+    approval: bool = Field(
+        False,
+        description="a person approves each move of alias champion (Airflow's approve_champion step); "
+        "until then the new version is challenger",
+    )
+    approval_hours: float = Field(
+        48.0, gt=0, description="hours the approval step waits; then it rejects (the version stays challenger)"
+    )
 
     @field_validator("model_name")
     @classmethod

@@ -1,5 +1,6 @@
 """Airflow's REST API v2, the few calls textflow's tests and benchmarks (and a script of yours) need: a token,
-unpausing, triggering with conf, waiting for a run, task logs. Every wait is bounded."""
+unpausing, triggering with conf, waiting for a run, task logs, answering an approval step. Every wait is
+bounded."""
 
 from __future__ import annotations
 
@@ -57,3 +58,25 @@ def login(base: str, password_file: Path) -> str:
 
 def trigger(dag_url: str, token: str | None, conf: dict) -> str:
     return request(f"{dag_url}/dagRuns", token, "POST", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+
+def task_url(dag_url: str, run_id: str, task_id: str) -> str:
+    return f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task_id}"
+
+
+def awaiting_input(dag_url: str, run_id: str, task_id: str, token: str | None, deadline: float) -> dict:
+    """The request a human-in-the-loop task shows (subject, body, options, ...) once it waits for an answer;
+    bounded by ``deadline``."""
+    url = task_url(dag_url, run_id, task_id)
+    while (state := request(url, token)["state"]) != "awaiting_input":
+        if state in ("success", "failed", "skipped", "upstream_failed") or time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} of run {run_id} is {state}, not waiting for an answer")
+        time.sleep(3)
+    return request(f"{url}/-1/hitlDetails", token)
+
+
+def answer(dag_url: str, run_id: str, task_id: str, token: str | None, option: str, params: dict | None = None) -> dict:
+    """Answer a waiting human-in-the-loop task (``option``: Approve or Reject for an approval step) with its
+    form's ``params`` (the approval step's ``reason``)."""
+    body = {"chosen_options": [option], "params_input": params or {}}
+    return request(f"{task_url(dag_url, run_id, task_id)}/-1/hitlDetails", token, "PATCH", body)

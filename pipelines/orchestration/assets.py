@@ -28,9 +28,14 @@ def model_outlets() -> list[Any]:
     return [AssetAlias(MODEL_ALIAS)]
 
 
+def registration_report(workspace: Path) -> dict[str, Any]:
+    """What the register stage wrote in ``workspace`` (``reports/register.json``)."""
+    return json.loads((workspace / REGISTER_REPORT).read_text(encoding="utf-8"))
+
+
 def registration_event(workspace: Path) -> tuple[str, dict[str, Any]] | None:
     """(asset URI, extra) of what the register stage wrote in ``workspace``; None when nothing was registered."""
-    registration = json.loads((workspace / REGISTER_REPORT).read_text(encoding="utf-8"))
+    registration = registration_report(workspace)
     if not registration.get("registered"):
         return None
     extra = {key: registration[key] for key in ("version", "alias", "champion", "run_id")}

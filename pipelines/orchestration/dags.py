@@ -15,12 +15,20 @@ from typing import Any
 from pipelines import tracking
 from pipelines.config import field_schema, flatten, params_from_dict
 from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
-from pipelines.orchestration import workspace
-from pipelines.orchestration.assets import announce_registration, model_outlets
-from pipelines.orchestration.form import COMMIT_KEY, REBUILD_KEY, commit_param, form_params, overrides_from_conf
+from pipelines.orchestration import experiments, workspace
+from pipelines.orchestration.assets import announce_registration, model_outlets, registration_report
+from pipelines.orchestration.form import (
+    COMMIT_KEY,
+    FORM_SECTIONS,
+    REBUILD_KEY,
+    commit_param,
+    form_params,
+    overrides_from_conf,
+)
 from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.links import mlflow_run_link
 from pipelines.orchestration.notify import failure_callbacks
+from pipelines.orchestration.retrain import DATA_ASSET_URI, retrain_spec
 from pipelines.orchestration.sweep import (
     MAX_COMBINATIONS,
     MODES,
@@ -35,15 +43,26 @@ from pipelines.orchestration.sweep import (
 
 PIPELINE_DAG_ID = "textflow_pipeline"
 REGISTER_STAGE = "register"
+SAVE_EXPERIMENT_TASK = "save_experiment"
+"""The pipeline DAG's last task: the run saved as a DVC experiment (pipelines/orchestration/experiments.py)."""
 SWEEP_DAG_ID = "textflow_sweep"
 SEARCH_FORM_KEYS = ("search.trials", "search.parallel", "search.minutes", "search.model_types", "search.seed")
 """The search settings the sweep's form shows; any other ``search.*`` key (the spaces) may come in REST conf."""
+REGISTER_FORM_KEYS = FORM_SECTIONS["Registry"]
+"""The register settings the sweep's form shows, as the pipeline's does; any ``register.*`` key may come in
+REST conf."""
 DEFAULT_GRID = {"model.type": ["fasttext", "textcnn"], "train.learning_rate": [0.001, 0.003]}
 DOC = """
 Runs the textflow DVC pipeline: each task is one `dvc.yaml` stage, run with `dvc repro --single-item` in
 this DAG run's own git worktree (at the commit shown in the form) with the project's shared DVC cache, so
 unchanged stages are restored from cache and concurrent runs never share outputs. Trigger with the form to
 override params.yaml keys; a REST trigger's conf may set any params.yaml key.
+"""
+
+RETRAIN_DOC = """
+Retrains when new data is announced: an event on the Asset `textflow://data` (REST `POST /api/v2/assets/events`,
+extra `{"model": "<registered name>"}` optional, or a producer task's outlet) runs the textflow pipeline with the
+current champion's params at the project's commit. Data the champion was trained on skips the run.
 """
 
 
@@ -86,34 +105,56 @@ def workspace_for_spec(root: Path, spec: dict[str, Any]) -> Path:
     return workspace.prepare_workspace(root, spec["run_id"], spec["overrides"], spec["commit"])
 
 
-def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id: str = PIPELINE_DAG_ID) -> Any:
-    from airflow.sdk import DAG, task
+def build_pipeline_dag(
+    root: Path, execution: GpuExecution | None = None, dag_id: str = PIPELINE_DAG_ID, retrain: bool = False
+) -> Any:
+    """``textflow_pipeline``; with ``retrain``, ``textflow_retrain``: the same tasks, scheduled on the data
+    Asset with the champion's params instead of a form (pipelines/orchestration/retrain.py)."""
+    from airflow.sdk import DAG, Asset, task
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipelines.orchestration.approval import ChampionApproval
 
     version = ProjectVersion(root)
     root = version.root
     execution = execution or GpuExecution.from_env()
 
     @task
-    def prepare_workspace(params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None) -> dict:
+    def prepare_workspace(
+        params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None, triggering_asset_events=None
+    ) -> dict:
+        """Skipped, and every task after it, when a retrain finds the champion's own data."""
+        if retrain:
+            spec = retrain_spec(root, run_id or "manual", triggering_asset_events)
+            if spec is None:
+                raise AirflowSkipException("the announced data is what the champion was trained on")
+            return spec
         spec = run_spec(root, run_id or "manual", run_conf(params, dag_run))
         workspace_for_spec(root, spec)
         return spec
 
     @task
-    def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str], outlet_events=None) -> None:
+    def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str], outlet_events=None) -> dict | None:
+        """The register stage's report is the register task's return value, for the approval step."""
         space = workspace_for_spec(root, spec)
         workspace.run_stage(root, space, stage, environment, force=spec.get("force", False))
-        if stage == REGISTER_STAGE:
-            announce_registration(space, outlet_events)
+        if stage != REGISTER_STAGE:
+            return None
+        announce_registration(space, outlet_events)
+        return registration_report(space)
+
+    @task
+    def save_experiment(spec: dict[str, Any]) -> str | None:
+        return experiments.save_experiment(root, workspace_for_spec(root, spec), spec["run_id"])
 
     with DAG(
         dag_id,
-        schedule=None,
+        schedule=[Asset(DATA_ASSET_URI)] if retrain else None,
         start_date=datetime(2026, 1, 1),
         catchup=False,
-        params=version.form(),
+        params={} if retrain else version.form(),
         tags=["textflow"],
-        doc_md=DOC,
+        doc_md=RETRAIN_DOC if retrain else DOC,
         max_active_runs=4,
         default_args=execution.default_args() | failure_callbacks(),
     ) as dag:
@@ -133,9 +174,13 @@ def build_pipeline_dag(root: Path, execution: GpuExecution | None = None, dag_id
                 )
                 if name == "train":  # a container's training leaves its run file in the container, not here
                     tasks[name].operator.operator_extra_links = (mlflow_run_link(root),)
-        for name, upstream in upstream_stages(version.stages).items():
+        upstream_of = upstream_stages(version.stages)
+        for name, upstream in upstream_of.items():
             for other in upstream:
                 tasks[other] >> tasks[name]
+        tasks[REGISTER_STAGE] >> ChampionApproval(register_task_id=REGISTER_STAGE)
+        last = [name for name in version.stages if not any(name in upstream for upstream in upstream_of.values())]
+        [tasks[name] for name in last] >> save_experiment.override(task_id=SAVE_EXPERIMENT_TASK)(prepared)
     return dag
 
 
@@ -147,6 +192,8 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     metric (validation `register.metric`, or perplexity) goes through the register stage's gate."""
     from airflow.sdk import DAG, Param, get_current_context, task
     from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipelines.orchestration.approval import ChampionApproval
 
     version = ProjectVersion(root)
     root = version.root
@@ -218,18 +265,27 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         return training_result(space, index, spec, proposal)
 
     @task(trigger_rule="none_failed_min_one_success", outlets=model_outlets())
-    def register_best(rounds: list, parent: str | None, outlet_events=None) -> dict[str, Any]:
+    def register_best(
+        rounds: list, parent: str | None, params: dict[str, Any] | None = None, outlet_events=None
+    ) -> dict[str, Any]:
+        """The register stage in the best training's workspace, with the sweep's ``register.*`` settings
+        (``register.approval`` from the form); returns its report, for the approval step."""
         results = [result for results in rounds for result in results]
         best = best_training(results)
         if parent:
             tracking.log_sweep_results(parent, results, best)
-        space = workspace_for_spec(root, best["spec"])
+        conf = run_conf(params, get_current_context()["dag_run"])
+        register_keys = {key: value for key, value in conf.items() if key.startswith(f"{REGISTER_STAGE}.")}
+        overrides = overrides_from_conf(register_keys, workspace.committed_params(root, best["spec"]["commit"]))
+        space = workspace_for_spec(root, best["spec"] | {"overrides": best["spec"]["overrides"] | overrides})
         workspace.run_stage(root, space, REGISTER_STAGE)
         announce_registration(space, outlet_events)
-        return best
+        return registration_report(space)
 
     defaults = version.flat_params()
-    budget = {key: Param(defaults[key], **field_schema(key), title=key) for key in SEARCH_FORM_KEYS}
+    budget = {
+        key: Param(defaults[key], **field_schema(key), title=key) for key in SEARCH_FORM_KEYS + REGISTER_FORM_KEYS
+    }
     with DAG(
         dag_id,
         schedule=None,
@@ -267,5 +323,5 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 .partial(parent=parent, upstream=upstream)
                 .expand(proposal=proposals)
             )
-        register_best(rounds, parent)
+        register_best(rounds, parent) >> ChampionApproval(register_task_id="register_best")
     return dag

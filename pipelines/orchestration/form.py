@@ -40,6 +40,7 @@ FORM_SECTIONS: dict[str, tuple[str, ...]] = {
         "train.ensemble_size",
     ),
     "Language model": ("language_model.cell", "language_model.hidden_size", "language_model.num_layers"),
+    "Registry": ("register.approval",),
 }
 """The keys the form shows, by section (Airflow folds each section); every other key is REST conf only."""
 FORM_KEYS: tuple[str, ...] = tuple(key for keys in FORM_SECTIONS.values() for key in keys)

@@ -28,7 +28,7 @@ from typing import Any
 
 from pipelines.common.errors import PipelineError
 from pipelines.config import flatten, merged_params, params_from_dict
-from pipelines.config.pipeline import ancestors, parse_stages, paths_from_text, upstream_stages
+from pipelines.config.pipeline import ancestors, parse_lock, parse_stages, paths_from_text, upstream_stages
 from pipelines.orchestration import airflow_rest
 from pipelines.orchestration.distributed import RemoteSettings
 from pipelines.orchestration.form import COMMIT_KEY, REBUILD_KEY
@@ -200,9 +200,8 @@ def rebuild(root: Path, record: RecordedRun, keep: bool = False) -> Iterator[Che
 
 
 def _read_lock(workspace: Path) -> dict[str, Any]:
-    import yaml
 
-    return yaml.safe_load((workspace / "dvc.lock").read_text(encoding="utf-8")) or {}
+    return parse_lock((workspace / "dvc.lock").read_text(encoding="utf-8"))
 
 
 def dag_conf(root: Path, record: RecordedRun, stages: list[str]) -> dict[str, Any]:

@@ -169,7 +169,9 @@ def _add_worktree(root: Path, workspace: Path, commit: str) -> None:
     again: a retry must not find a workspace with a private cache of its own (no run-cache sharing)."""
     _git_worktree_add(root, workspace, commit)
     try:
-        _run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(_shared_cache(root))], workspace)
+        run_command(
+            [sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(_shared_cache(root))], workspace
+        )
     except BaseException:
         _git(root, "worktree", "remove", "--force", str(workspace))
         raise
@@ -238,14 +240,16 @@ def run_stage(
     forced = ["--force"] if force else []
     with workspace_lock(workspace):
         if remote is None:
-            _run([sys.executable, "-m", "dvc", "repro", "--single-item", *forced, stage], workspace, environment)
+            run_command([sys.executable, "-m", "dvc", "repro", "--single-item", *forced, stage], workspace, environment)
             return
         environment |= stage_command_env(workspace, stage, remote)
         for command in repro_commands(stage, forced):
-            _run(command, workspace, environment)
+            run_command(command, workspace, environment)
 
 
-def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+def run_command(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    """``command`` (``python -m ...``) in ``cwd``, its output streamed into the log; :class:`StageFailed` with
+    its last lines when it fails."""
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)

@@ -11,6 +11,11 @@ alias, and reads the version list again; if it changed meanwhile it decides agai
 register to finish has seen every version that exists before its final check, and any register that set the
 alias later than that decided on a list that already held them all, so the best version ends as champion
 whatever the interleaving, with any store (SQLite file, ``mlflow server``, PostgreSQL).
+
+With ``register.approval`` the gate still decides, but a move of ``champion`` becomes a proposal: the versions
+keep their aliases, the proposed one is tagged ``textflow.approval: pending`` and a person decides (Airflow's
+approval step, :mod:`pipelines.tracking.approval`). A version a person rejected never becomes champion by the
+gate again; the others compete as before.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import contextlib
 import io
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -28,6 +33,10 @@ from pipelines.tracking import MODEL_URI_TAG, VALID_DATA_HASH_TAG, TrackingError
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
+APPROVAL_TAG = "textflow.approval"
+"""On a model version: ``pending`` while a proposed champion move waits for a person, then ``approved`` or
+``rejected`` (with ``textflow.approval.by``, ``.reason`` and ``.airflow_run``)."""
+REJECTED = "rejected"
 MAX_DECISIONS = 5
 ALIAS_ATTEMPTS = 4
 
@@ -39,18 +48,22 @@ class Scored:
     version: int
     score: float | None
     data_hash: str | None
+    rejected: bool = False
 
 
 @dataclass(frozen=True)
 class Decision:
-    champion: int
+    champion: int | None
+    """None: no champion (every version so far was rejected)."""
     reason: str
 
 
 def choose_champion(
     candidate: Scored, current: Scored | None, versions: list[Scored], metric: str, higher_is_better: bool = True
 ) -> Decision:
-    """The version that should be champion once ``candidate`` is registered, and why."""
+    """The version that should be champion once ``candidate`` is registered, and why. Versions a person
+    rejected are out of the running."""
+    versions = [v for v in versions if not v.rejected]
     if current is None:
         pool = [v for v in versions if v.data_hash == candidate.data_hash and v.score is not None]
         best = _best(pool or [candidate], higher_is_better)
@@ -87,11 +100,18 @@ def _best(pool: list[Scored], higher_is_better: bool) -> Scored:
 
 
 def register_if_better(
-    run_id: str, name: str, metric: str, higher_is_better: bool = True, client: Any = None
+    run_id: str,
+    name: str,
+    metric: str,
+    higher_is_better: bool = True,
+    client: Any = None,
+    approval: bool = False,
 ) -> dict[str, Any]:
     """Register the run's model (once per run) and set ``champion`` by :func:`choose_champion`; the run's
     version gets ``challenger`` when it is not the champion. Returns what was decided and why. ``client``: the
-    MLflow client to use (default: one for the configured store)."""
+    MLflow client to use (default: one for the configured store). ``approval``: a move of ``champion`` is only
+    proposed (``approval`` in the result names the version and what the approval step needs); the run's
+    version is ``challenger`` until a person approves it."""
     from mlflow import MlflowClient
 
     client = client or MlflowClient()
@@ -106,9 +126,9 @@ def register_if_better(
     version = int((existing[0] if existing else _register_quietly(model_uri, name)).version)
     scores: dict[int, Scored] = {}
     for _ in range(MAX_DECISIONS):
-        versions = _scored_versions(client, name, key, scores)
+        versions = scored_versions(client, name, key, scores)
         numbers = {v.version for v in versions}
-        champion = _champion_version(client, name)
+        champion = champion_version(client, name)
         if champion is not None and champion not in numbers:
             log.info(
                 "alias %s points at v%d, registered after the versions just read; reading again", CHAMPION, champion
@@ -116,9 +136,14 @@ def register_if_better(
             continue
         candidate = next(v for v in versions if v.version == version)
         current = next((v for v in versions if v.version == champion), None)
-        decision = choose_champion(candidate, current, versions, key, higher_is_better)
-        _set_alias(client, name, CHAMPION, decision.champion)
-        if decision.champion != version:
+        if candidate.rejected:  # a retrain restored from DVC's run-cache registers the same run again
+            decision = Decision(champion, f"v{version} was rejected by a person (see its tags): never champion")
+        else:
+            decision = choose_champion(candidate, current, versions, key, higher_is_better)
+        proposed = approval and decision.champion != champion
+        if decision.champion is not None and not proposed:
+            _set_alias(client, name, CHAMPION, decision.champion)
+        if proposed or decision.champion != version:
             _set_alias(client, name, CHALLENGER, version)
         if {int(v.version) for v in client.search_model_versions(f"name='{name}'")} == numbers:
             break
@@ -128,16 +153,21 @@ def register_if_better(
             f"the versions of {name} kept changing through {MAX_DECISIONS} decisions (many registers at once); "
             "nothing is wrong with this run: run the register stage again"
         )
-    alias = CHAMPION if decision.champion == version else CHALLENGER
-    return {
+    alias = CHAMPION if decision.champion == version and not proposed else CHALLENGER
+    result = {
         "name": name,
         "version": version,
         "alias": alias,
-        "champion": decision.champion,
+        "champion": champion if proposed else decision.champion,
         "reason": decision.reason,
         key: run.data.metrics[key],
         **{name: value for name, value in run.data.metrics.items() if name == f"test_{metric}"},
     }
+    if proposed:
+        client.set_model_version_tag(name, str(decision.champion), APPROVAL_TAG, "pending")
+        result["reason"] += f"; moving {CHAMPION} to v{decision.champion} waits for approval"
+        result["approval"] = {"proposed": decision.champion, "metric": key, "higher_is_better": higher_is_better}
+    return result
 
 
 def _is_mlflow_error(error: BaseException) -> bool:
@@ -175,7 +205,10 @@ def _register_quietly(model_uri: str, name: str) -> Any:
                 print(line, file=sys.stderr)
 
 
-def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored]) -> list[Scored]:
+def scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored] | None = None) -> list[Scored]:
+    """Every version of ``name`` with its run's ``key`` and validation data hash (``cache``: runs already read,
+    by version; a version's rejection is read afresh each time)."""
+    cache = {} if cache is None else cache
     scored = []
     for version in client.search_model_versions(f"name='{name}'"):
         number = int(version.version)
@@ -186,11 +219,12 @@ def _scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored])
                 data.metrics.get(key) if data else None,
                 data.tags.get(VALID_DATA_HASH_TAG) if data else None,
             )
-        scored.append(cache[number])
+        rejected = (version.tags or {}).get(APPROVAL_TAG) == REJECTED
+        scored.append(replace(cache[number], rejected=rejected))
     return sorted(scored, key=lambda v: v.version)
 
 
-def _champion_version(client: Any, name: str) -> int | None:
+def champion_version(client: Any, name: str) -> int | None:
     """The version alias ``champion`` points at; None when there is no champion yet."""
     from mlflow.exceptions import MlflowException
 

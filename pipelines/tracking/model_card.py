@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipelines.config import params_from_dict
+from pipelines.config.pipeline import parse_lock
 from pipelines.tracking.runs import logged_params
 from pipelines.tracking.scores import DATA_DOCS_PATH, DATA_HASH_TAG, MODEL_URI_TAG, VALID_DATA_HASH_TAG
 
@@ -255,7 +254,7 @@ def _lineage_section(facts: CardFacts, registration: dict[str, Any], model_path:
     if "dvc.lock" in facts.reports:
         lock = facts.reports["dvc.lock"]
         rows.append(["dvc.lock sha256 (as evaluated)", hashlib.sha256(lock.encode()).hexdigest()])
-        outputs = (yaml.safe_load(lock) or {}).get("stages", {}).get("train", {}).get("outs", [])
+        outputs = parse_lock(lock).get("stages", {}).get("train", {}).get("outs", [])
         rows += [
             [f"`{out['path']}` md5 (dvc.lock)", out.get("md5", "?")] for out in outputs if out["path"] == model_path
         ]

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipelines.common.errors import PipelineError
+from pipelines.config.pipeline import parse_lock
 from pipelines.tracking.store import connect, describe_store
 
 COMMIT_TAG = "mlflow.source.git.commit"
@@ -86,7 +85,7 @@ def recorded_run(client: Any, target: str) -> RecordedRun:
         run_id=run_id,
         commit=tags[COMMIT_TAG],
         dirty=tags.get(DIRTY_TAG) == "true",
-        lock=yaml.safe_load(lock) or {},
+        lock=parse_lock(lock),
         metrics_json=metrics_json,
         scores={key: value for key, value in run.data.metrics.items() if key.startswith(("validation_", "test_"))},
     )

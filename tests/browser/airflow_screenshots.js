@@ -2,29 +2,17 @@
 // fields they hold (task ids: visible on the grid; form fields: present in the open dialog, every section opened):
 // node airflow_screenshots.js <base url> <out dir> '<{"tasks": [...], "fields": [...], "sections": [...], "shown": "..."}>'
 // ("shown": the section open in the form's screenshot)
-const { chromium } = require('playwright-core');
-
-async function visible(page, texts) {
-  const seen = [];
-  for (const text of texts) {
-    const matches = page.getByText(text, { exact: true });
-    for (let index = 0; index < await matches.count(); index += 1) {
-      if (await matches.nth(index).isVisible()) { seen.push(text); break; }
-    }
-  }
-  return seen;
-}
+const { launch, visible } = require('./browser');
 
 (async () => {
   const [base, out, expectedJson] = process.argv.slice(2);
   const expected = JSON.parse(expectedJson);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+  const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`${base}/dags/textflow_pipeline`, { waitUntil: 'networkidle', timeout: 60000 });
   await page.getByText('register', { exact: true }).first().waitFor({ timeout: 30000 });
   await page.screenshot({ path: `${out}/airflow-grid.png` });
-  const gridTasks = await visible(page, expected.tasks);
+  const gridTasks = await visible(page, expected.tasks, { exact: true });
   await page.getByRole('button', { name: /trigger/i }).first().click();
   const dialog = page.getByRole('dialog');
   const section = (name) => dialog.getByRole('button', { name, exact: true });
