@@ -200,16 +200,23 @@ def rebuild(root: Path, record: RecordedRun, keep: bool = False) -> Iterator[Che
 
 
 def _read_lock(workspace: Path) -> dict[str, Any]:
-
     return parse_lock((workspace / "dvc.lock").read_text(encoding="utf-8"))
+
+
+def recorded_params(committed: dict[str, Any], record: RecordedRun, stages: list[str]) -> dict[str, Any]:
+    """``committed`` params with those ``stages`` read in ``record``'s run, every key flattened as the form's."""
+    params = merged_params(committed, run_params(record.lock, stages))
+    return flatten(params_from_dict(params, source=f"run {record.run_id}'s params", resolve=False))
 
 
 def dag_conf(root: Path, record: RecordedRun, stages: list[str]) -> dict[str, Any]:
     """A REST conf that runs ``record``'s commit with its params (every key, flattened as the form's), every
     stage executed."""
-    params = merged_params(committed_params(root, record.commit), run_params(record.lock, stages))
-    flat = flatten(params_from_dict(params, source=f"run {record.run_id}'s params", resolve=False))
-    return {COMMIT_KEY: record.commit, REBUILD_KEY: True, **flat}
+    return {
+        COMMIT_KEY: record.commit,
+        REBUILD_KEY: True,
+        **recorded_params(committed_params(root, record.commit), record, stages),
+    }
 
 
 def rebuild_through_airflow(

@@ -9,7 +9,8 @@ name). Before anything trains, the run hashes the data its params name (the ``lo
 that with what the champion's run recorded: the same data skips the run (a repeated announcement retrains
 nothing); other data runs every stage, and DVC's run-cache still restores whatever an earlier run made from the
 same inputs. Without a champion yet, the committed params are trained. The champion move itself is the
-register gate's, with ``register.approval`` if the champion's params turned it on.
+register gate's, with the committed ``register.*`` settings (``register.approval`` among them): the register
+stage's params are not in the lock the champion's run logged, which evaluate wrote before register ran.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import flatten, merged_params, params_from_dict
+from pipelines.config import merged_params, params_from_dict
 from pipelines.config.pipeline import parse_lock
 from pipelines.orchestration import workspace
 from pipelines.orchestration.form import overrides_from_conf
-from pipelines.orchestration.reproduction import rebuilt_stages, run_params
+from pipelines.orchestration.reproduction import rebuilt_stages, recorded_params
 from pipelines.tracking import connect, registered_name
 from pipelines.tracking.recorded_run import RecordedRun, RecordError, recorded_run
 
@@ -66,9 +67,7 @@ def retrain_spec(root: Path, run_id: str, events: Any) -> dict[str, Any] | None:
     overrides: dict[str, Any] = {}
     if record is not None:
         stages, _ = rebuilt_stages(root, commit)
-        params = merged_params(committed, run_params(record.lock, stages[:-1]))
-        flat = flatten(params_from_dict(params, source=f"run {record.run_id}'s params", resolve=False))
-        overrides = overrides_from_conf(flat, committed)
+        overrides = overrides_from_conf(recorded_params(committed, record, stages[:-1]), committed)
         log.info("retraining %s with the params of its champion's run %s", model, record.run_id)
     if registered_name(params_from_dict(merged_params(committed, overrides), source="params.yaml")) != model:
         overrides["register.model_name"] = model

@@ -18,7 +18,7 @@ from pipelines.tracking.gate import (
     CHALLENGER,
     CHAMPION,
     REJECTED,
-    champion_version,
+    alias_version,
     choose_champion,
     scored_versions,
 )
@@ -99,7 +99,7 @@ def apply_approval(
         f"{APPROVAL_TAG}.airflow_run": airflow_run,
     }.items():
         client.set_model_version_tag(name, str(proposed), key, value)
-    current = champion_version(client, name)
+    current = alias_version(client, name)
     if not approved:
         return {"decision": REJECTED, "champion": current}
     if current is not None and current != proposed:
@@ -111,11 +111,6 @@ def apply_approval(
         if decision.champion != proposed:
             return {"decision": APPROVED, "champion": current, "reason": f"not moved: {decision.reason}"}
     client.set_registered_model_alias(name, CHAMPION, str(proposed))
-    if _alias_version(client, name, CHALLENGER) == proposed:
+    if alias_version(client, name, CHALLENGER) == proposed:
         client.delete_registered_model_alias(name, CHALLENGER)
     return {"decision": APPROVED, "champion": proposed}
-
-
-def _alias_version(client: Any, name: str, alias: str) -> int | None:
-    aliases = client.get_registered_model(name).aliases or {}
-    return int(aliases[alias]) if alias in aliases else None

@@ -128,7 +128,7 @@ def register_if_better(
     for _ in range(MAX_DECISIONS):
         versions = scored_versions(client, name, key, scores)
         numbers = {v.version for v in versions}
-        champion = champion_version(client, name)
+        champion = alias_version(client, name)
         if champion is not None and champion not in numbers:
             log.info(
                 "alias %s points at v%d, registered after the versions just read; reading again", CHAMPION, champion
@@ -224,12 +224,12 @@ def scored_versions(client: Any, name: str, key: str, cache: dict[int, Scored] |
     return sorted(scored, key=lambda v: v.version)
 
 
-def champion_version(client: Any, name: str) -> int | None:
-    """The version alias ``champion`` points at; None when there is no champion yet."""
+def alias_version(client: Any, name: str, alias: str = CHAMPION) -> int | None:
+    """The version ``alias`` points at; None when no version has it (no champion yet)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return int(client.get_model_version_by_alias(name, CHAMPION).version)
+        return int(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as error:
         if getattr(error, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None
