@@ -328,9 +328,8 @@ def test_a_failed_task_is_announced_to_the_webhook_once_with_its_log_tail(stock)
         time.sleep(1)
     time.sleep(3)  # a second announcement (a retry, a downstream task) would arrive now
     (announced,) = [body for body in stock.announcements if body["run_id"] == failing]
-    retries = GpuExecution.from_env().retries
     assert announced["dag_id"] == PIPELINE_DAG_ID and announced["task_id"] == "local_files"
-    assert announced["try_number"] == retries + 1, "announced once its retries are spent"
+    assert announced["try_number"] == 1, "a missing file fails at once: no retry can fix it"
     assert any("is not a file in the data root" in line for line in announced["log_tail"]), announced
     assert f"/dags/{PIPELINE_DAG_ID}/runs/{urllib.parse.quote(failing)}/tasks/local_files" in announced["url"]
     assert announced["text"].startswith(f"textflow: {PIPELINE_DAG_ID} run {failing} failed at task local_files")
@@ -358,6 +357,7 @@ def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(stoc
     stock.succeeded = good
     state, tasks = _finished_run(dag_url, bad, None, deadline)
     assert state == "failed" and tasks["prepare_workspace"] == "failed" and tasks["train"] == "upstream_failed"
+    assert _try_number(dag_url, bad, "prepare_workspace") == 1, "an unknown key is not retried"
     assert "unknown key 'train.wieght_decay'" in _task_log(dag_url, bad, "prepare_workspace", None)
     state, tasks = _finished_run(dag_url, reads["/proc/self/environ"], None, deadline)
     assert state == "failed" and tasks["prepare_workspace"] == "failed"
@@ -367,6 +367,7 @@ def test_a_stock_airflow_applies_every_conf_key_and_fails_a_bad_one_by_name(stoc
     assert state == "failed" and tasks["local_files"] == "failed" and tasks["train"] == "upstream_failed"
     refused = _task_log(dag_url, reads["docker/.env"], "local_files", None)
     assert "is not a file in the data root" in refused and "never-in-a-log" not in refused
+    assert _try_number(dag_url, reads["docker/.env"], "local_files") == 1, "a missing file is not retried"
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
@@ -645,6 +646,12 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(stock):
 def airflow_stack(project: Path, home: Path, port: int, extra_env: dict[str, str]):
     """`make airflow`'s script (api-server, scheduler, dag-processor, triggerer) on a free loopback port."""
     return running_local_airflow(project, home, port, tool_env(extra_env))
+
+
+def _try_number(dag_url: str, run_id: str, task_id: str) -> int:
+    import urllib.parse
+
+    return _request(f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task_id}", None)["try_number"]
 
 
 def _wait_for_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> None:

@@ -237,6 +237,33 @@ def test_every_task_of_both_dags_retries_and_has_a_time_limit():
             assert task.execution_timeout is not None, f"{dag.dag_id}.{task.task_id} may hang forever"
 
 
+def test_a_stage_that_refuses_its_input_fails_its_task_at_once_and_any_other_failure_is_retried(tmp_path):
+    """Real DVC between them, as in a task: a stage exiting INPUT_ERROR_EXIT (an unknown key, a missing file)
+    fails the task with AirflowFailException, which Airflow does not retry; any other failure stays an error
+    Airflow retries (a blip of git, S3 or MLflow)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipelines.common.errors import INPUT_ERROR_EXIT, InputError
+    from pipelines.orchestration.retries import fail_at_once_on_bad_input
+
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    for stage, status in (("refuses", INPUT_ERROR_EXIT), ("blips", 1)):
+        run(["dvc", "stage", "add", "-q", "-n", stage, f"{sys.executable} -c 'raise SystemExit({status})'"], tmp_path)
+
+    @fail_at_once_on_bad_input
+    def task(stage: str) -> None:
+        workspace.run_command([sys.executable, "-m", "dvc", "repro", "--single-item", stage], tmp_path)
+
+    with pytest.raises(AirflowFailException, match="not retried") as refused:
+        task("refuses")
+    assert isinstance(refused.value.__cause__, workspace.StageRefusedInput)
+    assert refused.value.__cause__.output_tail, "the announcement quotes the stage's output"
+    with pytest.raises(workspace.StageFailed) as blip:
+        task("blips")
+    assert not isinstance(blip.value, InputError)
+
+
 def test_a_stage_waits_for_another_stage_of_its_run_instead_of_failing(project):
     """DVC itself gives up on its repo lock after about 3 s; a stage queued behind a longer one must wait."""
     space = workspace.prepare_workspace(project, "queued", {})

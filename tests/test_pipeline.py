@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pipelines.common.errors import INPUT_ERROR_EXIT
 from pipelines.stages.train import standalone_command
 from tests.conftest import (
     ROOT,
@@ -183,7 +184,7 @@ def test_unknown_param_stops_the_stage_with_one_clear_line(project, tmp_path):
         project,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == INPUT_ERROR_EXIT, "a retry cannot fix it: Airflow fails the task at once"
     assert "unknown key 'modle'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "tokens").exists()
 
@@ -246,7 +247,7 @@ def test_validation_failure_stops_with_a_readable_summary(project, tmp_path):
         project,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == INPUT_ERROR_EXIT
     assert "[test] expect_column_values_to_be_in_set on column 'label': 1 of 301 rows unexpected" in result.stderr
     assert not (tmp_path / "validated").exists()
     assert json.loads((tmp_path / "validation.json").read_text())["success"] is False

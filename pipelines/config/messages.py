@@ -14,7 +14,7 @@ from typing import Any
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 
-from pipelines.common.errors import PipelineError
+from pipelines.common.errors import InputError
 
 MOVED_KEYS = {
     "seed": "was split in two: 'dataset.seed' (demo corpus, splits, embeddings) and 'train.seed' (initial "
@@ -22,7 +22,7 @@ MOVED_KEYS = {
 }
 
 
-class ConfigError(PipelineError, ValueError):
+class ConfigError(InputError, ValueError):
     """A value in params.yaml (or an override) is unknown, of the wrong type or out of range."""
 
 

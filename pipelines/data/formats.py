@@ -24,7 +24,7 @@ from typing import Any, get_args
 
 import pandas as pd
 
-from pipelines.common.errors import PipelineError
+from pipelines.common.errors import InputError
 from pipelines.config import BadLinePolicy, DataFormat, LocalFiles
 
 FORMATS: tuple[str, ...] = get_args(DataFormat)
@@ -34,7 +34,7 @@ SKIPPED_LINES_SHOWN = 20
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-class FormatError(PipelineError, ValueError):
+class FormatError(InputError, ValueError):
     """A data file does not follow its declared format; the message names file, line and column."""
 
 

@@ -11,12 +11,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.common.errors import InputError
 from pipelines.common.project import DATA_ROOT_ENV, data_root
 from pipelines.config import ConfigError
 from pipelines.data.registry import SPLITS
 
 if TYPE_CHECKING:
     from pipelines.config import Params
+
+
+class MissingDataFile(InputError, FileNotFoundError):
+    """A ``dataset.local.*`` path names no file in the data root."""
 
 
 def data_root_hint() -> str:
@@ -47,6 +52,6 @@ def local_files(params: Params, root: Path | None = None) -> dict[str, tuple[str
         if not path.is_relative_to(root):
             raise ConfigError(f"'dataset.local.{split}' ({given}) leads outside the data root {hint}")
         if not path.is_file():
-            raise FileNotFoundError(f"dataset.local.{split}: {given} is not a file in the data root {hint}")
+            raise MissingDataFile(f"dataset.local.{split}: {given} is not a file in the data root {hint}")
         found[split] = (given, path)
     return found

@@ -21,14 +21,14 @@ from typing import Literal
 
 import pandas as pd
 
-from pipelines.common.errors import PipelineError
+from pipelines.common.errors import InputError
 
 Labelling = Literal["fine", "binary"]
 NEUTRAL = 2
 NODE_OPEN = re.compile(r"\(([0-4])")
 
 
-class TreebankError(PipelineError, ValueError):
+class TreebankError(InputError, ValueError):
     """A tree line is not a well-formed binary SST tree."""
 
 

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.common.errors import PipelineError
+from pipelines.common.errors import InputError
 from pipelines.config import ValidateParams
 
 COLUMNS = ["text", "label"]
 DATA_DOCS_SITE = "textflow"
 
 
-class ValidationFailed(PipelineError, RuntimeError):
+class ValidationFailed(InputError, RuntimeError):
     """One or more expectations failed; the message lists each failure with its split, column and row count."""
 
 

@@ -29,6 +29,7 @@ from pipelines.orchestration.gpu import GpuExecution, container_train_task
 from pipelines.orchestration.links import mlflow_run_link
 from pipelines.orchestration.notify import failure_callbacks
 from pipelines.orchestration.retrain import DATA_ASSET_URI, retrain_spec
+from pipelines.orchestration.retries import fail_at_once_on_bad_input
 from pipelines.orchestration.sweep import (
     MAX_COMBINATIONS,
     MODES,
@@ -120,6 +121,7 @@ def build_pipeline_dag(
     execution = execution or GpuExecution.from_env()
 
     @task
+    @fail_at_once_on_bad_input
     def prepare_workspace(
         params: dict[str, Any] | None = None, run_id: str | None = None, dag_run=None, triggering_asset_events=None
     ) -> dict:
@@ -134,6 +136,7 @@ def build_pipeline_dag(
         return spec
 
     @task
+    @fail_at_once_on_bad_input
     def run_stage(stage: str, spec: dict[str, Any], environment: dict[str, str], outlet_events=None) -> dict | None:
         """The register stage's report is the register task's return value, for the approval step."""
         space = workspace_for_spec(root, spec)
@@ -144,6 +147,7 @@ def build_pipeline_dag(
         return registration_report(space)
 
     @task
+    @fail_at_once_on_bad_input
     def save_experiment(spec: dict[str, Any]) -> str | None:
         return experiments.save_experiment(root, workspace_for_spec(root, spec), spec["run_id"])
 
@@ -202,6 +206,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     upstream_params = [param for name in before_train for param in version.stages[name].params]
 
     @task
+    @fail_at_once_on_bad_input
     def propose_round(round_number: int, earlier_rounds: list, params: dict[str, Any] | None = None) -> list[dict]:
         """Skipped, with its later rounds, once the sweep has nothing more to train."""
         conf = run_conf(params, get_current_context()["dag_run"])
@@ -220,6 +225,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         return trials
 
     @task
+    @fail_at_once_on_bad_input
     def run_upstream(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
         space = workspace.prepare_workspace(root, f"{run_id}-upstream", {}, run_commit(root, params))
         for stage in before_train:
@@ -227,6 +233,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         return str(space)
 
     @task
+    @fail_at_once_on_bad_input
     def start_parent(params: dict[str, Any] | None = None, run_id: str | None = None) -> str | None:
         conf = run_conf(params, get_current_context()["dag_run"])
         committed = workspace.committed_params(root, run_commit(root, conf))
@@ -238,6 +245,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         return tracking.start_parent_run(f"{mode} {run_id}", settings.tracking.experiment, {"mode": mode, **described})
 
     @task(**execution.task_options())
+    @fail_at_once_on_bad_input
     def train_trial(
         proposal: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -265,6 +273,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         return training_result(space, index, spec, proposal)
 
     @task(trigger_rule="none_failed_min_one_success", outlets=model_outlets())
+    @fail_at_once_on_bad_input
     def register_best(
         rounds: list, parent: str | None, params: dict[str, Any] | None = None, outlet_events=None
     ) -> dict[str, Any]:

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
     ti = context["ti"]
     error = context.get("exception")
-    tail = list(getattr(error, "output_tail", None) or str(error or "").splitlines())[-OUTPUT_TAIL_LINES:]
+    output = getattr(error, "output_tail", None) or getattr(getattr(error, "__cause__", None), "output_tail", None)
+    tail = list(output or str(error or "").splitlines())[-OUTPUT_TAIL_LINES:]
     return {
         "text": f"textflow: {ti.dag_id} run {ti.run_id} failed at task {ti.task_id} (try {ti.try_number}): {ti.log_url}",
         "dag_id": ti.dag_id,

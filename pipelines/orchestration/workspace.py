@@ -34,6 +34,7 @@ import yaml
 from filelock import FileLock, Timeout
 from tenacity import retry, stop_after_attempt, wait_exponential
 
+from pipelines.common.errors import INPUT_ERROR_EXIT, InputError
 from pipelines.common.io import write_text
 from pipelines.common.project import ROOT_ENV
 from pipelines.config import set_dotted
@@ -59,6 +60,21 @@ class StageFailed(RuntimeError):
     def __init__(self, message: str, output_tail: list[str]):
         super().__init__(message)
         self.output_tail = output_tail
+
+
+class StageRefusedInput(StageFailed, InputError):
+    """The stage exited ``INPUT_ERROR_EXIT``: its params or data are wrong, and running it again cannot help."""
+
+
+STAGE_EXIT = re.compile(r"failed to run: .*, exited with (-?\d+)$")
+"""How ``dvc repro`` (which itself exits 255) reports the exit status of the stage command that failed."""
+
+
+def stage_exit_status(output: list[str]) -> int | None:
+    for line in reversed(output):
+        if found := STAGE_EXIT.search(line):
+            return int(found.group(1))
+    return None
 
 
 class WorkspaceError(RuntimeError):
@@ -249,7 +265,7 @@ def run_stage(
 
 def run_command(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     """``command`` (``python -m ...``) in ``cwd``, its output streamed into the log; :class:`StageFailed` with
-    its last lines when it fails."""
+    its last lines when it fails, :class:`StageRefusedInput` when the stage it ran refused its input."""
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
@@ -257,7 +273,8 @@ def run_command(command: list[str], cwd: Path, env: dict[str, str] | None = None
         log.info("%s", line.rstrip())
         tail.append(line.rstrip())
     if process.wait() != 0:
-        raise StageFailed(
+        failed = StageRefusedInput if stage_exit_status(list(tail)) == INPUT_ERROR_EXIT else StageFailed
+        raise failed(
             f"{' '.join(command[command.index('-m') + 1 :])} failed in workspace {cwd.name} "
             f"with exit code {process.returncode}",
             list(tail),

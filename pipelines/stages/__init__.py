@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.common.errors import PipelineError
+from pipelines.common.errors import INPUT_ERROR_EXIT, InputError, PipelineError
 from pipelines.common.timings import record_timing
 
 STAGES_TO_RUN_ENV = "TEXTFLOW_STAGES_TO_RUN"
@@ -44,7 +44,8 @@ def _is_mlflow_error(error: Exception) -> bool:
 
 
 def run_stage(name: str, body: Callable[[], None]) -> None:
-    """Run a stage body with progress logging; an expected error becomes one line on stderr and exit 1."""
+    """Run a stage body with progress logging; an expected error becomes one line on stderr and exit status 1,
+    or ``INPUT_ERROR_EXIT`` when only other params or data can fix it."""
     allowed = os.environ.get(STAGES_TO_RUN_ENV)
     if allowed is not None and name not in allowed.split(","):
         print(
@@ -65,7 +66,7 @@ def run_stage(name: str, body: Callable[[], None]) -> None:
         body()
     except EXPECTED_ERRORS as error:
         print(f"[{name}] error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(INPUT_ERROR_EXIT if isinstance(error, InputError) else 1) from None
     except Exception as error:
         if not _is_mlflow_error(error):
             raise
