@@ -25,7 +25,7 @@ from pipelines.orchestration.cluster import postgres_program, running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK
 from pipelines.orchestration.workspace import workspace_name
 from pipelines.tracking.approval import APPROVAL_TASK_ID
-from tests.conftest import STAGES, copy_project, tool_env
+from tests.conftest import STAGES, copy_project, run, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -213,6 +213,27 @@ def test_a_container_task_rebuilds_the_workspace_from_the_run_spec_alone(cluster
     pod = _workspace(tmp_path / "pod", cluster.first_run)
     default = _workspace(cluster.home / "worker-default", cluster.first_run)
     assert (pod / "reports" / "metrics.json").read_bytes() == (default / "reports" / "metrics.json").read_bytes()
+
+
+def test_a_cluster_run_is_a_dvc_experiment_on_the_git_remote_that_a_laptop_pulls_and_applies_whole(cluster, tmp_path):
+    """The run's last task restored every stage on its worker, saved the run as an experiment and pushed its ref
+    to TEXTFLOW_GIT_URL (the project here). A fresh clone of that remote, as on a laptop, lists it, pulls it and
+    applies it: the metrics the default worker made and the model the gpu worker trained, from the DVC remote."""
+    from pipelines.orchestration.experiments import experiment_name
+
+    name = experiment_name(cluster.first_run)
+    laptop = tmp_path / "laptop"
+    run(["git", "clone", "-q", str(cluster.project), str(laptop)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "--default", "storage", "s3://textflow/dvc"], laptop)
+    env = tool_env(cluster.client_env())
+    listed = run(["dvc", "exp", "list", "--all-commits", "--name-only", "origin"], laptop, env=env).stdout.split()
+    assert name in listed, listed
+    run(["dvc", "exp", "pull", "origin", name], laptop, env=env)
+    run(["dvc", "exp", "apply", name], laptop, env=env)
+    default = _workspace(cluster.home / "worker-default", cluster.first_run)
+    gpu = _workspace(cluster.home / "worker-gpu", cluster.first_run)
+    assert (laptop / "reports/metrics.json").read_bytes() == (default / "reports/metrics.json").read_bytes()
+    assert _sha256(laptop / "models/model.pt") == _sha256(gpu / "models/model.pt")
 
 
 def _train_log(cluster, run_id: str, try_number: int) -> str:

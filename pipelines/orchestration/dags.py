@@ -148,7 +148,7 @@ def build_pipeline_dag(
 
     @task
     @fail_at_once_on_bad_input
-    def save_experiment(spec: dict[str, Any]) -> str | None:
+    def save_experiment(spec: dict[str, Any]) -> str:
         return experiments.save_experiment(root, workspace_for_spec(root, spec), spec["run_id"])
 
     with DAG(

@@ -149,12 +149,12 @@ def clone_workspace(settings: RemoteSettings, workspace: Path, commit: str) -> N
     partial.rename(workspace)
 
 
-def stage_command_env(workspace: Path, stage: str, settings: RemoteSettings) -> dict[str, str]:
-    """What ``dvc repro --pull <stage>`` runs with: only ``stage`` (and stages DVC always re-runs) may execute;
-    training mirrors its checkpoint to the run's URL."""
+def stage_command_env(workspace: Path, stage: str | None, settings: RemoteSettings) -> dict[str, str]:
+    """What ``dvc repro --pull <stage>`` runs with: only ``stage`` (and stages DVC always re-runs) may execute
+    (no ``stage``: every other one is restored); training mirrors its checkpoint to the run's URL."""
     always = [name for name, spec in load_stages(workspace / "dvc.yaml").items() if spec.always_changed]
     return {
-        STAGES_TO_RUN_ENV: ",".join([stage, *always]),
+        STAGES_TO_RUN_ENV: ",".join([stage, *always] if stage else always),
         CHECKPOINT_URL_ENV: settings.checkpoint_url(workspace),
         # one download cache (and trust-on-first-use record) per worker, not per run: the project directory a
         # worker parsed the DAG from may be read-only (a mounted checkout)
@@ -180,6 +180,22 @@ def push_stage_outputs(stage: str) -> int:
     if result.failed:
         raise RemoteError(f"pushing the reports of stage {stage} to the DVC remote failed for {len(result.failed)}")
     return sent + len(result.transferred)
+
+
+def push_experiment(settings: RemoteSettings, workspace: Path, name: str) -> str:
+    """Push the experiment ``name`` saved in ``workspace`` (``refs/exps/<baseline>/<name>``) to the git remote,
+    replacing an earlier save of the same run (a retried task); returns the ref. The outputs its dvc.lock names
+    are on the DVC remote already, pushed by the tasks that made them."""
+    refs = _command(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], workspace, "git for-each-ref")
+    (ref,) = [line for line in refs.splitlines() if line.endswith(f"/{name}")]
+    with git_credentials(settings.git_url) as (url, environment):
+        _command(
+            ["git", "push", "--quiet", "--force", url, f"{ref}:{ref}"],
+            workspace,
+            f"pushing experiment {name} to {settings.shown_git_url}",
+            environment,
+        )
+    return ref
 
 
 def repro_commands(stage: str, options: list[str] | None = None) -> list[list[str]]:
