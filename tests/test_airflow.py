@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import email
+import email.message
+import email.policy
+import html
 import json
 import re
 import shutil
@@ -25,7 +29,7 @@ from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK, 
 from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
-from pipelines.orchestration.notify import WEBHOOK_ENV
+from pipelines.orchestration.notify import EMAIL_ENV, WEBHOOK_ENV
 from pipelines.tracking.approval import APPROVAL_TASK_ID, TIMED_OUT
 from tests.conftest import (
     ROOT,
@@ -236,6 +240,8 @@ class StockAirflow:
     dag_url: str
     announcements: list[dict]
     """What the failure webhook received (JSON bodies), in order."""
+    mails: list[tuple[list[str], email.message.EmailMessage]]
+    """What the mail server received: (envelope recipients, message), in order."""
     succeeded: str | None = None
     """A run of the pipeline DAG that succeeded, for tests that need one and not their own conf."""
 
@@ -252,13 +258,22 @@ def stock(tmp_path_factory):
     """One stock Airflow for the module's tests that need no settings of their own: each triggers its own runs."""
     home = tmp_path_factory.mktemp("stock")
     project = copy_project(home / "project", SMALL)
-    with (
-        webhook_receiver() as (webhook, received),
-        stock_airflow(project, home / "airflow", free_port(), {WEBHOOK_ENV: webhook}) as base,
-    ):
-        dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
-        _unpause(dag_url, None)
-        yield StockAirflow(project, base, dag_url, received)
+    with webhook_receiver() as (webhook, received), mail_receiver() as (smtp_port, mails):
+        smtp = {  # Airflow's smtp_default connection, as AIRFLOW_CONN_SMTP_DEFAULT sets it (no TLS on loopback)
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@textflow.invalid"},
+        }
+        announce = {
+            WEBHOOK_ENV: webhook,
+            EMAIL_ENV: "team@textflow.invalid",
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
+        }
+        with stock_airflow(project, home / "airflow", free_port(), announce) as base:
+            dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+            _unpause(dag_url, None)
+            yield StockAirflow(project, base, dag_url, received, mails)
 
 
 @contextlib.contextmanager
@@ -289,6 +304,27 @@ def webhook_receiver():
         thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def mail_receiver():
+    """A mail server on loopback (aiosmtpd) that keeps every message sent to it: (its port, the messages)."""
+    from aiosmtpd.controller import Controller
+
+    received: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            received.append((list(envelope.rcpt_tos), message))
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, received
+    finally:
+        controller.stop()
+
+
 @pytest.mark.slow
 def test_a_registered_model_is_an_asset_event_a_downstream_dag_can_be_scheduled_on(stock):
     import urllib.parse
@@ -311,7 +347,7 @@ def test_a_registered_model_is_an_asset_event_a_downstream_dag_can_be_scheduled_
 
 
 @pytest.mark.slow
-def test_a_failed_task_is_announced_to_the_webhook_once_with_its_log_tail(stock):
+def test_a_failed_task_is_announced_to_the_webhook_and_by_mail_once_with_its_log_tail(stock):
     import urllib.parse
 
     conf = {"task": "language_model", "dataset.name": "local", "dataset.local.format": "plain_text"}
@@ -332,7 +368,13 @@ def test_a_failed_task_is_announced_to_the_webhook_once_with_its_log_tail(stock)
     assert announced["try_number"] == 1, "a missing file fails at once: no retry can fix it"
     assert any("is not a file in the data root" in line for line in announced["log_tail"]), announced
     assert f"/dags/{PIPELINE_DAG_ID}/runs/{urllib.parse.quote(failing)}/tasks/local_files" in announced["url"]
-    assert announced["text"].startswith(f"textflow: {PIPELINE_DAG_ID} run {failing} failed at task local_files")
+    assert announced["summary"] == f"textflow: {PIPELINE_DAG_ID} run {failing} failed at task local_files (try 1)"
+    assert announced["text"] == f"{announced['summary']}: {announced['url']}"
+    (mail,) = [message for _, message in stock.mails if failing in message["Subject"]]
+    assert [to for to, message in stock.mails if message is mail] == [["team@textflow.invalid"]]
+    assert mail["Subject"] == announced["summary"] and mail["From"] == "airflow@textflow.invalid"
+    body = mail.get_body(("html",)).get_content()
+    assert "is not a file in the data root" in body and announced["url"] in html.unescape(body)
 
 
 @pytest.mark.slow
@@ -407,15 +449,9 @@ def test_a_dag_run_is_a_dvc_experiment_that_exp_show_lists_and_exp_apply_restore
     run_id = stock.a_successful_run()
     space = workspace_path(stock.project, run_id)
     name = experiment_name(run_id)
-    shown = json.loads(run(["dvc", "exp", "show", "--json", "--all-commits"], stock.project).stdout)
-    saved = {
-        revs["name"]: revs
-        for entry in shown
-        for experiment in entry["experiments"] or []
-        for revs in experiment["revs"]
-    }
+    saved = _saved_experiments(stock.project)
     assert name in saved, list(saved)
-    data = saved[name]["data"]
+    data = saved[name]
     assert data["metrics"]["reports/metrics.json"]["data"] == json.loads((space / "reports/metrics.json").read_text())
     assert data["params"]["params.yaml"]["data"] == yaml.safe_load((space / "params.yaml").read_text())
 
@@ -428,6 +464,17 @@ def test_a_dag_run_is_a_dvc_experiment_that_exp_show_lists_and_exp_apply_restore
             assert (checkout / path).read_bytes() == (space / path).read_bytes(), path
     finally:
         run(["git", "worktree", "remove", "--force", str(checkout)], stock.project)
+
+
+def _saved_experiments(project: Path) -> dict[str, dict]:
+    """``dvc exp show --json --all-commits`` in ``project``: {experiment name: its params and metrics}."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json", "--all-commits"], project).stdout)
+    return {
+        revs["name"]: revs["data"]
+        for entry in shown
+        for experiment in entry["experiments"] or []
+        for revs in experiment["revs"]
+    }
 
 
 def _labelled_lines(count: int, seed: int, noisy: bool = False) -> str:
@@ -757,6 +804,14 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
     versions = client.search_model_versions("name='textflow-demo'")
     assert [version.run_id for version in versions] == [best.info.run_id]
     assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best.info.run_id
+
+    experiments = _saved_experiments(project)  # each trial, named after the sweep's run and its index
+    trials = {name: data for name, data in experiments.items() if re.fullmatch(r".+-[01]", name)}
+    assert len(trials) == 2, list(experiments)
+    model_types = {data["params"]["params.yaml"]["data"]["model"]["type"] for data in trials.values()}
+    assert model_types == {"fasttext", "textcnn"}
+    scores = sorted(data["metrics"]["reports/metrics.json"]["data"]["valid"]["macro_f1"] for data in trials.values())
+    assert scores == pytest.approx(sorted(run.data.metrics["validation_macro_f1"] for run in children))
 
 
 @pytest.mark.slow

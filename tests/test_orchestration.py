@@ -380,14 +380,21 @@ def test_a_lock_committed_elsewhere_does_not_stop_another_worker_restoring_what_
     ), "worker 2 has worker 1's tokens"
 
 
-def test_failures_are_announced_only_where_a_webhook_is_configured(monkeypatch):
-    from pipelines.orchestration.notify import WEBHOOK_ENV
+def test_failures_are_announced_only_where_a_webhook_or_a_mail_address_is_configured(monkeypatch):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from pipelines.orchestration.notify import EMAIL_ENV, WEBHOOK_ENV
 
     monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    monkeypatch.delenv(EMAIL_ENV, raising=False)
     assert not build_pipeline_dag(ROOT).get_task("train").on_failure_callback
     monkeypatch.setenv(WEBHOOK_ENV, "http://127.0.0.1:9/hook")
     for task in build_pipeline_dag(ROOT).tasks:
-        assert task.on_failure_callback, f"{task.task_id} fails silently"
+        assert len(task.on_failure_callback) == 1, f"{task.task_id} fails silently"
+    monkeypatch.setenv(EMAIL_ENV, "ops@textflow.invalid, ml@textflow.invalid")
+    for task in build_pipeline_dag(ROOT).tasks:
+        webhook, mail = task.on_failure_callback
+        assert isinstance(mail, SmtpNotifier) and mail.to == ["ops@textflow.invalid", "ml@textflow.invalid"]
 
 
 def test_a_retrain_takes_the_model_the_latest_data_event_names_and_ignores_other_assets():

@@ -250,7 +250,8 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         proposal: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """``upstream`` (the upstream workspace) orders this after it; its outputs reach this workspace
-        through DVC's run-cache in the shared cache. A pruned search trial is a result, not a failure."""
+        through DVC's run-cache in the shared cache. A pruned search trial is a result, not a failure; a
+        finished one is saved as a DVC experiment."""
         context = get_current_context()
         index = proposal["trial"]
         spec = {
@@ -261,7 +262,8 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         space = workspace_for_spec(root, spec)
         extra = {tracking.PARENT_ENV: parent} if parent else {}
         trial_env = write_trial_file(space, proposal)
-        for stage in [*before_train, "train", "evaluate"]:
+        trained = [*before_train, "train", "evaluate"]
+        for stage in trained:
             environment = extra | (execution.stage_env() | trial_env if stage == "train" else {})
             try:
                 workspace.run_stage(root, space, stage, environment)
@@ -270,6 +272,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 if pruned is None:
                     raise
                 return pruned
+        experiments.save_experiment(root, space, spec["run_id"], trained)
         return training_result(space, index, spec, proposal)
 
     @task(trigger_rule="none_failed_min_one_success", outlets=model_outlets())

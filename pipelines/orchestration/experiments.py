@@ -10,6 +10,9 @@ task first restores every stage from the remote (``dvc repro --pull``, no stage 
 restores the stages before its own), saves, and pushes the experiment's ref to the git remote
 (``TEXTFLOW_GIT_URL``), where ``dvc exp pull`` on a laptop finds it; its outputs are on the DVC remote.
 
+A sweep saves each trial that finished (not a pruned one) the same way, as ``<sweep run>-<trial>``, from the
+workspace it trained in, so ``dvc exp show`` compares the trials as it compares a ``dvc exp run`` queue.
+
 Either way the ``cache: false`` reports (metrics meant for git) are included even where git does not track
 them yet, and saves from concurrent runs are serialised (DVC's save goes through refs every workspace shares).
 """
@@ -50,21 +53,25 @@ def git_identity(space: Path) -> dict[str, str]:
     return {} if configured.returncode == 0 else FALLBACK_IDENTITY
 
 
-def save_experiment(root: Path, space: Path, run_id: str) -> str:
+def save_experiment(root: Path, space: Path, run_id: str, stages: list[str] | None = None) -> str:
     """Save ``space`` as the experiment :func:`experiment_name` (again on a retry: ``--force``), with a DVC
-    remote after restoring every output and then pushed to the git remote; returns its name."""
+    remote then pushed to the git remote; returns its name. ``stages``: what it records, stages the calling task
+    ran in this workspace (a sweep trial's, up to evaluate: ``dvc exp save`` refuses a stage without its
+    outputs); None: every stage, restored first from a DVC remote."""
     root = root.resolve()
     remote = RemoteSettings.from_env(root)
     name = experiment_name(run_id)
     environment = workspace.stage_environment(root)
     dvc = [sys.executable, "-m", "dvc"]
     with workspace.workspace_lock(space), FileLock(space.parent / "experiments.lock", timeout=SAVE_TIMEOUT):
-        if remote is not None:
+        if remote is not None and stages is None:
             workspace.run_command(
                 [*dvc, "repro", "--pull"], space, environment | stage_command_env(space, None, remote)
             )
-        command = [*dvc, "exp", "save", "--force", "--name", name]
-        for stage in load_stages(space / "dvc.yaml").values():
+        declared = load_stages(space / "dvc.yaml")
+        recorded = [declared[stage] for stage in stages] if stages else declared.values()
+        command = [*dvc, "exp", "save", "--force", "--name", name, *(stages or [])]
+        for stage in recorded:
             command += [argument for path in stage.uncached if (space / path).exists() for argument in ("-I", path)]
         workspace.run_command(command, space, environment | git_identity(space))
         if remote is None:
