@@ -335,5 +335,6 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 .partial(parent=parent, upstream=upstream)
                 .expand(proposal=proposals)
             )
-        register_best(rounds, parent) >> ChampionApproval(register_task_id="register_best")
+        registered = register_best(rounds, parent)
+        registered >> ChampionApproval(register_task_id=registered.operator.task_id)
     return dag

@@ -7,9 +7,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # at run time only evaluate's callers hold frames: a DAG file parses this module without pandas
+    import pandas as pd
 
 DATA_HASH_TAG = "textflow.test_data_sha256"
 VALID_DATA_HASH_TAG = "textflow.valid_data_sha256"
