@@ -430,3 +430,13 @@ def test_an_airflow_run_id_becomes_a_dvc_experiment_name_git_accepts(tmp_path):
     assert name == "manual__2026-12-06T05-55-00.123456-00-00"
     run(["git", "init", "-q"], tmp_path)
     assert run(["git", "check-ref-format", f"refs/exps/{name}"], tmp_path).returncode == 0
+
+
+def test_the_mlflow_link_of_a_server_with_credentials_in_its_uri_shows_no_credentials(monkeypatch):
+    from pipelines.orchestration.links import MLFLOW_UI_ENV, mlflow_ui_base
+
+    monkeypatch.delenv(MLFLOW_UI_ENV, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://admin:s3cret@mlflow.example.com:8443/mlflow/")
+    assert mlflow_ui_base() == "https://mlflow.example.com:8443/mlflow"
+    monkeypatch.setenv(MLFLOW_UI_ENV, "http://127.0.0.1:5001/")
+    assert mlflow_ui_base() == "http://127.0.0.1:5001", "the UI address a user set wins"

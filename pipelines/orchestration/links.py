@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from pipelines.orchestration import workspace
+from pipelines.orchestration.distributed import credentials_removed
 
 MLFLOW_UI_ENV = "TEXTFLOW_MLFLOW_UI_URL"
 LOCAL_UI = "http://127.0.0.1:5000"
@@ -31,9 +31,7 @@ def mlflow_ui_base() -> str:
         return configured.rstrip("/")
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("http://", "https://")):
-        parts = urllib.parse.urlsplit(uri)
-        host = parts.hostname or ""
-        return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
+        return credentials_removed(uri)[0].rstrip("/")
     return LOCAL_UI
 
 

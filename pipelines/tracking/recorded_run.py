@@ -42,17 +42,17 @@ class RecordedRun:
     """The run's ``validation_*`` and ``test_*`` metrics."""
 
 
-def resolve_run_id(client: Any, target: str) -> str:
-    """``target`` as a run id: itself, or the run behind a registered version."""
+def fetch_run(client: Any, target: str) -> Any:
+    """The MLflow run ``target`` names: a run id, or the run behind a registered version."""
     from mlflow.exceptions import MlflowException
 
     match = REGISTRY_URI.match(target)
     try:
         if match and match["alias"]:
-            return client.get_model_version_by_alias(match["name"], match["alias"]).run_id
+            return client.get_run(client.get_model_version_by_alias(match["name"], match["alias"]).run_id)
         if match:
-            return client.get_model_version(match["name"], match["version"]).run_id
-        return client.get_run(target).info.run_id
+            return client.get_run(client.get_model_version(match["name"], match["version"]).run_id)
+        return client.get_run(target)
     except MlflowException as error:
         if getattr(error, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise
@@ -64,8 +64,8 @@ def resolve_run_id(client: Any, target: str) -> str:
 
 
 def recorded_run(client: Any, target: str) -> RecordedRun:
-    run_id = resolve_run_id(client, target)
-    run = client.get_run(run_id)
+    run = fetch_run(client, target)
+    run_id = run.info.run_id
     tags = run.data.tags
     if not tags.get(COMMIT_TAG):
         raise RecordError(
