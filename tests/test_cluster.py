@@ -40,7 +40,15 @@ SMALL = {
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("project"), SMALL)
-    with running_cluster(project, tmp_path_factory.mktemp("cluster")) as started:
+    # A killed worker's task is retried 30 s after its last heartbeat (the stack's default, 60) and 5 s after
+    # that (30): the kill test waits for both, and on a busy machine 6 missed heartbeats are still not a loss.
+    # The dag-processor re-parses the unchanged DAG files every 10 minutes, not 30 s (7% of a core).
+    settings = {
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "TEXTFLOW_RETRY_DELAY_SECONDS": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+    }
+    with running_cluster(project, tmp_path_factory.mktemp("cluster"), settings) as started:
         started.token = login(
             started.airflow_url, started.home / "airflow" / "simple_auth_manager_passwords.json.generated"
         )
@@ -175,7 +183,7 @@ def test_a_gpu_worker_killed_mid_training_is_retried_elsewhere_and_resumes_from_
     # A BiGRU on the module's 600 texts takes 1.5 s an epoch here alone (one thread), 3-8 s beside another test:
     # after epoch 3 of 12 the kill has at least 13 s of training left to land in, and the upstream stages come
     # from the first run's cache. The deadline covers the whole run on a loaded machine: the stages before
-    # train, Airflow's 60 s heartbeat timeout and 30 s retry delay, the retry and the stages after it (896 s in
+    # train, the heartbeat timeout and retry delay (30 s and 5 s here), the retry and the stages after it (896 s in
     # a clean-clone CI with the Airflow module beside it).
     conf = {"model.type": "bigru", "train.epochs": 12, "train.patience": 12}
     run_id = trigger(cluster.dag_url, cluster.token, conf)

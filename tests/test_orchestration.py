@@ -143,6 +143,15 @@ def test_a_stock_airflow_needs_no_pool_and_training_knows_its_share(monkeypatch)
     assert pooled.pool == "gpu" and pooled.op_kwargs["environment"] == {"TEXTFLOW_CONCURRENT_TRAININGS": "3"}
 
 
+def test_every_task_retries_after_the_configured_delay_doubling_each_time(monkeypatch):
+    monkeypatch.delenv("TEXTFLOW_RETRY_DELAY_SECONDS", raising=False)
+    default = build_pipeline_dag(ROOT, GpuExecution.from_env())
+    assert {task.retry_delay.total_seconds() for task in default.tasks} == {30}
+    monkeypatch.setenv("TEXTFLOW_RETRY_DELAY_SECONDS", "5")
+    quick = build_pipeline_dag(ROOT, GpuExecution.from_env())
+    assert {(task.retry_delay.total_seconds(), task.retry_exponential_backoff) for task in quick.tasks} == {(5, 2.0)}
+
+
 def test_a_stage_a_distributed_task_should_have_restored_refuses_to_run(tmp_path):
     """With TEXTFLOW_STAGES_TO_RUN set (a distributed task), DVC running any other stage means its outputs never
     reached the remote: the stage fails at once, naming itself and what to check, instead of redoing the work."""

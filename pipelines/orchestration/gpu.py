@@ -50,6 +50,7 @@ class GpuExecution:
     docker_network: str | None = None
     timeout: timedelta = timedelta(hours=6)
     retries: int = 2
+    retry_delay: timedelta = timedelta(seconds=30)
     task_timeout: timedelta = timedelta(hours=2)
 
     @classmethod
@@ -70,15 +71,17 @@ class GpuExecution:
             docker_network=os.environ.get("TEXTFLOW_DOCKER_NETWORK") or None,
             timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", 360))),
             task_timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TASK_TIMEOUT_MINUTES", 120))),
+            retry_delay=timedelta(seconds=float(os.environ.get("TEXTFLOW_RETRY_DELAY_SECONDS", 30))),
         )
 
     def default_args(self) -> dict[str, Any]:
         """Every task of both DAGs: retries with growing delays and a time limit. Each task is idempotent (DVC
         skips what is done, the register gate decides on the whole version list), so a retry after a blip of
-        git, S3 or MLflow is safe, and a hung call cannot hold a run forever."""
+        git, S3 or MLflow is safe, and a hung call cannot hold a run forever. The first delay,
+        ``TEXTFLOW_RETRY_DELAY_SECONDS`` (default 30), doubles each retry."""
         return {
             "retries": self.retries,
-            "retry_delay": timedelta(seconds=30),
+            "retry_delay": self.retry_delay,
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": timedelta(minutes=10),
             "execution_timeout": self.task_timeout,
