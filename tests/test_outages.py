@@ -1,9 +1,10 @@
-"""A training rides out its tracking server or object store going away for a minute.
+"""A training rides out its tracking server and object store going away for a minute.
 
-The real programs, stopped for real in mid-training: ``mlflow server`` is terminated and started again on the
-same port and database 60 s later; ``moto_server`` (the S3 endpoint of the checkpoint mirror, which keeps its
-buckets in memory) is frozen with SIGSTOP for 60 s and thawed, so its data survives the outage. In both cases
-the epochs go on while the service is away, and everything reaches it once it is back.
+The real programs, stopped for real in mid-training and at the same time: ``mlflow server`` is terminated and
+started again on the same port and database 60 s later; ``moto_server`` (the S3 endpoint of the checkpoint
+mirror, which keeps its buckets in memory) is frozen with SIGSTOP for those 60 s and thawed, so its data
+survives the outage. The epochs go on while the services are away, and everything reaches each once it is back.
+One training for both outages: each is a minute of the suite's wall time.
 """
 
 from __future__ import annotations
@@ -89,91 +90,80 @@ def _mlflow_server(home: Path, port: int) -> subprocess.Popen:
     return process
 
 
-def test_a_training_survives_a_minute_without_its_mlflow_server(reproduced_project, tmp_path):
+def _moto_server(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        ["moto_server", "-H", "127.0.0.1", "-p", str(port)], env=tool_env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    wait_healthy(f"http://127.0.0.1:{port}/moto-api/", process, 60)
+    return process
+
+
+def _outage_lines(output: str, what: str) -> list[str]:
+    """The lines the background sender for ``what`` logged about its outage: its start, then its end."""
+    return [
+        line for line in output.splitlines()
+        if f"{what}" in line and ("the work goes on" in line or "reachable again" in line)
+    ]  # fmt: skip
+
+
+def test_a_training_survives_a_minute_without_its_mlflow_server_and_its_object_store(reproduced_project, tmp_path):
+    """Both at once, as when the machine they share goes away: the training's MLflow run and its checkpoint
+    mirror each report the outage once and its end once, and each gets everything once its service is back."""
+    import boto3
+    import mlflow
+
     project = clone_project(reproduced_project, tmp_path / "project")
-    home, port = tmp_path / "mlflow", free_port()
+    home, mlflow_port, s3_port = tmp_path / "mlflow", free_port(), free_port()
     home.mkdir()
-    server = _mlflow_server(home, port)
-    uri = f"http://127.0.0.1:{port}"
-    out = tmp_path / "out"
-    training = Training(
-        standalone_command(ROOT, _params(tmp_path, tracking=True), out), project, tool_env({"MLFLOW_TRACKING_URI": uri})
+    server, moto = _mlflow_server(home, mlflow_port), _moto_server(s3_port)
+    uri, endpoint = f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{s3_port}"
+    credentials = {"AWS_ACCESS_KEY_ID": "textflow", "AWS_SECRET_ACCESS_KEY": "textflow-test"}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **{
+        name.lower(): value for name, value in credentials.items()
+    })  # fmt: skip
+    s3.create_bucket(Bucket="checkpoints")
+    environment = tool_env(
+        credentials
+        | {
+            "MLFLOW_TRACKING_URI": uri,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+            "TEXTFLOW_CHECKPOINT_URL": "s3://checkpoints/run/checkpoint.pt",
+        }
     )
+    out = tmp_path / "out"
+    training = Training(standalone_command(ROOT, _params(tmp_path, tracking=True), out), project, environment)
+    frozen = False
     try:
         training.wait_for_line(f"epoch 3/{EPOCHS}")
+        # the freeze first: it is instant, while a server's stop waits for it to exit, epochs going on meanwhile
+        os.kill(moto.pid, signal.SIGSTOP)  # frozen, not stopped: moto keeps its buckets in memory
+        frozen = True
         stop(server)
         time.sleep(OUTAGE_SECONDS)
-        restarted_at = time.monotonic()
-        server = _mlflow_server(home, port)
+        os.kill(moto.pid, signal.SIGCONT)
+        frozen = False
+        back_at = time.monotonic()
+        server = _mlflow_server(home, mlflow_port)
         assert training.finish() == 0, training.output
-    finally:
-        if training.process.poll() is None:
-            training.process.kill()
-        stop(server)
-    last_epoch_at = training.wait_for_line(f"epoch {EPOCHS}/{EPOCHS}", seconds=1)
-    assert last_epoch_at < restarted_at, "the epochs went on while MLflow was away"
-    assert "the work goes on" in training.output and "reachable again" in training.output
-    server = _mlflow_server(home, port)
-    try:
-        import mlflow
+        last_epoch_at = training.wait_for_line(f"epoch {EPOCHS}/{EPOCHS}", seconds=1)
+        assert last_epoch_at < back_at, "the epochs went on while MLflow and the object store were away"
+        for what in ("MLflow run", "checkpoint mirror"):
+            lines = _outage_lines(training.output, what)
+            assert lines and "the work goes on" in lines[0] and "reachable again" in lines[-1], (what, training.output)
 
         client = mlflow.MlflowClient(uri)
         run_id = json.loads((out / "run.json").read_text())["run_id"]
         history = client.get_metric_history(run_id, "valid_accuracy")
         assert sorted(metric.step for metric in history) == list(range(1, EPOCHS + 1)), "every epoch reached MLflow"
         assert client.get_run(run_id).info.status == "FINISHED"
-    finally:
-        stop(server)
-
-
-def test_a_training_survives_a_minute_without_its_object_store(reproduced_project, tmp_path):
-    import boto3
-
-    project = clone_project(reproduced_project, tmp_path / "project")
-    port = free_port()
-    moto = subprocess.Popen(
-        ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        env=tool_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    wait_healthy(f"{endpoint}/moto-api/", moto, 60)
-    credentials = {"AWS_ACCESS_KEY_ID": "textflow", "AWS_SECRET_ACCESS_KEY": "textflow-test"}
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-    s3.create_bucket(Bucket="checkpoints")
-    out = tmp_path / "out"
-    environment = tool_env(
-        credentials
-        | {
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": endpoint,
-            "TEXTFLOW_CHECKPOINT_URL": "s3://checkpoints/run/checkpoint.pt",
-        }
-    )
-    training = Training(standalone_command(ROOT, _params(tmp_path, tracking=False), out), project, environment)
-    thawed_at = None
-    try:
-        training.wait_for_line(f"epoch 3/{EPOCHS}")
-        os.kill(moto.pid, signal.SIGSTOP)
-        time.sleep(OUTAGE_SECONDS)
-        os.kill(moto.pid, signal.SIGCONT)
-        thawed_at = time.monotonic()
-        assert training.finish() == 0, training.output
-        last_epoch_at = training.wait_for_line(f"epoch {EPOCHS}/{EPOCHS}", seconds=1)
-        assert last_epoch_at < thawed_at, "the epochs went on while the object store was away"
-        assert "the work goes on" in training.output and "reachable again" in training.output
         stored = s3.get_object(Bucket="checkpoints", Key="run/checkpoint.pt")["Body"].read()
         assert stored == (out / "checkpoint.pt").read_bytes(), "the last checkpoint reached the store once it was back"
     finally:
-        if thawed_at is None:
+        if frozen:
             os.kill(moto.pid, signal.SIGCONT)
         if training.process.poll() is None:
             training.process.kill()
+        stop(server)
         stop(moto)
