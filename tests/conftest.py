@@ -240,6 +240,9 @@ SMALL_PIPELINE = {
     "embed": {"dim": 32, "epochs": 2},
     "model": {"embedding_dim": 32, "textcnn": {"num_filters": 16}},
     "train": {"epochs": 4, "batch_size": 32, "learning_rate": 0.01},
+    # the Data Docs site validates every split again in each evaluate stage (a GX import and a run, ~4 s of CPU):
+    # only the tests that look at it (test_tracking, test_language_model) build it
+    "tracking": {"data_docs": False},
 }
 
 

@@ -52,6 +52,7 @@ SMALL = {
     "embed": {"dim": 16, "epochs": 1},
     "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
     "train": {"epochs": 2},
+    "tracking": {"data_docs": False},  # as SMALL_PIPELINE's: no test here looks at the site
 }
 
 
@@ -482,6 +483,7 @@ def test_the_train_task_links_to_its_mlflow_run_and_the_run_back_to_it(stock):
     experiment = client.get_experiment_by_name("textflow").experiment_id
     (trained,) = client.search_runs([experiment], filter_string=f"tags.`airflow.run_id` = '{run_id}'")
     assert trained.data.tags["airflow.task_id"] == "train"
+    assert not client.list_artifacts(trained.info.run_id, "data_docs"), "tracking.data_docs=false: no site"
     assert links["extra_links"] == {
         "MLflow run": f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{trained.info.run_id}"
     }

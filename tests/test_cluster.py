@@ -34,6 +34,7 @@ SMALL = {
     "embed": {"dim": 16, "epochs": 1},
     "model": {"embedding_dim": 16, "textcnn": {"num_filters": 8}},
     "train": {"epochs": 2},
+    "tracking": {"data_docs": False},  # as SMALL_PIPELINE's: no test here looks at the site
 }
 
 

@@ -369,6 +369,11 @@ class TrainParams(Section):
 class TrackingParams(Section):
     enabled: bool = True
     experiment: str = "textflow"
+    data_docs: bool = Field(
+        True,
+        description="log GX's Data Docs site of the scored splits to the run; the evaluate stage validates them "
+        "again to build it (as long as the validate stage takes)",
+    )
 
 
 class RegisterParams(Section):
