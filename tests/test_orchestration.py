@@ -449,3 +449,12 @@ def test_the_mlflow_link_of_a_server_with_credentials_in_its_uri_shows_no_creden
     assert mlflow_ui_base() == "https://mlflow.example.com:8443/mlflow"
     monkeypatch.setenv(MLFLOW_UI_ENV, "http://127.0.0.1:5001/")
     assert mlflow_ui_base() == "http://127.0.0.1:5001", "the UI address a user set wins"
+
+
+def test_pushing_an_experiment_the_workspace_does_not_hold_names_it(tmp_path):
+    from pipelines.orchestration.distributed import RemoteError, RemoteSettings, push_experiment
+
+    run(["git", "init", "-q"], tmp_path)
+    settings = RemoteSettings(remote="s3://bucket/dvc", git_url=str(tmp_path), checkpoints="s3://bucket/checkpoints")
+    with pytest.raises(RemoteError, match=r"experiment run-1 is 0 refs in .* \(none\), not one"):
+        push_experiment(settings, tmp_path, "run-1")

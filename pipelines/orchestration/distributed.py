@@ -187,7 +187,13 @@ def push_experiment(settings: RemoteSettings, workspace: Path, name: str) -> str
     replacing an earlier save of the same run (a retried task); returns the ref. The outputs its dvc.lock names
     are on the DVC remote already, pushed by the tasks that made them."""
     refs = _command(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], workspace, "git for-each-ref")
-    (ref,) = [line for line in refs.splitlines() if line.endswith(f"/{name}")]
+    found = [line for line in refs.splitlines() if line.endswith(f"/{name}")]
+    if len(found) != 1:
+        raise RemoteError(
+            f"experiment {name} is {len(found)} refs in {workspace} ({', '.join(found) or 'none'}), not one: "
+            "`dvc exp save` did not save it there, or saved it on two baselines"
+        )
+    (ref,) = found
     with git_credentials(settings.git_url) as (url, environment):
         _command(
             ["git", "push", "--quiet", "--force", url, f"{ref}:{ref}"],
