@@ -43,10 +43,16 @@ OBSERVATION_ONLY = {"pipelines/common/progress.py", "pipelines/common/background
 # loaded by every stage to start, and it decides the bytes of their outputs (how JSON and arrays are written):
 # a change to it must re-run them
 WRITES_OUTPUTS = {"pipelines/common/io.py"}
+# every code path that reads params: the reproduced project leaves out the Data Docs site, whose evaluate-stage
+# validation reads validate.*
+EVERY_PATH = {"tracking": {"data_docs": True}}
 RUNS = [  # (params on top of the reproduced project's, the stages whose reads they change)
-    ({"train": {"epochs": 1}}, None),
-    ({"train": {"epochs": 1}, **EMBEDDINGS}, ["embed", "train", "evaluate"]),
-    (LANGUAGE_MODEL, ["validate", "clean", "tokenize", "embed", "train", "evaluate", "keywords", "register"]),
+    ({"train": {"epochs": 1}, **EVERY_PATH}, None),
+    ({"train": {"epochs": 1}, **EVERY_PATH, **EMBEDDINGS}, ["embed", "train", "evaluate"]),
+    (
+        LANGUAGE_MODEL | EVERY_PATH,
+        ["validate", "clean", "tokenize", "embed", "train", "evaluate", "keywords", "register"],
+    ),
 ]
 
 
@@ -155,3 +161,4 @@ def test_the_recorder_sees_what_the_stages_read(records):
     assert "clean.style" in leaves(records["embed"]["params"]), "the embedding corpus is cleaned like the data"
     assert "dataset.name" in leaves(records["tokenize"]["params"]), "tokenize.method auto resolves from it"
     assert {"pipelines/stages/train.py", "pipelines/training/loop.py"} <= records["train"]["modules"]
+    assert "validate.max_duplicate_rate" in leaves(records["evaluate"]["params"]), "the Data Docs site's validation"
