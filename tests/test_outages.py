@@ -103,13 +103,13 @@ def _outage_lines(output: str, what: str) -> list[str]:
     """The lines the background sender for ``what`` logged about its outage: its start, then its end."""
     return [
         line for line in output.splitlines()
-        if f"{what}" in line and ("the work goes on" in line or "reachable again" in line)
+        if what in line and ("the work goes on" in line or "reachable again" in line)
     ]  # fmt: skip
 
 
 def test_a_training_survives_a_minute_without_its_mlflow_server_and_its_object_store(reproduced_project, tmp_path):
     """Both at once, as when the machine they share goes away: the training's MLflow run and its checkpoint
-    mirror each report the outage once and its end once, and each gets everything once its service is back."""
+    mirror each report the outage first and its end last, and each gets everything once its service is back."""
     import boto3
     import mlflow
 
