@@ -101,6 +101,5 @@ def evaluate_classifier(args: argparse.Namespace, params: Params) -> None:
             misclassified,
             report_text,
         )
-        if params.tracking.data_docs:
-            log_data_docs(args.validated, params.validate, labelled=True)
+        log_data_docs(args.validated, params, labelled=True)
         log.info("logged metrics, reports and the raw-text model to MLflow run %s", run_id)

@@ -76,6 +76,5 @@ def evaluate_language_model(args: argparse.Namespace, params: Params) -> None:
             params.dataset.name,
             model_id,
         )
-        if params.tracking.data_docs:
-            log_data_docs(args.validated, params.validate, labelled=False)
+        log_data_docs(args.validated, params, labelled=False)
         log.info("logged perplexity, samples and the generating model to MLflow run %s", run_id)
