@@ -69,16 +69,16 @@ class GpuExecution:
             namespace=os.environ.get("TEXTFLOW_K8S_NAMESPACE", cls.namespace),
             volume_claim=os.environ.get("TEXTFLOW_RUNS_CLAIM", cls.volume_claim),
             docker_network=os.environ.get("TEXTFLOW_DOCKER_NETWORK") or None,
-            timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", 360))),
-            task_timeout=timedelta(minutes=float(os.environ.get("TEXTFLOW_TASK_TIMEOUT_MINUTES", 120))),
-            retry_delay=timedelta(seconds=float(os.environ.get("TEXTFLOW_RETRY_DELAY_SECONDS", 30))),
+            timeout=_duration_from_env("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", "minutes", cls.timeout),
+            task_timeout=_duration_from_env("TEXTFLOW_TASK_TIMEOUT_MINUTES", "minutes", cls.task_timeout),
+            retry_delay=_duration_from_env("TEXTFLOW_RETRY_DELAY_SECONDS", "seconds", cls.retry_delay),
         )
 
     def default_args(self) -> dict[str, Any]:
         """Every task of both DAGs: retries with growing delays and a time limit. Each task is idempotent (DVC
         skips what is done, the register gate decides on the whole version list), so a retry after a blip of
         git, S3 or MLflow is safe, and a hung call cannot hold a run forever. The first delay,
-        ``TEXTFLOW_RETRY_DELAY_SECONDS`` (default 30), doubles each retry."""
+        ``TEXTFLOW_RETRY_DELAY_SECONDS`` (default ``retry_delay``), doubles each retry."""
         return {
             "retries": self.retries,
             "retry_delay": self.retry_delay,
@@ -100,6 +100,21 @@ class GpuExecution:
     def stage_env(self) -> dict[str, str]:
         """What the train stage is told about the trainings that share its machine."""
         return {CONCURRENT_TRAININGS_ENV: str(self.slots)}
+
+
+def _duration_from_env(name: str, unit: str, default: timedelta) -> timedelta:
+    """``name``'s value in ``unit`` (``minutes``, ``seconds``), or ``default`` (the field's own) when it is unset
+    or empty."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        amount = float(value)
+    except ValueError:
+        raise ValueError(f"{name} is {value!r}; expected a number of {unit}") from None
+    if amount < 0:
+        raise ValueError(f"{name} is {value!r}; expected a number of {unit}, not below 0")
+    return timedelta(**{unit: amount})
 
 
 SPEC_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') | tojson }}"
