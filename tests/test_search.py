@@ -85,6 +85,26 @@ def test_proposals_lie_in_the_space_and_the_same_results_give_the_same_proposals
     assert [proposal["overrides"] for proposal in again] == [record["overrides"] for record in history[4:]]
 
 
+def test_the_first_trial_is_the_runs_own_settings_so_a_search_is_never_worse_than_none():
+    """The default params' TextCNN trains first as it is (its weight decay of 0 at the log range's lowest); the
+    rest of the round, and a search without ``baseline_first``, draws."""
+    params = load_params(ROOT / "params.yaml")
+    first, second = propose(settings(), params, True, [], 2)
+    assert first["overrides"] == {
+        "train.learning_rate": params.train.learning_rate,
+        "train.weight_decay": settings().spaces["classifier"]["train.weight_decay"].low,
+        "model.dropout": params.model.dropout,
+        "model.textcnn.num_filters": params.model.textcnn.num_filters,
+    }
+    assert second["overrides"] != first["overrides"]
+    drawn = propose(settings(baseline_first=False), params, True, [], 1)[0]
+    assert drawn["overrides"] != first["overrides"] and drawn["overrides"].keys() == first["overrides"].keys()
+    among_types = propose(settings(model_types=["nb_ngrams", "textcnn"]), params, True, [], 1)[0]
+    assert among_types["overrides"] == {"model.type": "textcnn", **first["overrides"]}
+    later = [first | {"state": COMPLETE, "score": 0.5, "intermediate": {}}]
+    assert propose(settings(), params, True, later, 1)[0]["overrides"] != first["overrides"], "only the first"
+
+
 def _round(round_number: int, earlier: list, minutes: float = 0.0, **conf):
     return round_trials(
         "search",

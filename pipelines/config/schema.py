@@ -485,6 +485,11 @@ class SearchParams(Section):
     startup_trials: int = Field(
         4, ge=1, le=256, description="Random trials before TPE models the results and before any trial is pruned"
     )
+    baseline_first: bool = Field(
+        True,
+        description="the first trial trains the run's own values of the searched keys (a value outside a range at "
+        "its nearest bound), so the pick is not worse on validation than the run without a search",
+    )
     pruning: bool = Field(
         True, description="stop a trial whose validation score after an epoch is below the median of earlier trials"
     )

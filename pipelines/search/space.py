@@ -73,6 +73,25 @@ def suggest(trial: Any, settings: SearchParams, params: Params) -> dict[str, Any
     return dict(trial.params)
 
 
+def baseline(settings: SearchParams, params: Params) -> dict[str, Any]:
+    """The run's own values of the keys a search varies, as a first trial: ``model.type`` when the search chooses
+    among types, and each key of that type's space, a value outside its range moved to the nearest bound (the
+    default ``train.weight_decay: 0`` becomes the log range's lowest, 1e-8). A value missing from a key's choices
+    is drawn as in any trial. Empty when the run's model type is not among those searched."""
+    types = model_types(settings, params)
+    if params.model.type not in types:
+        return {}
+    values = flatten(params)
+    start: dict[str, Any] = {MODEL_TYPE_KEY: params.model.type} if len(types) > 1 else {}
+    for key, dimension in dimensions(settings, groups_for(params, params.model.type)).items():
+        value = values[key]
+        if dimension.choices is None:
+            start[key] = min(max(value, dimension.low), dimension.high)
+        elif value in dimension.choices:
+            start[key] = value
+    return start
+
+
 def check_space(settings: SearchParams, committed: dict[str, Any], upstream_params: Iterable[str] = ()) -> None:
     """Refuse, before any trial trains, a search whose space names an unknown key, a key a stage before train
     reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse (checked

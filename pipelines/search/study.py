@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from pipelines.config import Params, SearchParams
-from pipelines.search.space import suggest
+from pipelines.search.space import baseline, suggest
 
 COMPLETE, PRUNED = "complete", "pruned"
 
@@ -57,10 +57,14 @@ def propose(
     settings: SearchParams, params: Params, higher_is_better: bool, history: list[dict[str, Any]], count: int
 ) -> list[dict[str, Any]]:
     """``count`` new trials (number, params, distributions), asked together: TPE's constant liar counts the
-    ones already asked as running, so a round's trials spread out instead of repeating one guess."""
+    ones already asked as running, so a round's trials spread out instead of repeating one guess. With
+    ``search.baseline_first`` the very first trial is the run's own settings (:func:`baseline`), so the best
+    trial is not worse on validation than the run without a search (TPE's random start-up alone can be)."""
     from optuna.distributions import distribution_to_json
 
     study = build_study(settings, higher_is_better, history)
+    if settings.baseline_first and not history:
+        study.enqueue_trial(baseline(settings, params))
     proposals = []
     for _ in range(count):
         trial = study.ask()
