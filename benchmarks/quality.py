@@ -314,6 +314,7 @@ def search_ours(bench: Workbench, params: Params, device: torch.device, settings
             "pruned": sum(record["state"] == "pruned" for record in history),
             "chosen": chosen,
             "best_trial": best["trial"],
+            "baseline_first": settings.baseline_first,
         },
     }
 

@@ -204,4 +204,6 @@ def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose
     space = yaml.safe_load((ROOT / "params.yaml").read_text())["search"]["spaces"]
     assert set(chosen) == set(space["classifier"]) | set(space["nb_ngrams"])
     assert row["overrides"]["model.type"] == "nb_ngrams" and all(row["overrides"][k] == v for k, v in chosen.items())
+    assert row["search"]["baseline_first"] is True
     assert "| nb-ngrams+search | " in out.read_text()
+    assert "3 trials, the first the model's own settings over" in out.read_text()
