@@ -86,7 +86,7 @@ def _setting(rows: list[dict[str, Any]]) -> str:
         return f"`{_flags(overrides)}`"
     fixed = {key: value for key, value in overrides.items() if key not in search["chosen"]}
     searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
-    first = ", the first the model's own settings" if search.get("baseline_first") else ""
+    first = ", the first the model's own settings," if search.get("baseline_first") else ""
     return f"`{_flags(fixed)}`, then a search of {search['trials']} trials{first} over {searched} per partition"
 
 

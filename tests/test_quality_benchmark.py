@@ -206,4 +206,4 @@ def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose
     assert row["overrides"]["model.type"] == "nb_ngrams" and all(row["overrides"][k] == v for k, v in chosen.items())
     assert row["search"]["baseline_first"] is True
     assert "| nb-ngrams+search | " in out.read_text()
-    assert "3 trials, the first the model's own settings over" in out.read_text()
+    assert "3 trials, the first the model's own settings, over" in out.read_text()
