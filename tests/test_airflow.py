@@ -865,9 +865,9 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
 def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its_budget(
     tmp_path, migrated_airflow_home
 ):
-    """A tiny budget (3 trials, 2 a round): round 0 proposes two trials, round 1 the one left, the later rounds
-    are skipped, every trial is a child run with params inside search.spaces, and the best on validation is
-    registered."""
+    """A tiny budget (3 trials, 2 a round): round 0 proposes two trials, the first the run's own settings, round 1
+    the one left, the later rounds are skipped, every trial is a child run with params inside search.spaces, the
+    best on validation is registered, and the parent run shows the own settings' score beside the best."""
     conf = {"mode": "search", "search.trials": 3, "search.parallel": 2}
     project, output = run_dag_test(tmp_path, migrated_airflow_home, "dags/textflow_sweep.py", conf)
     assert "round 2: nothing to train: the budget of 3 trials is spent" in output
@@ -905,7 +905,14 @@ def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its
     (version,) = client.search_model_versions("name='textflow-demo'")
     assert version.run_id == best["run_id"]
     assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best["run_id"]
-    assert client.get_run(parent.info.run_id).data.metrics["best_validation_macro_f1"] == best["score"]
+    metrics = client.get_run(parent.info.run_id).data.metrics
+    assert metrics["best_validation_macro_f1"] == best["score"]
+    by_trial = sorted(results["trainings"], key=lambda row: row["index"])
+    assert [row["baseline"] for row in by_trial] == [True, False, False], "trial 0 is the run's own settings"
+    committed = load_params(project / "params.yaml")
+    assert by_trial[0]["overrides"]["train.learning_rate"] == committed.train.learning_rate
+    assert by_trial[0]["overrides"]["model.dropout"] == committed.model.dropout
+    assert metrics["baseline_validation_macro_f1"] == by_trial[0]["score"] <= best["score"]
 
 
 def test_make_airflow_refuses_an_mlflow_server_it_did_not_start(tmp_path):

@@ -97,8 +97,10 @@ def test_the_first_trial_is_the_runs_own_settings_so_a_search_is_never_worse_tha
         "model.textcnn.num_filters": params.model.textcnn.num_filters,
     }
     assert second["overrides"] != first["overrides"]
+    assert (first["baseline"], second["baseline"]) == (True, False)
     drawn = propose(settings(baseline_first=False), params, True, [], 1)[0]
     assert drawn["overrides"] != first["overrides"] and drawn["overrides"].keys() == first["overrides"].keys()
+    assert drawn["baseline"] is False
     among_types = propose(settings(model_types=["nb_ngrams", "textcnn"]), params, True, [], 1)[0]
     assert among_types["overrides"] == {"model.type": "textcnn", **first["overrides"]}
     later = [first | {"state": COMPLETE, "score": 0.5, "intermediate": {}}]

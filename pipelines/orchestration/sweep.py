@@ -195,5 +195,6 @@ def search_fields(workspace: Path, proposal: dict[str, Any]) -> dict[str, Any]:
     return {
         "trial": proposal["trial"],
         "distributions": proposal["distributions"],
+        "baseline": proposal.get("baseline", False),
         "intermediate": pruning.read_report(workspace / TRIAL_FILE)["intermediate"],
     }

@@ -58,12 +58,14 @@ def propose(
 ) -> list[dict[str, Any]]:
     """``count`` new trials (number, params, distributions), asked together: TPE's constant liar counts the
     ones already asked as running, so a round's trials spread out instead of repeating one guess. With
-    ``search.baseline_first`` the very first trial is the run's own settings (:func:`baseline`), so the best
-    trial is not worse on validation than the run without a search (TPE's random start-up alone can be)."""
+    ``search.baseline_first`` the very first trial is the run's own settings (:func:`baseline`; marked
+    ``baseline``), so the best trial is not worse on validation than the run without a search (TPE's random
+    start-up alone can be)."""
     from optuna.distributions import distribution_to_json
 
     study = build_study(settings, higher_is_better, history)
-    if settings.baseline_first and not history:
+    first = settings.baseline_first and not history
+    if first:
         study.enqueue_trial(baseline(settings, params))
     proposals = []
     for _ in range(count):
@@ -74,6 +76,7 @@ def propose(
                 "trial": trial.number,
                 "overrides": overrides,
                 "distributions": {key: distribution_to_json(value) for key, value in trial.distributions.items()},
+                "baseline": first and trial.number == 0,
             }
         )
     return proposals

@@ -278,13 +278,16 @@ def start_parent_run(name: str, experiment: str, settings: dict[str, Any]) -> st
 
 def log_sweep_results(parent_run_id: str, results: list[dict[str, Any]], best: dict[str, Any]) -> None:
     """Every training of a sweep on its parent run (``sweep_results.json``: trial, state, validation score,
-    params tried, validation curve, run id), the best trial as tags and its score as ``best_<metric>``, so the
-    MLflow UI answers "what did the search try and what won" without opening each child."""
+    params tried, validation curve, run id, whether it was the run's own settings), the best trial as tags and
+    its score as ``best_<metric>``, so the MLflow UI answers "what did the search try and what won" without
+    opening each child; a search that began from the run's own settings also logs that trial's score as
+    ``baseline_<metric>``: what the search gained."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=connect())
+    keys = ("index", "state", "score", "run_id", "overrides", "intermediate", "baseline")
     rows = [
-        {key: result.get(key) for key in ("index", "state", "score", "run_id", "overrides", "intermediate")}
+        {key: result.get(key) for key in keys}
         | {"dvc_exp_run": f"dvc exp run {set_flags(result['overrides'])}".strip()}
         for result in sorted(results, key=lambda item: item["index"])
     ]
@@ -292,4 +295,7 @@ def log_sweep_results(parent_run_id: str, results: list[dict[str, Any]], best: d
         parent_run_id, {"metric": best["metric"], "best": best["index"], "trainings": rows}, "sweep_results.json"
     )
     client.log_metric(parent_run_id, f"best_{best['metric']}", best["score"])
+    for row in rows:
+        if row["baseline"] and row["score"] is not None:
+            client.log_metric(parent_run_id, f"baseline_{best['metric']}", row["score"])
     client.set_tag(parent_run_id, "textflow.sweep.best_run_id", best["run_id"] or "")
