@@ -247,7 +247,6 @@ def stock_airflow(project: Path, home: Path, port: int, extra_env: dict[str, str
 class StockAirflow:
     project: Path
     base: str
-    dag_url: str
     announcements: list[dict]
     """What the failure webhook received (JSON bodies), in order."""
     mails: list[tuple[list[str], email.message.EmailMessage]]
@@ -258,6 +257,11 @@ class StockAirflow:
 
     def dag_url_of(self, dag_id: str) -> str:
         return f"{self.base}/api/v2/dags/{dag_id}"
+
+    @property
+    def dag_url(self) -> str:
+        """The pipeline DAG's, which most tests here trigger."""
+        return self.dag_url_of(PIPELINE_DAG_ID)
 
     def a_successful_run(self) -> str:
         """The head start with the committed params, once it has succeeded: for tests that need a run, not their
@@ -318,7 +322,7 @@ def stock(tmp_path_factory):
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
         }
         with stock_airflow(project, home / "airflow", free_port(), announce) as base:
-            started = StockAirflow(project, base, f"{base}/api/v2/dags/{PIPELINE_DAG_ID}", received, mails)
+            started = StockAirflow(project, base, received, mails)
             for dag_id in (PIPELINE_DAG_ID, SWEEP_DAG_ID):
                 _unpause(started.dag_url_of(dag_id), None)
             for name, (dag_id, conf) in HEAD_STARTS.items():
@@ -565,7 +569,7 @@ def test_new_data_announced_through_rest_retrains_once_with_the_champions_params
     assert _finished_run(stock.dag_url, first, None, time.monotonic() + 600)[0] == "success"
     assert int(client.get_model_version_by_alias(name, "champion").version) == 1
 
-    retrain_url = f"{stock.base}/api/v2/dags/{RETRAIN_DAG_ID}"
+    retrain_url = stock.dag_url_of(RETRAIN_DAG_ID)
     _unpause(retrain_url, None)
     (asset,) = _request(f"{stock.base}/api/v2/assets?uri_pattern={DATA_ASSET_URI}", None)["assets"]
     (data / RETRAIN_FILES["train"]).write_text(_labelled_lines(400, seed=4))

@@ -39,7 +39,7 @@ LANGUAGE_MODEL = {
     "language_model": {"embedding_dim": 16, "hidden_size": 16, "num_layers": 1, "bptt": 20},
     "train": {"epochs": 1},
 }
-OBSERVATION_ONLY = {"pipelines/common/progress.py", "pipelines/common/background.py"}
+OBSERVATION_ONLY = {"pipelines/common/progress.py", "pipelines/common/background.py", "pipelines/common/settings.py"}
 # loaded by every stage to start, and it decides the bytes of their outputs (how JSON and arrays are written):
 # a change to it must re-run them
 WRITES_OUTPUTS = {"pipelines/common/io.py"}

@@ -152,13 +152,6 @@ def test_every_task_retries_after_the_configured_delay_doubling_each_time(monkey
     assert {(task.retry_delay.total_seconds(), task.retry_exponential_backoff) for task in quick.tasks} == {(5, 2.0)}
 
 
-@pytest.mark.parametrize("value", ["two hours", "-5"])
-def test_a_timeout_setting_that_is_not_a_duration_is_refused_naming_the_variable(monkeypatch, value):
-    monkeypatch.setenv("TEXTFLOW_TASK_TIMEOUT_MINUTES", value)
-    with pytest.raises(ValueError, match=rf"TEXTFLOW_TASK_TIMEOUT_MINUTES is '{value}'; expected a number of minutes"):
-        GpuExecution.from_env()
-
-
 def test_a_stage_a_distributed_task_should_have_restored_refuses_to_run(tmp_path):
     """With TEXTFLOW_STAGES_TO_RUN set (a distributed task), DVC running any other stage means its outputs never
     reached the remote: the stage fails at once, naming itself and what to check, instead of redoing the work."""

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, stop_after_delay, wait_exponential
+
+from pipelines.common.settings import duration_from_env
 
 log = logging.getLogger(__name__)
 OUTAGE_ENV = "TEXTFLOW_OUTAGE_MINUTES"
@@ -28,12 +30,8 @@ OUTAGE_ENV = "TEXTFLOW_OUTAGE_MINUTES"
 
 def outage_seconds() -> float:
     """How long a training rides out an unreachable MLflow server or object store (``TEXTFLOW_OUTAGE_MINUTES``,
-    default 30) before giving up on sending to it."""
-    value = os.environ.get(OUTAGE_ENV, "30")
-    try:
-        return max(float(value), 0.0) * 60
-    except ValueError:
-        raise ValueError(f"{OUTAGE_ENV} must be a number of minutes, got {value!r}") from None
+    default 30; 0 gives up at the first failure) before giving up on sending to it."""
+    return duration_from_env(OUTAGE_ENV, "minutes", timedelta(minutes=30)).total_seconds()
 
 
 class BackgroundSender:

@@ -36,10 +36,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from pipelines.common.ports import free_port
 from pipelines.common.processes import ServiceNotHealthy, wait_healthy
+from pipelines.common.settings import duration_from_env
 
 MODULE = "pipelines.orchestration.cluster"  # not __name__: under `python -m` that is "__main__"
 WORKER_NAME_ENV = "TEXTFLOW_WORKER_NAME"
@@ -417,14 +419,12 @@ AUTH_CACHE_ENV = "TEXTFLOW_MLFLOW_AUTH_CACHE_SECONDS"
 
 
 def auth_cache_seconds() -> int:
-    value = os.environ.get(AUTH_CACHE_ENV) or "60"
+    """MLflow's ``auth_cache_ttl_seconds`` (an integer in its ini file); a bad value stops the server's start."""
     try:
-        seconds = int(value)
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise SystemExit(f"{AUTH_CACHE_ENV} must be a whole number of seconds (0 turns the cache off), got {value!r}")
-    return seconds
+        cache = duration_from_env(AUTH_CACHE_ENV, "seconds", timedelta(seconds=60), whole=True)
+    except ValueError as error:
+        raise SystemExit(f"{error} (0 turns the cache off)") from None
+    return int(cache.total_seconds())
 
 
 def serve_mlflow(host: str, port: int) -> None:

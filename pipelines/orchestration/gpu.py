@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pipelines.common.settings import duration_from_env
 from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV, listed_gpus
 
 EXECUTION_MODES = ("local", "celery", "kubernetes", "docker")
@@ -69,9 +70,9 @@ class GpuExecution:
             namespace=os.environ.get("TEXTFLOW_K8S_NAMESPACE", cls.namespace),
             volume_claim=os.environ.get("TEXTFLOW_RUNS_CLAIM", cls.volume_claim),
             docker_network=os.environ.get("TEXTFLOW_DOCKER_NETWORK") or None,
-            timeout=_duration_from_env("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", "minutes", cls.timeout),
-            task_timeout=_duration_from_env("TEXTFLOW_TASK_TIMEOUT_MINUTES", "minutes", cls.task_timeout),
-            retry_delay=_duration_from_env("TEXTFLOW_RETRY_DELAY_SECONDS", "seconds", cls.retry_delay),
+            timeout=duration_from_env("TEXTFLOW_TRAIN_TIMEOUT_MINUTES", "minutes", cls.timeout),
+            task_timeout=duration_from_env("TEXTFLOW_TASK_TIMEOUT_MINUTES", "minutes", cls.task_timeout),
+            retry_delay=duration_from_env("TEXTFLOW_RETRY_DELAY_SECONDS", "seconds", cls.retry_delay),
         )
 
     def default_args(self) -> dict[str, Any]:
@@ -100,21 +101,6 @@ class GpuExecution:
     def stage_env(self) -> dict[str, str]:
         """What the train stage is told about the trainings that share its machine."""
         return {CONCURRENT_TRAININGS_ENV: str(self.slots)}
-
-
-def _duration_from_env(name: str, unit: str, default: timedelta) -> timedelta:
-    """``name``'s value in ``unit`` (``minutes``, ``seconds``), or ``default`` (the field's own) when it is unset
-    or empty."""
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        amount = float(value)
-    except ValueError:
-        raise ValueError(f"{name} is {value!r}; expected a number of {unit}") from None
-    if amount < 0:
-        raise ValueError(f"{name} is {value!r}; expected a number of {unit}, not below 0")
-    return timedelta(**{unit: amount})
 
 
 SPEC_TEMPLATE = "{{ ti.xcom_pull(task_ids='prepare_workspace') | tojson }}"
