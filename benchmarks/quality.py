@@ -3,6 +3,7 @@
     TEXTFLOW_MIRROR=../shared/mirror python -m benchmarks.quality --datasets trec sst2 sst1 mr
     python -m benchmarks.quality --dataset local --train PATH [--valid PATH] [--test PATH] [--format label_text]
         [--encoding utf-8] [--text-columns title body] [--label-column label] [--no-header] [--on-bad-lines skip]
+        [--name NAME]
     python -m benchmarks.quality --datasets demo --seeds 1 --models fasttext --epochs 2     # quick smoke run
     python -m benchmarks.quality --datasets trec --models nb-ngrams tfidf-logreg --search 8   # searched rows
 
@@ -473,6 +474,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label-column", default=local.label_column, help="csv/tsv/jsonl/parquet")
     parser.add_argument("--no-header", dest="header", action="store_false", help="csv/tsv: no header row")
     parser.add_argument("--on-bad-lines", default=local.on_bad_lines, choices=BAD_LINE_POLICIES)
+    parser.add_argument(
+        "--name",
+        default="local",
+        help="local dataset: the name its rows are recorded and shown under (e.g. spam-subjects), so each set you "
+        "bring keeps its own table",
+    )
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=[*MODELS, *PEERS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--folds", type=int, default=10, help="k for datasets without a test split")
@@ -542,6 +549,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
         for record in records if args.tag else []:
             record["model"] = f"{record['model']}+{args.tag}"
+        for record in records if name == "local" else []:
+            record["dataset"] = args.name
         all_records = merge_records(args.records, records)
     args.out.write_text(render_results(all_records, MACHINE))
     log.info("wrote %s (%d records in %s)", args.out, len(all_records), args.records)

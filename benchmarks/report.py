@@ -28,6 +28,10 @@ TARGETS = {
     "mr": (79.5, "NBSVM-bi 79.4 (Wang & Manning 2012)"),
 }
 DATASET_ORDER = tuple(TARGETS)
+TIE = 1e-9
+"""Accuracies in % that differ by less are equal (the same correct count, summed in another order)."""
+UNTUNED = "none: a set no recipe here was tuned on (`--dataset local --name`)"
+"""The anchor of a set without a target of its own: there, ours chosen on validation must match the best peer."""
 WITHIN = 0.005
 
 
@@ -134,9 +138,7 @@ def render_results(
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in datasets:
-        if name not in TARGETS:
-            continue
-        target, anchor = TARGETS[name]
+        target, anchor = TARGETS.get(name, (None, UNTUNED))
         cpu = {model: rows for (model, device), rows in grouped[name].items() if device == "cpu"}
         ours = {model: rows for model, rows in cpu.items() if not is_peer(model)}
         theirs = {model: summary(rows) for model, rows in cpu.items() if is_peer(model)}
@@ -150,11 +152,14 @@ def render_results(
         chosen = max(pool, key=lambda model: _selection_score(pool[model]))
         best_ours = (chosen, summary(ours[chosen]))
         best_peer = max(theirs.items(), key=lambda item: item[1][0]) if theirs else None
-        beats = best_peer is None or best_ours[1][0] > best_peer[1][0]
-        met = "yes" if best_ours[1][0] >= target and beats else "no"
+        if target is None:  # a set no recipe was tuned on: the issue's bar is the best peer
+            met = "yes" if best_peer is None or best_ours[1][0] >= best_peer[1][0] - TIE else "no"
+        else:
+            beats = best_peer is None or best_ours[1][0] > best_peer[1][0]
+            met = "yes" if best_ours[1][0] >= target and beats else "no"
         peer_text = f"{best_peer[0]} {best_peer[1][0]:.1f}" if best_peer else "–"
         lines.append(
-            f"| {name} | ≥ {target} | {anchor} | {best_ours[0]} {best_ours[1][0]:.1f} ± {best_ours[1][1]:.1f} "
+            f"| {name} | {'≥ best peer' if target is None else f'≥ {target}'} | {anchor} | {best_ours[0]} {best_ours[1][0]:.1f} ± {best_ours[1][1]:.1f} "
             f"| {peer_text} | {met} |"
         )
     for name in datasets:

@@ -5,6 +5,7 @@ import json
 import yaml
 
 from benchmarks.quality import main as quality
+from benchmarks.report import UNTUNED
 from pipelines.config import DemoCorpus
 from pipelines.data.demo import generate_demo_corpus
 from pipelines.data.formats import write_label_text
@@ -47,7 +48,9 @@ def test_demo_benchmark_puts_our_models_beside_the_peers(tmp_path):
     assert len(json.loads(records.read_text())) == len(rows)
 
 
-def test_a_local_file_without_test_split_is_cross_validated(tmp_path):
+def test_a_local_file_without_test_split_is_cross_validated_under_its_own_name_against_the_best_peer(tmp_path):
+    """A set you bring (`--name`) gets its own table and a Targets row whose bar is the best peer: no recipe here
+    was tuned on it."""
     frame = generate_demo_corpus(DemoCorpus(train_size=300, test_size=20), seed=3)["train"]
     write_label_text(frame, tmp_path / "mine.txt")
     records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
@@ -57,12 +60,19 @@ def test_a_local_file_without_test_split_is_cross_validated(tmp_path):
             "local",
             "--train",
             str(tmp_path / "mine.txt"),
+            "--name",
+            "my-set",
             "--folds",
             "3",
             "--seeds",
             "1",
             "--models",
+            "fasttext",
             "tfidf-logreg",
+            "--epochs",
+            "2",
+            "--params",
+            str(_small_params(tmp_path)),
             "--records",
             str(records),
             "--out",
@@ -70,8 +80,18 @@ def test_a_local_file_without_test_split_is_cross_validated(tmp_path):
         ]
     )
     rows = json.loads(records.read_text())
-    assert sorted(row["fold"] for row in rows) == [0, 1, 2] and all(row["folds"] == 3 for row in rows)
-    assert "## local (3-fold cross-validation)" in out.read_text()
+    assert {row["dataset"] for row in rows} == {"my-set"}
+    assert sorted(row["fold"] for row in rows) == [0, 0, 1, 1, 2, 2] and all(row["folds"] == 3 for row in rows)
+    table = out.read_text()
+    assert "## my-set (3-fold cross-validation)" in table
+    mean = {
+        model: 100 * sum(r["accuracy"] for r in rows if r["model"] == model) / 3
+        for model in ("fasttext", "tfidf-logreg")
+    }
+    met = "yes" if mean["fasttext"] >= mean["tfidf-logreg"] - 1e-9 else "no"
+    (target_row,) = [line for line in table.splitlines() if line.startswith("| my-set |")]
+    assert target_row.startswith(f"| my-set | ≥ best peer | {UNTUNED} | fasttext {mean['fasttext']:.1f}")
+    assert target_row.endswith(f"| tfidf-logreg {mean['tfidf-logreg']:.1f} | {met} |")
 
 
 def test_a_malformed_local_file_stops_the_benchmark_with_one_line_naming_it(tmp_path, capsys):

