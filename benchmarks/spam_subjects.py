@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.common.errors import PipelineError
 from pipelines.common.io import atomic_path
 from pipelines.data.download import fetch
 from pipelines.data.formats import write_label_text
@@ -70,7 +71,7 @@ def labelled_subjects(archive: Path) -> pd.DataFrame:
         len(kept),
         ", ".join(f"{count} {label}" for label, count in sorted(Counter(label for label, _ in kept).items())),
         sum(1 for _, text in rows if not text),
-        sum(1 for labels in labels_of.values() if len(labels) > 1),
+        sum(1 for text, labels in labels_of.items() if text and len(labels) > 1),
     )
     return pd.DataFrame(list(kept), columns=["label", "text"])
 
@@ -90,7 +91,10 @@ def main() -> None:
     parser.add_argument("directory", type=Path, help="where to write spam-subjects.txt")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(write_spam_subjects(args.directory))
+    try:
+        print(write_spam_subjects(args.directory))
+    except (PipelineError, ValueError, OSError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

