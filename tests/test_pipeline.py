@@ -66,6 +66,17 @@ def test_second_repro_skips_every_stage(project):
         assert f"Stage '{stage}' didn't change, skipping" in output
 
 
+def test_python_bytecode_beside_the_code_is_not_a_changed_dependency(project, tmp_path):
+    """Python writes ``__pycache__/`` beside each module it imports (unless PYTHONDONTWRITEBYTECODE is set, as
+    on the machine the suite runs on): DVC must not count that as a change to the code directories the stages
+    depend on, or on a user's machine the first import makes every stage look modified and rewrites dvc.lock."""
+    copy = clone_project(project, tmp_path / "copy")
+    run([sys.executable, "-m", "compileall", "-q", "pipelines", "dags"], copy)
+    assert list(copy.glob("pipelines/data/__pycache__/*.pyc")), "compileall wrote bytecode beside the code"
+    status = json.loads(run(["dvc", "status", "--json"], copy).stdout or "{}")
+    assert status == {"local_files": ["always changed"]}, status
+
+
 def _mlflow_counts(project: Path) -> tuple[int, int]:
     import mlflow
 
