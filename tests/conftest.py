@@ -30,11 +30,6 @@ if WORKER:
     os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW_HOME", str(AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-# The suite and every process it starts write bytecode beside the modules they import, as Python does on a user's
-# machine: a PYTHONDONTWRITEBYTECODE=1 on the machine running the tests once hid a bug only bytecode shows (DVC
-# counted __pycache__/ as a change to the code the stages depend on, until .dvcignore said otherwise).
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
 if WORKERS > 1:
     # Workers share the cores: a training takes its share (pipelines/training/device.py) and every other torch
     # process one thread, since torch's default of one thread per core collapses when processes contend.
