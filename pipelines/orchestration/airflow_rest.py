@@ -64,14 +64,30 @@ def task_url(dag_url: str, run_id: str, task_id: str) -> str:
     return f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task_id}"
 
 
+PAUSE_SETTLE_SECONDS = 5.0
+"""How long after a task is seen waiting for an answer before :func:`awaiting_input` returns. Airflow 3.1 races an
+answer given within about a second of the pause: the answer re-queues the task, the executor's report that the
+paused process ended (same try, "success") reaches the scheduler after that, and the scheduler marks the task
+up_for_retry ("task state changed externally"); the retry then asks again. Seen once in CI, answering at once."""
+
+
 def awaiting_input(dag_url: str, run_id: str, task_id: str, token: str | None, deadline: float) -> dict:
-    """The request a human-in-the-loop task shows (subject, body, options, ...) once it waits for an answer;
-    bounded by ``deadline``."""
+    """The request a human-in-the-loop task shows (subject, body, options, ...) once it waits for an answer and
+    has waited :data:`PAUSE_SETTLE_SECONDS`, so an answer sent at once is not lost; bounded by ``deadline``."""
     url = task_url(dag_url, run_id, task_id)
-    while (state := request(url, token)["state"]) != "awaiting_input":
+    settled_at = None
+    while (
+        (state := request(url, token)["state"]) != "awaiting_input"
+        or settled_at is None
+        or (time.monotonic() < settled_at)
+    ):
         if state in ("success", "failed", "skipped", "upstream_failed") or time.monotonic() > deadline:
             raise TimeoutError(f"task {task_id} of run {run_id} is {state}, not waiting for an answer")
-        time.sleep(3)
+        if state == "awaiting_input" and settled_at is None:
+            settled_at = time.monotonic() + PAUSE_SETTLE_SECONDS
+        elif state != "awaiting_input":
+            settled_at = None
+        time.sleep(1 if settled_at is not None else 3)
     return request(f"{url}/-1/hitlDetails", token)
 
 
