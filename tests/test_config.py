@@ -76,6 +76,15 @@ def test_override_by_dotted_key(tmp_path):
             {"model": {"type": "fasttext"}, "train": {"optimizer": "adamw"}},
             "applies; here 'train.optimizer' is 'adamw' (set train.optimizer: adam",
         ),
+        (
+            {"model": {"type": "tfidf_linear"}, "train": {"optimizer": "lbfgs", "lr_schedule": "cosine"}},
+            "'train.optimizer' lbfgs minimises one fixed full-batch loss, but 'model.dropout' is 0.5 (set dropout: "
+            "0.0), 'train.lr_schedule' is 'cosine' (set lr_schedule: 'constant')",
+        ),
+        (
+            {"task": "language_model", "dataset": {"name": "ptb"}, "train": {"optimizer": "lbfgs"}},
+            "'train.optimizer' lbfgs fits classifiers, but 'task' is 'language_model'; a language model's batches",
+        ),
         ({"dataset": {"name": "mr", "train_on": "phrases"}}, "dataset 'mr' has no parse trees; phrases exist for"),
         ({"embed": {"method": "none", "extra_text": "mr"}}, "'embed.extra_text' is 'mr' but 'embed.method' is 'none'"),
         ({"model": {"rnn": {"pooling": "mean"}}}, "'model.rnn.pooling' is 'mean'; allowed values: max, attention"),

@@ -17,7 +17,7 @@ from pipelines.models.nb_ngrams import NBWeightedNgrams
 from pipelines.models.saved import load_model, save_model
 from pipelines.text.sequences import EncodedSplit
 from pipelines.training.lazy_adam import LazyAdam, clip_gradient_norm
-from pipelines.training.loop import make_optimizer
+from pipelines.training.loop import make_optimizer, predict_probabilities, train_model
 
 VOCAB, CLASSES = 50, 3
 
@@ -217,6 +217,37 @@ def test_tfidf_linear_learns_with_bigrams_and_reloads_without_the_training_data(
     save_model(tmp_path / "model.pt", model, "classification", params, extra)
     loaded, _ = load_model(tmp_path / "model.pt")
     assert torch.equal(loaded(ids), model(ids))
+
+
+def test_tfidf_linear_fit_by_lbfgs_is_scikit_learns_logistic_regression():
+    """``train.optimizer: lbfgs`` fits to convergence the loss scikit-learn's ``LogisticRegression`` minimises
+    (mean cross-entropy plus weight decay on the weights, not the biases, ``C = 1 / (weight_decay * rows)``), so
+    the two give the same probabilities on texts neither saw: the peer's fit, as a model type of ours."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, CLASSES, size=240)
+    texts = [(rng.integers(5, 30, size=rng.integers(2, 9)) + 6 * label).tolist() for label in labels]
+    train, held_out = EncodedSplit.from_lists(texts[:160], labels[:160].tolist()), texts[160:]
+    weight_decay = 0.01
+    params = ModelParams(type="tfidf_linear", dropout=0.0, tfidf_linear=TfidfLinearParams(max_n=1, buckets=0))
+    torch.manual_seed(0)
+    model = build_model(params, VOCAB, CLASSES)
+    fit_to_training_split(model, train)
+    schedule = TrainParams(optimizer="lbfgs", learning_rate=1.0, weight_decay=weight_decay, epochs=10, patience=10)
+    train_model(model, train, train, schedule, seed=0, device=torch.device("cpu"))
+
+    def words(text):
+        return " ".join(map(str, text))
+
+    vectorizer = TfidfVectorizer(token_pattern=r"\S+", binary=True).fit([words(text) for text in texts[:160]])
+    peer = LogisticRegression(C=1 / (weight_decay * 160), max_iter=5000, tol=1e-8)
+    peer.fit(vectorizer.transform([words(text) for text in texts[:160]]), labels[:160])
+    theirs = peer.predict_proba(vectorizer.transform([words(text) for text in held_out]))
+    ours = predict_probabilities(model, EncodedSplit.from_lists(held_out, [0] * len(held_out)), 32, model.bias.device)
+    assert np.abs(ours - theirs).max() < 1e-3, np.abs(ours - theirs).max()
+    assert 0.1 < theirs.max(axis=1).mean() < 0.95, "regularised enough that C matters, not so much that it is flat"
 
 
 def test_nb_ngrams_interpolation_serves_nbsvms_beta_mix_but_trains_the_plain_weights(tmp_path):

@@ -3,6 +3,7 @@ the space, the budget in trials and minutes, and pruning that stops a poor train
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -50,6 +51,26 @@ def space_with(group: str, key: str, dimension: dict) -> SearchParams:
 def test_a_bad_search_space_is_refused_before_any_trial_trains(group, key, dimension, message):
     with pytest.raises(ConfigError, match=message):
         check_space(space_with(group, key, dimension), COMMITTED, UPSTREAM)
+
+
+def test_a_one_value_choice_pins_a_key_for_its_model_types_trials():
+    """``tfidf_linear``'s space pins L-BFGS without dropout: the committed run's Adam and dropout 0.5 do not get
+    the space refused, and every trial, the run's own settings first, trains as pinned. Unpinned, the classifier
+    group's dropout would give L-BFGS a loss that changes on every call: refused before any trial trains."""
+    search = settings(model_types=["tfidf_linear"])
+    check_space(search, COMMITTED, UPSTREAM)
+    params = params_from_dict(merged_params(COMMITTED, {"model.type": "tfidf_linear"}))
+    proposals = propose(search, params, True, [], 3)
+    pinned = {"train.optimizer": "lbfgs", "train.learning_rate": 1.0, "model.dropout": 0.0}
+    assert all(proposal["overrides"].items() >= pinned.items() for proposal in proposals), proposals
+    assert proposals[0]["overrides"]["model.tfidf_linear.max_n"] == params.model.tfidf_linear.max_n
+    unpinned = copy.deepcopy(COMMITTED)
+    del unpinned["search"]["spaces"]["tfidf_linear"]["model.dropout"]
+    unpinned["search"]["model_types"] = ["tfidf_linear"]
+    with pytest.raises(
+        ConfigError, match=r"search.spaces.tfidf_linear: 'train.optimizer' lbfgs .*'model.dropout' is 0.5"
+    ):
+        check_space(params_from_dict(unpinned).search, COMMITTED, UPSTREAM)
 
 
 def test_a_search_dimension_is_a_range_or_choices():

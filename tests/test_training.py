@@ -95,14 +95,23 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "linear"])
-def test_a_run_interrupted_and_resumed_ends_with_the_uninterrupted_weights(tmp_path, schedule):
+RESUMED_SETTINGS = {
+    "cosine": TrainParams(lr_schedule="cosine", learning_rate=0.01),
+    "linear": TrainParams(lr_schedule="linear", learning_rate=0.01),
+    # L-BFGS carries its curvature pairs, last step and loss from one epoch's iterations to the next
+    "lbfgs": TrainParams(optimizer="lbfgs", learning_rate=1.0, weight_decay=0.001),
+}
+
+
+@pytest.mark.parametrize("setting", RESUMED_SETTINGS)
+def test_a_run_interrupted_and_resumed_ends_with_the_uninterrupted_weights(tmp_path, setting):
     train, valid = _split(200, seed=1), _split(60, seed=2)
-    params = TrainParams(epochs=4, batch_size=16, learning_rate=0.01, lr_schedule=schedule, patience=10)
+    params = RESUMED_SETTINGS[setting].model_copy(update={"epochs": 4, "batch_size": 16, "patience": 10})
+    dropout = 0.0 if params.optimizer == "lbfgs" else 0.5
 
     def run(checkpoint, stop_after=None):
         torch.manual_seed(7)
-        model = build_model(ModelParams(type="textcnn", embedding_dim=8, dropout=0.5), 80, 2)
+        model = build_model(ModelParams(type="textcnn", embedding_dim=8, dropout=dropout), 80, 2)
 
         def on_epoch(row):
             if row["epoch"] == stop_after:
@@ -123,6 +132,7 @@ def test_a_run_interrupted_and_resumed_ends_with_the_uninterrupted_weights(tmp_p
     for name, tensor in uninterrupted.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
     assert expected.history[-1]["valid_accuracy"] > 0.9
+    assert expected.history[2]["train_loss"] != expected.history[3]["train_loss"], "still learning after the resume"
 
 
 def test_thread_share_divides_the_usable_cores_among_the_trainings_that_share_them():

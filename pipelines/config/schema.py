@@ -340,7 +340,12 @@ class TrainParams(Section):
         description="Optimizer learning rate (a language model's plain SGD on the per-token mean loss uses 20, "
         "Zaremba's 1 on a sum over 20 steps)",
     )
-    optimizer: Literal["adam", "adamw", "adadelta", "sgd"] = "adam"
+    optimizer: Literal["adam", "adamw", "adadelta", "sgd", "lbfgs"] = Field(
+        "adam",
+        description="lbfgs: full-batch L-BFGS for classifiers without dropout (tfidf_linear: scikit-learn's "
+        "logistic regression, fit to convergence); an epoch is 20 iterations, a line search picks each step "
+        "(learning_rate is its first trial, 1 is usual), weight_decay penalises weights, not biases",
+    )
     lr_schedule: Literal["constant", "cosine", "linear", "plateau", "step"] = Field(
         "constant",
         description="Learning-rate decay: cosine/linear decay per step to 0 over train.epochs; plateau: times "
@@ -437,9 +442,10 @@ class SearchDimension(Section):
 
 def _default_search_spaces() -> dict[str, dict[str, SearchDimension]]:
     """General ranges, not tuned to any dataset: the regularisation and rate every classifier has, one size or
-    option per model type, NBSVM's interpolation and smoothing. ``tfidf_linear`` widens weight decay, its only
-    regulariser (scikit-learn's ``C`` from 0.1 to 100 on 1k-100k texts is a decay of about 1e-7 to 1e-2), and
-    takes larger steps: its unit-norm features spread a text over its n-grams, so each weight moves slowly."""
+    option per model type, NBSVM's interpolation and smoothing. ``tfidf_linear`` is fit as scikit-learn fits a
+    logistic regression, to convergence by L-BFGS (pinned by one-value choices: its line search takes steps from
+    1, and dropout would change the loss it minimises), so its only regulariser, weight decay, is searched wider:
+    scikit-learn's ``C`` from 0.1 to 100 on 1k-100k texts is a decay of about 1e-7 to 1e-2."""
     ranged, chosen = SearchDimension, lambda *values: SearchDimension(choices=list(values))
     return {
         "classifier": {
@@ -458,8 +464,10 @@ def _default_search_spaces() -> dict[str, dict[str, SearchDimension]]:
             "model.nb_ngrams.smoothing": ranged(low=0.1, high=2.0, log=True),
         },
         "tfidf_linear": {
+            "train.optimizer": chosen("lbfgs"),
+            "train.learning_rate": chosen(1.0),
+            "model.dropout": chosen(0.0),
             "model.tfidf_linear.max_n": chosen(1, 2, 3),
-            "train.learning_rate": ranged(low=0.001, high=0.3, log=True),
             "train.weight_decay": ranged(low=1e-07, high=0.01, log=True),
         },
         "language_model": {
@@ -664,6 +672,30 @@ def _sparse_fasttext_optimizer(params: Params) -> str | None:
     )
 
 
+def _lbfgs_full_batch(params: Params) -> str | None:
+    """L-BFGS's line search compares losses of one fixed objective, which dropout would change on every call,
+    and a per-epoch schedule would fight; a language model's batches carry hidden state from one to the next."""
+    train = params.train
+    if train.optimizer != "lbfgs":
+        return None
+    if params.task != "classification":
+        return (
+            f"'train.optimizer' lbfgs fits classifiers, but 'task' is {params.task!r}; a language model's "
+            "batches carry hidden state from one to the next (set another train.optimizer)"
+        )
+    wrong = [
+        f"'{key}' is {value!r} (set {key.split('.')[-1]}: {fixed!r})"
+        for key, value, fixed in [
+            ("model.dropout", params.model.dropout, 0.0),
+            ("train.lr_schedule", train.lr_schedule, "constant"),
+        ]
+        if value != fixed
+    ]
+    if not wrong:
+        return None
+    return f"'train.optimizer' lbfgs minimises one fixed full-batch loss, but {', '.join(wrong)}"
+
+
 def _ngram_models_without_vectors(params: Params) -> str | None:
     if params.model.type in ("nb_ngrams", "tfidf_linear") and params.model.embedding_init != "rand":
         return (
@@ -707,6 +739,7 @@ CONSISTENCY_RULES = (
     _charcnn_reads_characters,
     _classification_only_training,
     _sparse_fasttext_optimizer,
+    _lbfgs_full_batch,
     _ngram_models_without_vectors,
     _extra_text_needs_embeddings,
     _phrases_need_trees,

@@ -94,8 +94,9 @@ def baseline(settings: SearchParams, params: Params) -> dict[str, Any]:
 
 def check_space(settings: SearchParams, committed: dict[str, Any], upstream_params: Iterable[str] = ()) -> None:
     """Refuse, before any trial trains, a search whose space names an unknown key, a key a stage before train
-    reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse (checked
-    with the model type of its group)."""
+    reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse. Each
+    bound and choice is checked as the trials of each searched model type would take it: with that type, its
+    groups merged, and the keys they pin (a one-value choice, such as ``tfidf_linear``'s L-BFGS without dropout)."""
     params = params_from_dict(committed, source="params.yaml")
     known = flatten(params)
     upstream_params = list(upstream_params)
@@ -104,7 +105,7 @@ def check_space(settings: SearchParams, committed: dict[str, Any], upstream_para
     if not dimensions(settings, groups):
         raise ConfigError(f"search.spaces has nothing to search for {', '.join(groups)}; give it dotted keys")
     for group in groups:
-        for key, dimension in settings.spaces.get(group, {}).items():
+        for key in settings.spaces.get(group, {}):
             where = f"search.spaces.{group}"
             if key not in known or key == MODEL_TYPE_KEY:
                 raise ConfigError(
@@ -116,8 +117,15 @@ def check_space(settings: SearchParams, committed: dict[str, Any], upstream_para
                     f"{where}: '{key}' is read by a stage before train (see dvc.yaml), which a search runs once; "
                     "search keys that only train and later stages read, e.g. train.learning_rate, model.dropout"
                 )
+    for model_type in [params.model.type] if params.task == "language_model" else types:
+        trial_groups = groups_for(params, model_type)
+        merged = dimensions(settings, trial_groups)
+        pinned = {key: d.choices[0] for key, d in merged.items() if d.choices is not None and len(d.choices) == 1}
+        type_override = {} if params.task == "language_model" else {MODEL_TYPE_KEY: model_type}
+        for key, dimension in merged.items():
+            group = next(g for g in reversed(trial_groups) if key in settings.spaces.get(g, {}))
             drawn = distribution(key, dimension)
             values = drawn.choices if dimension.choices is not None else (drawn.low, drawn.high)
-            type_override = {MODEL_TYPE_KEY: group} if group in types else {}
             for value in values:
-                params_from_dict(merged_params(committed, {**type_override, key: value}), source=where)
+                overrides = {**type_override, **pinned, key: value}
+                params_from_dict(merged_params(committed, overrides), source=f"search.spaces.{group}")

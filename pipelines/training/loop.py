@@ -33,6 +33,9 @@ from pipelines.training.lazy_adam import LazyAdam, clip_gradient_norm, has_spars
 
 log = logging.getLogger(__name__)
 
+LBFGS_ITERATIONS_PER_EPOCH = 20
+"""``train.optimizer: lbfgs``: L-BFGS iterations between two validations (torch's default ``max_iter``)."""
+
 
 @dataclass
 class TrainResult:
@@ -104,6 +107,10 @@ def make_optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimiz
         return torch.optim.AdamW(trainable, **options)
     if params.optimizer == "adadelta":
         return torch.optim.Adadelta(trainable, rho=0.95, eps=1e-6, **options)
+    if params.optimizer == "lbfgs":  # weight decay is part of the loss it minimises (ClassificationObjective)
+        return torch.optim.LBFGS(
+            trainable, lr=params.learning_rate, max_iter=LBFGS_ITERATIONS_PER_EPOCH, line_search_fn="strong_wolfe"
+        )
     return torch.optim.SGD(trainable, momentum=params.momentum, **options)
 
 
@@ -179,6 +186,8 @@ class ClassificationObjective:
         self.loss_function = nn.CrossEntropyLoss()
 
     def train_epoch(self, model: nn.Module, epoch: int, trainer: Trainer) -> dict[str, float]:
+        if isinstance(trainer.optimizer, torch.optim.LBFGS):
+            return self.train_epoch_full_batch(model, trainer.optimizer)
         total_loss, correct, seen = 0.0, 0, 0
         batches = iterate_batches(
             self.train,
@@ -199,6 +208,43 @@ class ClassificationObjective:
             correct += int((logits.argmax(dim=1) == labels).sum())
             seen += len(labels)
         return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+
+    def train_epoch_full_batch(self, model: nn.Module, optimizer: torch.optim.LBFGS) -> dict[str, float]:
+        """``LBFGS_ITERATIONS_PER_EPOCH`` L-BFGS iterations on the mean cross-entropy over the whole training
+        split plus ``weight_decay / 2`` times the squared norm of every weight matrix (biases unpenalised, as in
+        scikit-learn's ``LogisticRegression``, whose ``C`` is ``1 / (weight_decay * rows)``). Gradients are summed
+        over batches of ``batch_size`` rows, so memory stays a batch's; in float32, since the line search compares
+        losses too closely for half precision. The ``train_*`` values are the fit's after the epoch's steps."""
+        batches = [
+            (ids.to(self.device), labels.to(self.device))
+            for _, ids, labels in iterate_batches(
+                self.train, self.params.batch_size, shuffle=False, min_length=getattr(model, "min_length", 1)
+            )
+        ]
+        rows = max(len(self.train), 1)
+        penalised = [p for group in optimizer.param_groups for p in group["params"] if p.dim() > 1]
+
+        def loss_and_gradient() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=False)
+            total = torch.zeros((), device=self.device)
+            for ids, labels in batches:
+                loss = self.loss_function(model(ids).float(), labels) * (len(labels) / rows)
+                loss.backward()
+                total += loss.detach()
+            if self.params.weight_decay > 0 and penalised:
+                penalty = 0.5 * self.params.weight_decay * sum(p.pow(2).sum() for p in penalised)
+                penalty.backward()
+                total += penalty.detach()
+            return total
+
+        optimizer.step(loss_and_gradient)
+        total_loss, correct = 0.0, 0
+        with torch.no_grad():
+            for ids, labels in batches:
+                logits = model(ids).float()
+                total_loss += float(self.loss_function(logits, labels)) * len(labels)
+                correct += int((logits.argmax(dim=1) == labels).sum())
+        return {"train_loss": total_loss / rows, "train_accuracy": correct / rows}
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         loss, accuracy = evaluate_loss_accuracy(model, self.valid, self.params.batch_size, self.device, self.use_amp)
