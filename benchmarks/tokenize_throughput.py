@@ -26,7 +26,7 @@ from pipelines.common.parallel import usable_cores
 from pipelines.config import DemoCorpus, TokenizeParams
 from pipelines.text import encode
 from pipelines.text.sequences import EncodedSplit
-from pipelines.text.tokenizers import get_tokenizer, tokens_or_unknown
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_empty
 from pipelines.text.vocab import Vocabulary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tokenize.md"
@@ -34,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "tokenize.md"
 
 def reference_encode(frames: dict[str, pd.DataFrame], options: TokenizeParams) -> dict[str, EncodedSplit]:
     tokenizer = get_tokenizer(options.method, options.bos_eos, options.max_length)
-    tokens = {split: [tokens_or_unknown(tokenizer, text) for text in frame["text"]] for split, frame in frames.items()}
+    tokens = {split: [tokens_or_empty(tokenizer, text) for text in frame["text"]] for split, frame in frames.items()}
     vocabulary = Vocabulary.build(tokens["train"], options.min_freq, options.max_size)
     return {
         split: EncodedSplit.from_lists([vocabulary.encode(sequence) for sequence in sequences], [0] * len(sequences))

@@ -57,7 +57,7 @@ def test_corpus_encoding_in_worker_processes_gives_the_ids_of_one_process(monkey
 
     from pipelines.config import TokenizeParams
     from pipelines.text import encode
-    from pipelines.text.tokenizers import tokens_or_unknown
+    from pipelines.text.tokenizers import tokens_or_empty
 
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
     texts = [" ".join(words[(row * step) % 6] for step in range(row % 9)) for row in range(700)]
@@ -72,7 +72,7 @@ def test_corpus_encoding_in_worker_processes_gives_the_ids_of_one_process(monkey
     two = encode.encode_corpus(frames, options.model_copy(update={"workers": 2}))
 
     tokenize = get_tokenizer("word", bos_eos=True, max_length=6)
-    lists = {split: [tokens_or_unknown(tokenize, text) for text in frame["text"]] for split, frame in frames.items()}
+    lists = {split: [tokens_or_empty(tokenize, text) for text in frame["text"]] for split, frame in frames.items()}
     vocabulary = Vocabulary.build(lists["train"], min_freq=2)
     assert one.vocabulary.tokens == two.vocabulary.tokens == vocabulary.tokens
     assert one.vocabulary.counts == two.vocabulary.counts == vocabulary.counts
@@ -87,6 +87,27 @@ def test_corpus_encoding_in_worker_processes_gives_the_ids_of_one_process(monkey
             assert np.array_equal(encoded.labels, expected.labels)
     assert one.vocabulary.decode(one.splits["train"].sequence(0)) == [BOS, EOS]
     assert len(one.splits["train"].sequence(8)) == 6
+
+
+def test_a_text_cleaning_emptied_and_a_word_training_never_saw_are_different_tokens():
+    """An emptied training text is the word ``<empty>``; a word training never saw is ``<unk>``, which no training
+    text holds, so a model learns nothing for it from the emptied texts (their label is not every new word's)."""
+    import pandas as pd
+
+    from pipelines.config import TokenizeParams
+    from pipelines.text import encode
+    from pipelines.text.tokenizers import EMPTY
+
+    frames = {
+        "train": pd.DataFrame({"text": ["good film", "", "bad film", ""], "label": ["pos", "spam", "neg", "spam"]}),
+        "valid": pd.DataFrame({"text": ["unseen words", ""], "label": ["pos", "spam"]}),
+    }
+    corpus = encode.encode_corpus(frames, TokenizeParams(method="word"))
+    train, valid = corpus.splits["train"], corpus.splits["valid"]
+    assert EMPTY in corpus.vocabulary.tokens
+    assert UNK_ID not in train.ids.tolist()
+    assert corpus.vocabulary.decode(train.sequence(1)) == [EMPTY] == corpus.vocabulary.decode(valid.sequence(1))
+    assert valid.sequence(0).tolist() == [UNK_ID, UNK_ID]
 
 
 def test_language_model_stream_in_worker_processes_equals_one_process(monkeypatch):

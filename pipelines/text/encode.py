@@ -22,7 +22,7 @@ from pipelines.common.allocation import cycle_collection_paused
 from pipelines.common.parallel import chunked, map_chunks, process_count
 from pipelines.config import TokenizeParams
 from pipelines.text.sequences import EncodedSplit
-from pipelines.text.tokenizers import get_tokenizer, tokens_or_unknown
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_empty
 from pipelines.text.vocab import BOS, EOS, UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class ChunkTokenizer:
         tokenize = get_tokenizer(self.method, self.bos_eos, self.max_length)
         if self.end_of_line:
             return lambda text: [*tokenize(text), EOS]
-        return lambda text: tokens_or_unknown(tokenize, text)
+        return lambda text: tokens_or_empty(tokenize, text)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Raw text -> token ids exactly as the clean and tokenize stages do it, for serving and prediction.
 
 The served model must see the same ids for a sentence as the pipeline's test split did; this module and
-the two stages share every step (:class:`TextCleaner`, :func:`get_tokenizer`, :func:`tokens_or_unknown`,
+the two stages share every step (:class:`TextCleaner`, :func:`get_tokenizer`, :func:`tokens_or_empty`,
 :class:`Vocabulary`), and ``tests/test_serving.py`` checks the ids match on the test split.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines.config import CleanParams, TokenizeParams
 from pipelines.text.clean import CleanSettings, TextCleaner
-from pipelines.text.tokenizers import get_tokenizer, tokens_or_unknown
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_empty
 from pipelines.text.vocab import Vocabulary
 
 
@@ -36,4 +36,4 @@ class Preprocessor:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         cleaned = self.cleaner.clean_joined(texts)
-        return [self.vocabulary.encode(tokens_or_unknown(self.tokenizer, text)) for text in cleaned]
+        return [self.vocabulary.encode(tokens_or_empty(self.tokenizer, text)) for text in cleaned]
