@@ -53,24 +53,30 @@ def test_a_bad_search_space_is_refused_before_any_trial_trains(group, key, dimen
         check_space(space_with(group, key, dimension), COMMITTED, UPSTREAM)
 
 
+LBFGS_PINS = {"train.optimizer": "lbfgs", "train.learning_rate": 1.0, "model.dropout": 0.0}
+
+
 def test_a_one_value_choice_pins_a_key_for_its_model_types_trials():
-    """``tfidf_linear``'s space pins L-BFGS without dropout: the committed run's Adam and dropout 0.5 do not get
-    the space refused, and every trial, the run's own settings first, trains as pinned. Unpinned, the classifier
-    group's dropout would give L-BFGS a loss that changes on every call: refused before any trial trains."""
-    search = settings(model_types=["tfidf_linear"])
+    """A user who fits ``tfidf_linear`` by L-BFGS, as scikit-learn does, pins the optimizer, its step and no
+    dropout in the type's group: the committed run's Adam and dropout 0.5 do not get the space refused, and every
+    trial, the run's own settings first, trains as pinned. Unpinned, the classifier group's dropout would give
+    L-BFGS a loss that changes on every call: refused before any trial trains."""
+    pinned = copy.deepcopy(COMMITTED)
+    pinned["search"]["model_types"] = ["tfidf_linear"]
+    pinned["search"]["spaces"]["tfidf_linear"] = {
+        **{key: {"choices": [value]} for key, value in LBFGS_PINS.items()},
+        "model.tfidf_linear.max_n": {"choices": [1, 2]},
+        "train.weight_decay": {"low": 1e-7, "high": 0.01, "log": True},
+    }
+    search = params_from_dict(pinned).search
     check_space(search, COMMITTED, UPSTREAM)
     params = params_from_dict(merged_params(COMMITTED, {"model.type": "tfidf_linear"}))
     proposals = propose(search, params, True, [], 3)
-    pinned = {"train.optimizer": "lbfgs", "train.learning_rate": 1.0, "model.dropout": 0.0}
-    assert all(proposal["overrides"].items() >= pinned.items() for proposal in proposals), proposals
+    assert all(proposal["overrides"].items() >= LBFGS_PINS.items() for proposal in proposals), proposals
     assert proposals[0]["overrides"]["model.tfidf_linear.max_n"] == params.model.tfidf_linear.max_n
-    unpinned = copy.deepcopy(COMMITTED)
-    del unpinned["search"]["spaces"]["tfidf_linear"]["model.dropout"]
-    unpinned["search"]["model_types"] = ["tfidf_linear"]
-    with pytest.raises(
-        ConfigError, match=r"search.spaces.tfidf_linear: 'train.optimizer' lbfgs .*'model.dropout' is 0.5"
-    ):
-        check_space(params_from_dict(unpinned).search, COMMITTED, UPSTREAM)
+    del pinned["search"]["spaces"]["tfidf_linear"]["model.dropout"]
+    with pytest.raises(ConfigError, match=r"search.spaces.tfidf_linear: 'train.optimizer' lbfgs .*'model.dropout' is"):
+        check_space(params_from_dict(pinned).search, COMMITTED, UPSTREAM)
 
 
 def test_a_search_dimension_is_a_range_or_choices():
