@@ -213,8 +213,9 @@ class ClassificationObjective:
         """``LBFGS_ITERATIONS_PER_EPOCH`` L-BFGS iterations on the mean cross-entropy over the whole training
         split plus ``weight_decay / 2`` times the squared norm of every weight matrix (biases unpenalised, as in
         scikit-learn's ``LogisticRegression``, whose ``C`` is ``1 / (weight_decay * rows)``). Gradients are summed
-        over batches of ``batch_size`` rows, so memory stays a batch's; in float32, since the line search compares
-        losses too closely for half precision. The ``train_*`` values are the fit's after the epoch's steps."""
+        over batches of ``batch_size`` rows, so activations stay a batch's (the split's ids move to the device once
+        an epoch); in float32, since the line search compares losses too closely for half precision. The
+        ``train_*`` values are the fit's after the epoch's steps."""
         batches = [
             (ids.to(self.device), labels.to(self.device))
             for _, ids, labels in iterate_batches(
