@@ -59,7 +59,7 @@ CHUNK_SIZE = 5_000
 @dataclass(frozen=True)
 class ChunkTokenizer:
     """How one text becomes tokens, as plain values a spawned worker can receive: a classifier's text truncated,
-    optionally framed by ``<bos>``/``<eos>``, ``<unk>`` when cleaning emptied it; a language model's line
+    optionally framed by ``<bos>``/``<eos>``, ``<empty>`` when cleaning emptied it; a language model's line
     followed by ``<eos>``."""
 
     method: str
