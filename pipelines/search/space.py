@@ -96,7 +96,7 @@ def check_space(settings: SearchParams, committed: dict[str, Any], upstream_para
     """Refuse, before any trial trains, a search whose space names an unknown key, a key a stage before train
     reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse. Each
     bound and choice is checked as the trials of each searched model type would take it: with that type, its
-    groups merged, and the keys they pin (a one-value choice, such as ``tfidf_linear``'s L-BFGS without dropout)."""
+    groups merged, and the keys they pin (a one-value choice: e.g. L-BFGS, which needs dropout 0, pinned with it)."""
     params = params_from_dict(committed, source="params.yaml")
     known = flatten(params)
     upstream_params = list(upstream_params)
