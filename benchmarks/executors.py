@@ -26,7 +26,7 @@ from benchmarks.project_copy import copy_project
 from benchmarks.task_phases import phase_table, run_phases
 from pipelines.common.ports import free_port
 from pipelines.config import parse_assignments
-from pipelines.orchestration.airflow_rest import finished_run, login, request, trigger, unpause
+from pipelines.orchestration.airflow_rest import dag_api_url, finished_run, login, request, trigger, unpause
 from pipelines.orchestration.cluster import running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from pipelines.orchestration.local_airflow import running_local_airflow
@@ -76,7 +76,7 @@ def _seconds(record: dict) -> float:
 def time_dag_run(base: str, token: str | None) -> tuple[float, int, dict[str, float]]:
     """(the run's seconds as Airflow recorded them, its number of tasks, its seconds by phase) for one
     triggered run."""
-    dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+    dag_url = dag_api_url(base, PIPELINE_DAG_ID)
     unpause(dag_url, token)
     run_id = trigger(dag_url, token, {})
     state, tasks = finished_run(dag_url, run_id, token, time.monotonic() + DEADLINE_SECONDS)

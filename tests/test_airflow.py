@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError
-from pipelines.orchestration.airflow_rest import answer, awaiting_input, task_url, trigger
+from pipelines.orchestration.airflow_rest import answer, awaiting_input, dag_api_url, task_url, trigger
 from pipelines.orchestration.airflow_rest import finished_run as _finished_run
 from pipelines.orchestration.airflow_rest import request as _request
 from pipelines.orchestration.airflow_rest import task_log as _task_log
@@ -256,7 +256,7 @@ class StockAirflow:
     succeeded: str | None = None
 
     def dag_url_of(self, dag_id: str) -> str:
-        return f"{self.base}/api/v2/dags/{dag_id}"
+        return dag_api_url(self.base, dag_id)
 
     @property
     def dag_url(self) -> str:
@@ -766,7 +766,7 @@ def _run_two_at_once(project: Path, port: int, home: Path) -> None:
         token = _request(f"{base}/auth/token", method="POST", body={"username": "admin", "password": password})[
             "access_token"
         ]
-        dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+        dag_url = dag_api_url(base, PIPELINE_DAG_ID)
         _unpause(dag_url, token)
         confs = {  # a classifier and a language model: the second task through the same DAG, form keys as conf
             "classification": {"model.type": "fasttext", "train.epochs": 3, "train.learning_rate": 0.01},

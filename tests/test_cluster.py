@@ -20,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from pipelines.common.project import ROOT_ENV
-from pipelines.orchestration.airflow_rest import finished_run, login, request, task_log, trigger, unpause
+from pipelines.orchestration.airflow_rest import (
+    dag_api_url,
+    finished_run,
+    login,
+    request,
+    task_log,
+    trigger,
+    unpause,
+)
 from pipelines.orchestration.cluster import postgres_program, running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK
 from pipelines.orchestration.workspace import workspace_name
@@ -53,7 +61,7 @@ def cluster(tmp_path_factory):
         started.token = login(
             started.airflow_url, started.home / "airflow" / "simple_auth_manager_passwords.json.generated"
         )
-        started.dag_url = f"{started.airflow_url}/api/v2/dags/{PIPELINE_DAG_ID}"
+        started.dag_url = dag_api_url(started.airflow_url, PIPELINE_DAG_ID)
         unpause(started.dag_url, started.token)
         yield started
 

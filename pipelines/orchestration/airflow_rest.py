@@ -18,6 +18,11 @@ def request(url: str, token: str | None = None, method: str = "GET", body: dict 
         return json.loads(response.read())
 
 
+def dag_api_url(base: str, dag_id: str) -> str:
+    """The REST v2 address of one DAG on the Airflow API server at ``base``: the ``dag_url`` the calls here take."""
+    return f"{base}/api/v2/dags/{dag_id}"
+
+
 def unpause(dag_url: str, token: str | None) -> None:
     deadline = time.monotonic() + 120
     while True:  # the dag-processor may not have parsed the file yet
@@ -73,22 +78,17 @@ up_for_retry ("task state changed externally"); the retry then asks again. Seen 
 
 def awaiting_input(dag_url: str, run_id: str, task_id: str, token: str | None, deadline: float) -> dict:
     """The request a human-in-the-loop task shows (subject, body, options, ...) once it waits for an answer and
-    has waited :data:`PAUSE_SETTLE_SECONDS`, so an answer sent at once is not lost; bounded by ``deadline``."""
+    still does :data:`PAUSE_SETTLE_SECONDS` later, so an answer sent at once is not lost; bounded by ``deadline``."""
     url = task_url(dag_url, run_id, task_id)
-    settled_at = None
-    while (
-        (state := request(url, token)["state"]) != "awaiting_input"
-        or settled_at is None
-        or (time.monotonic() < settled_at)
-    ):
+    while True:
+        state = request(url, token)["state"]
+        if state == "awaiting_input":
+            time.sleep(PAUSE_SETTLE_SECONDS)
+            if request(url, token)["state"] == "awaiting_input":
+                return request(f"{url}/-1/hitlDetails", token)
         if state in ("success", "failed", "skipped", "upstream_failed") or time.monotonic() > deadline:
             raise TimeoutError(f"task {task_id} of run {run_id} is {state}, not waiting for an answer")
-        if state == "awaiting_input" and settled_at is None:
-            settled_at = time.monotonic() + PAUSE_SETTLE_SECONDS
-        elif state != "awaiting_input":
-            settled_at = None
-        time.sleep(1 if settled_at is not None else 3)
-    return request(f"{url}/-1/hitlDetails", token)
+        time.sleep(3)
 
 
 def answer(dag_url: str, run_id: str, task_id: str, token: str | None, option: str, params: dict | None = None) -> dict:

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.dag:
             base = args.dag.rstrip("/")
             token = airflow_rest.login(base, args.password_file) if args.password_file.exists() else None
-            dag_url = f"{base}/api/v2/dags/{PIPELINE_DAG_ID}"
+            dag_url = airflow_rest.dag_api_url(base, PIPELINE_DAG_ID)
             checks = rebuild_through_airflow(root, record, client, dag_url, token, args.minutes)
         else:
             checks = rebuild(root, record, keep=args.keep)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.orchestration.airflow_rest import finished_run, request, task_log, trigger, unpause
+from pipelines.orchestration.airflow_rest import dag_api_url, finished_run, request, task_log, trigger, unpause
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SWEEP_DAG_ID
 from tests.conftest import ROOT, free_port
 from tests.stack.harness import STACK, TRANSCRIPT, podman, step
@@ -160,7 +160,7 @@ def placements(dag_url: str, run_id: str, token: str) -> dict[str, set[tuple[str
 
 
 def test_a_rest_triggered_run_trains_on_the_gpu_worker_and_registers_a_champion(stack):
-    dag_url = f"{stack['airflow']}/api/v2/dags/{PIPELINE_DAG_ID}"
+    dag_url = dag_api_url(stack["airflow"], PIPELINE_DAG_ID)
     unpause(dag_url, stack["token"])
     began = time.monotonic()
     run_id = trigger(dag_url, stack["token"], SMALL)
@@ -207,7 +207,7 @@ def test_task_code_on_a_worker_sees_the_images_files_and_git_history_not_the_che
 
 
 def test_a_sweep_fans_out_on_the_stack_and_registers_its_best(stack):
-    dag_url = f"{stack['airflow']}/api/v2/dags/{SWEEP_DAG_ID}"
+    dag_url = dag_api_url(stack["airflow"], SWEEP_DAG_ID)
     unpause(dag_url, stack["token"])
     grid = {"model.type": ["textcnn", "nb_ngrams"], "train.seed": [1, 2], "train.epochs": [1]}
     began = time.monotonic()

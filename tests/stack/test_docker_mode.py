@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pipelines.orchestration.airflow_rest import finished_run, task_log, trigger, unpause
+from pipelines.orchestration.airflow_rest import dag_api_url, finished_run, task_log, trigger, unpause
 from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from tests.conftest import free_port
 from tests.stack.harness import TRANSCRIPT, podman
@@ -67,7 +67,7 @@ def test_the_docker_training_mode_trains_in_a_container_from_the_image(images, d
     began = time.monotonic()
     with running_cluster(project, tmp_path / "cluster", settings) as cluster:
         token = login(cluster.airflow_url, cluster.home / "airflow" / "simple_auth_manager_passwords.json.generated")
-        dag_url = f"{cluster.airflow_url}/api/v2/dags/{PIPELINE_DAG_ID}"
+        dag_url = dag_api_url(cluster.airflow_url, PIPELINE_DAG_ID)
         unpause(dag_url, token)
         run_id = trigger(dag_url, token, {})
         state, states = finished_run(dag_url, run_id, token, time.monotonic() + 1800)
