@@ -215,7 +215,7 @@ class ClassificationObjective:
         scikit-learn's ``LogisticRegression``, whose ``C`` is ``1 / (weight_decay * rows)``). Gradients are summed
         over batches of ``batch_size`` rows, so activations stay a batch's (the split's ids move to the device once
         an epoch); in float32, since the line search compares losses too closely for half precision. The
-        ``train_*`` values are the fit's after the epoch's steps."""
+        ``train_*`` values are the fit's after the epoch's steps, measured as :meth:`validate` measures."""
         batches = [
             (ids.to(self.device), labels.to(self.device))
             for _, ids, labels in iterate_batches(
@@ -239,13 +239,8 @@ class ClassificationObjective:
             return total
 
         optimizer.step(loss_and_gradient)
-        total_loss, correct = 0.0, 0
-        with torch.no_grad():
-            for ids, labels in batches:
-                logits = model(ids).float()
-                total_loss += float(self.loss_function(logits, labels)) * len(labels)
-                correct += int((logits.argmax(dim=1) == labels).sum())
-        return {"train_loss": total_loss / rows, "train_accuracy": correct / rows}
+        loss, accuracy = evaluate_loss_accuracy(model, self.train, self.params.batch_size, self.device, False)
+        return {"train_loss": loss, "train_accuracy": accuracy}
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         loss, accuracy = evaluate_loss_accuracy(model, self.valid, self.params.batch_size, self.device, self.use_amp)
