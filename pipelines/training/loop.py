@@ -212,7 +212,8 @@ class ClassificationObjective:
     def train_epoch_full_batch(self, model: nn.Module, optimizer: torch.optim.LBFGS) -> dict[str, float]:
         """``LBFGS_ITERATIONS_PER_EPOCH`` L-BFGS iterations on the mean cross-entropy over the whole training
         split plus ``weight_decay / 2`` times the squared norm of every weight matrix (biases unpenalised, as in
-        scikit-learn's ``LogisticRegression``, whose ``C`` is ``1 / (weight_decay * rows)``). Gradients are summed
+        scikit-learn's ``LogisticRegression``, whose ``C`` is ``1 / (weight_decay * rows)``, or ``2 / (...)`` with
+        two classes, where its one weight vector carries what our two softmax columns share). Gradients are summed
         over batches of ``batch_size`` rows, so activations stay a batch's (the split's ids move to the device once
         an epoch); in float32, since the line search compares losses too closely for half precision. The
         ``train_*`` values are the fit's after the epoch's steps, measured as :meth:`validate` measures."""
