@@ -88,10 +88,19 @@ def _setting(rows: list[dict[str, Any]]) -> str:
     overrides, search = rows[0].get("overrides", {}), rows[0].get("search")
     if not search:
         return f"`{_flags(overrides)}`"
-    fixed = {key: value for key, value in overrides.items() if key not in search["chosen"]}
+    ensemble = search.get("ensemble_size", 1)
+    refit = "train.ensemble_size" if ensemble > 1 else None
+    fixed = {key: value for key, value in overrides.items() if key not in search["chosen"] and key != refit}
     searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
     first = ", the first the model's own settings," if search.get("baseline_first") else ""
-    return f"`{_flags(fixed)}`, then a search of {search['trials']} trials{first} over {searched} per partition"
+    described = f"`{_flags(fixed)}`, then a search of {search['trials']} trials{first} over {searched} per partition"
+    if refit:
+        kept = sum(bool(row["search"].get("refit_kept")) for row in rows)
+        described += (
+            f", the best trial's settings then trained again as a seed ensemble of {ensemble} (kept where it scored "
+            f"higher on validation: {kept} of {len(rows)} partitions)"
+        )
+    return described
 
 
 def _flags(overrides: dict[str, Any]) -> str:

@@ -25,7 +25,13 @@ from pipelines.orchestration.airflow_rest import finished_run as _finished_run
 from pipelines.orchestration.airflow_rest import request as _request
 from pipelines.orchestration.airflow_rest import task_log as _task_log
 from pipelines.orchestration.airflow_rest import unpause as _unpause
-from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK, SWEEP_DAG_ID, build_pipeline_dag
+from pipelines.orchestration.dags import (
+    PIPELINE_DAG_ID,
+    SAVE_EXPERIMENT_TASK,
+    SWEEP_DAG_ID,
+    build_pipeline_dag,
+    build_sweep_dag,
+)
 from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, overrides_from_conf
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
@@ -128,6 +134,9 @@ def test_training_task_carries_gpu_routing_for_each_execution_mode(mode):
         assert train.device_requests[0]["Count"] == 2 and train.device_requests[0]["Capabilities"] == [["gpu"]]
     else:
         assert type(train).__name__ == "_PythonDecoratedOperator"
+    sweep = build_sweep_dag(ROOT, execution)
+    for training in (sweep.get_task("train_0"), sweep.get_task("refit_best")):
+        assert training.pool == "gpu" and (training.queue == "gpu") is (mode == "celery"), training.task_id
 
 
 @pytest.mark.parametrize("mode", ["kubernetes", "docker"])
@@ -870,9 +879,10 @@ def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its
     tmp_path, migrated_airflow_home
 ):
     """A tiny budget (3 trials, 2 a round): round 0 proposes two trials, the first the run's own settings, round 1
-    the one left, the later rounds are skipped, every trial is a child run with params inside search.spaces, the
-    best on validation is registered, and the parent run shows the own settings' score beside the best."""
-    conf = {"mode": "search", "search.trials": 3, "search.parallel": 2}
+    the one left, the later rounds are skipped, every trial is a child run with params inside search.spaces; the
+    best trial's settings are then trained again as a seed ensemble of two, the best of the four on validation is
+    registered, and the parent run shows the own settings' score beside the best."""
+    conf = {"mode": "search", "search.trials": 3, "search.parallel": 2, "search.ensemble_size": 2}
     project, output = run_dag_test(tmp_path, migrated_airflow_home, "dags/textflow_sweep.py", conf)
     assert "round 2: nothing to train: the budget of 3 trials is spent" in output
     assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
@@ -886,11 +896,12 @@ def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its
     runs = client.search_runs([client.get_experiment_by_name("textflow").experiment_id])
     (parent,) = [run for run in runs if run.data.tags.get("textflow.sweep") == "parent"]
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert sorted(run.data.tags["textflow.search.trial"] for run in children) == ["0", "1", "2"]
+    trials = [run for run in children if "textflow.search.trial" in run.data.tags]
+    assert sorted(run.data.tags["textflow.search.trial"] for run in trials) == ["0", "1", "2"]
     space = load_params(project / "params.yaml").search.spaces
     dimensions = space["classifier"] | space["textcnn"]
     tried = set()
-    for child in children:
+    for child in trials:
         values = {key: float(child.data.params[key]) for key in dimensions}
         tried.add(tuple(values.values()))
         for key, dimension in dimensions.items():
@@ -903,15 +914,21 @@ def test_sweep_search_mode_trains_rounds_proposed_from_earlier_trials_within_its
     results = mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/sweep_results.json")
     assert results["metric"] == "validation_macro_f1"
     assert {row["run_id"] for row in results["trainings"]} == {run.info.run_id for run in children}
-    assert all(row["state"] == "complete" and len(row["intermediate"]) == 2 for row in results["trainings"])
-    best = max(results["trainings"], key=lambda row: row["score"])
+    by_index = sorted(results["trainings"], key=lambda row: row["index"])
+    *by_trial, refit = by_index
+    assert all(row["state"] == "complete" and len(row["intermediate"]) == 2 for row in by_trial)
+    best_trial = max(by_trial, key=lambda row: (row["score"], -row["index"]))
+    assert refit["refit"] is True and refit["index"] == 3
+    assert refit["overrides"] == best_trial["overrides"] | {"train.ensemble_size": 2}
+    (refit_run,) = [run for run in children if run.info.run_id == refit["run_id"]]
+    assert refit_run.data.params["train.ensemble_size"] == "2"
+    best = max(by_index, key=lambda row: (row["score"], -row["index"]))
     assert parent.data.tags["textflow.sweep.best_run_id"] == best["run_id"]
     (version,) = client.search_model_versions("name='textflow-demo'")
     assert version.run_id == best["run_id"]
     assert client.get_model_version_by_alias("textflow-demo", "champion").run_id == best["run_id"]
     metrics = client.get_run(parent.info.run_id).data.metrics
     assert metrics["best_validation_macro_f1"] == best["score"]
-    by_trial = sorted(results["trainings"], key=lambda row: row["index"])
     assert [row["baseline"] for row in by_trial] == [True, False, False], "trial 0 is the run's own settings"
     committed = load_params(project / "params.yaml")
     assert by_trial[0]["overrides"]["train.learning_rate"] == committed.train.learning_rate

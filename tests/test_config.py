@@ -94,6 +94,10 @@ def test_override_by_dotted_key(tmp_path):
             "set ensemble_size: 1)",
         ),
         (
+            {"task": "language_model", "dataset": {"name": "ptb"}, "search": {"ensemble_size": 5}},
+            "'search.ensemble_size' is 5 (its refit averages classifiers' probabilities; set ensemble_size: 1)",
+        ),
+        (
             {"task": "language_model", "dataset": {"name": "ptb"}, "train": {"label_prior": "valid"}},
             "'train.label_prior' is 'valid' (it shifts class probabilities; set label_prior: train)",
         ),

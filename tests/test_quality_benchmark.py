@@ -227,3 +227,24 @@ def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose
     assert row["search"]["baseline_first"] is True
     assert "| nb-ngrams+search | " in out.read_text()
     assert "3 trials, the first the model's own settings, over" in out.read_text()
+
+
+def test_a_search_refit_as_a_seed_ensemble_is_kept_only_where_it_scores_higher_on_validation(tmp_path):
+    records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
+    quality(
+        [
+            "--datasets", "demo", "--models", "nb-ngrams", "--search", "2", "--epochs", "2", "--seeds", "1",
+            "-S", "search.ensemble_size=3",
+            "--params", str(_small_params(tmp_path)), "--records", str(records), "--out", str(out),
+        ]
+    )  # fmt: skip
+    (row,) = json.loads(records.read_text())
+    search = row["search"]
+    assert search["ensemble_size"] == 3
+    kept = search["refit_valid_accuracy"] > search["trial_valid_accuracy"]
+    assert search["refit_kept"] is kept
+    assert row["valid_accuracy"] == max(search["refit_valid_accuracy"], search["trial_valid_accuracy"])
+    assert row["overrides"].get("train.ensemble_size", 1) == (3 if kept else 1)
+    assert f"seed ensemble of 3 (kept where it scored higher on validation: {int(kept)} of 1 partitions)" in (
+        out.read_text()
+    )

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError, SearchParams, load_params, merged_params, params_from_dict
-from pipelines.orchestration.sweep import SEARCH_ROUNDS, round_trials
+from pipelines.orchestration.sweep import SEARCH_ROUNDS, refit_proposal, round_trials
 from pipelines.search.pruning import (
     TRIAL_ENV,
     TrialPruned,
@@ -163,6 +163,23 @@ def test_a_search_stops_when_its_trials_or_minutes_are_spent():
     trials = SEARCH_ROUNDS * 2 + 1
     with pytest.raises(ConfigError, match=f"needs {math.ceil(trials / 2)} rounds"):
         _round(0, [], **{"search.trials": trials, "search.parallel": 2})
+
+
+def test_after_the_last_round_the_best_trials_settings_are_refit_as_a_seed_ensemble_of_the_asked_size():
+    first, _ = _round(0, [], **{"search.trials": 2, "search.parallel": 2})
+    results = [
+        trial | {"index": trial["trial"], "state": COMPLETE, "score": score, "higher_is_better": True}
+        for trial, score in zip(first, [0.61, 0.64], strict=True)
+    ]
+    conf = {"mode": "search", "search.ensemble_size": 3}
+    proposal, _ = refit_proposal("search", conf=conf, committed=COMMITTED, results=results)
+    assert proposal["overrides"] == first[1]["overrides"] | {"train.ensemble_size": 3}, "the best trial's settings"
+    assert proposal["trial"] == 2 and proposal["refit"] is True, "numbered after every trial"
+    assert params_from_dict(merged_params(COMMITTED, proposal["overrides"])).train.ensemble_size == 3
+    none, reason = refit_proposal("search", conf={"mode": "search"}, committed=COMMITTED, results=results)
+    assert none is None and reason.startswith("search.ensemble_size is 1")
+    none, reason = refit_proposal("grid", conf={"mode": "grid"}, committed=COMMITTED, results=results)
+    assert none is None and "grid" in reason
 
 
 def _history(score: float, trials: int = 4, second_epoch: float | None = None) -> list:

@@ -503,6 +503,14 @@ class SearchParams(Section):
         True, description="stop a trial whose validation score after an epoch is below the median of earlier trials"
     )
     warmup_epochs: int = Field(2, ge=0, le=1000, description="epochs every trial trains before it may be pruned")
+    ensemble_size: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="after the trials, the best one's settings trained again as a seed ensemble of this many "
+        "members (train.ensemble_size), which is registered instead where it scores higher on validation; "
+        "1: no refit (classification)",
+    )
     model_types: list[ModelType] = Field(
         default_factory=list, description="classifier types the search chooses among; empty: model.type only"
     )
@@ -636,12 +644,12 @@ def _charcnn_reads_characters(params: Params) -> str | None:
 def _classification_only_training(params: Params) -> str | None:
     if params.task == "classification":
         return None
-    train = params.train
     wrong = [
-        f"'train.{key}' is {value!r} ({purpose}; set {key}: {default})"
+        f"'{key}' is {value!r} ({purpose}; set {key.rsplit('.', 1)[1]}: {default})"
         for key, value, default, purpose in [
-            ("label_prior", train.label_prior, "train", "it shifts class probabilities"),
-            ("ensemble_size", train.ensemble_size, 1, "it averages classifiers' probabilities"),
+            ("train.label_prior", params.train.label_prior, "train", "it shifts class probabilities"),
+            ("train.ensemble_size", params.train.ensemble_size, 1, "it averages classifiers' probabilities"),
+            ("search.ensemble_size", params.search.ensemble_size, 1, "its refit averages classifiers' probabilities"),
         ]
         if value != default
     ]

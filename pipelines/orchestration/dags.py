@@ -36,6 +36,7 @@ from pipelines.orchestration.sweep import (
     SEARCH_ROUNDS,
     best_training,
     pruned_result,
+    refit_proposal,
     round_trials,
     search_settings,
     training_result,
@@ -47,7 +48,14 @@ REGISTER_STAGE = "register"
 SAVE_EXPERIMENT_TASK = "save_experiment"
 """The pipeline DAG's last task: the run saved as a DVC experiment (pipelines/orchestration/experiments.py)."""
 SWEEP_DAG_ID = "textflow_sweep"
-SEARCH_FORM_KEYS = ("search.trials", "search.parallel", "search.minutes", "search.model_types", "search.seed")
+SEARCH_FORM_KEYS = (
+    "search.trials",
+    "search.parallel",
+    "search.minutes",
+    "search.model_types",
+    "search.seed",
+    "search.ensemble_size",
+)
 """The search settings the sweep's form shows; any other ``search.*`` key (the spaces) may come in REST conf."""
 REGISTER_FORM_KEYS = FORM_SECTIONS["Registry"]
 """The register settings the sweep's form shows, as the pipeline's does; any ``register.*`` key may come in
@@ -244,18 +252,13 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         described = {"grid": conf.get("grid")} if mode == "grid" else search_settings(committed, conf)[0].model_dump()
         return tracking.start_parent_run(f"{mode} {run_id}", settings.tracking.experiment, {"mode": mode, **described})
 
-    @task(**execution.task_options())
-    @fail_at_once_on_bad_input
-    def train_trial(
-        proposal: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """``upstream`` (the upstream workspace) orders this after it; its outputs reach this workspace
-        through DVC's run-cache in the shared cache. A pruned search trial is a result, not a failure; a
-        finished one is saved as a DVC experiment."""
-        context = get_current_context()
+    def train_proposal(proposal: dict[str, Any], parent: str | None, params: dict[str, Any] | None) -> dict[str, Any]:
+        """One training of the sweep in its own workspace, upstream outputs restored through DVC's run-cache in
+        the shared cache. A pruned search trial is a result, not a failure; a finished one is saved as a DVC
+        experiment."""
         index = proposal["trial"]
         spec = {
-            "run_id": f"{context['run_id']}-{index}",
+            "run_id": f"{get_current_context()['run_id']}-{index}",
             "commit": run_commit(root, params),
             "overrides": proposal["overrides"],
         }
@@ -275,14 +278,43 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
         experiments.save_experiment(root, space, spec["run_id"], trained)
         return training_result(space, index, spec, proposal)
 
+    @task(**execution.task_options())
+    @fail_at_once_on_bad_input
+    def train_trial(
+        proposal: dict[str, Any], parent: str | None, upstream: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``upstream`` (the upstream workspace) orders this after it."""
+        return train_proposal(proposal, parent, params)
+
+    @task(**execution.task_options(), trigger_rule="none_failed_min_one_success")
+    @fail_at_once_on_bad_input
+    def refit_best(rounds: list, parent: str | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The search's best settings trained again as a seed ensemble (``search.ensemble_size``); skipped in
+        grid mode and at size 1."""
+        conf = run_conf(params, get_current_context()["dag_run"])
+        proposal, reason = refit_proposal(
+            conf.get("mode", "grid"),
+            conf=conf,
+            committed=workspace.committed_params(root, run_commit(root, conf)),
+            results=[result for results in rounds for result in results],
+        )
+        if proposal is None:
+            raise AirflowSkipException(reason)
+        return train_proposal(proposal, parent, params)
+
     @task(trigger_rule="none_failed_min_one_success", outlets=model_outlets())
     @fail_at_once_on_bad_input
     def register_best(
-        rounds: list, parent: str | None, params: dict[str, Any] | None = None, outlet_events=None
+        rounds: list,
+        parent: str | None,
+        refit: dict[str, Any] | None,
+        params: dict[str, Any] | None = None,
+        outlet_events=None,
     ) -> dict[str, Any]:
-        """The register stage in the best training's workspace, with the sweep's ``register.*`` settings
-        (``register.approval`` from the form); returns its report, for the approval step."""
-        results = [result for results in rounds for result in results]
+        """The register stage in the best training's workspace (``refit`` among them unless it was skipped),
+        with the sweep's ``register.*`` settings (``register.approval`` from the form); returns its report, for
+        the approval step."""
+        results = [result for results in rounds for result in results] + ([refit] if refit else [])
         best = best_training(results)
         if parent:
             tracking.log_sweep_results(parent, results, best)
@@ -335,6 +367,6 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 .partial(parent=parent, upstream=upstream)
                 .expand(proposal=proposals)
             )
-        registered = register_best(rounds, parent)
+        registered = register_best(rounds, parent, refit_best(rounds, parent))
         registered >> ChampionApproval(register_task_id=registered.operator.task_id)
     return dag

@@ -23,7 +23,7 @@ from pipelines.config import ConfigError, Params, SearchParams, flatten, load_pa
 from pipelines.config.pipeline import reads
 from pipelines.search import pruning
 from pipelines.search.space import check_space
-from pipelines.search.study import COMPLETE, PRUNED, propose
+from pipelines.search.study import COMPLETE, PRUNED, propose, refit_overrides
 from pipelines.tasks import get_task
 
 MAX_COMBINATIONS = 16
@@ -129,6 +129,22 @@ def round_trials(
     return [proposal | {"pruning": spec} for proposal in proposals], ""
 
 
+def refit_proposal(
+    mode: str, *, conf: dict[str, Any], committed: dict[str, Any], results: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str]:
+    """The training after the search's last round: the best trial's settings as a seed ensemble of
+    ``search.ensemble_size`` members (numbered after every trial, marked ``refit``), or None and why there is
+    none. It joins the trials' results, so the gate gets it only where its validation score beats theirs."""
+    if mode != "search":
+        return None, "a grid sweep registers its best combination as it was trained"
+    settings, _ = search_settings(committed, conf)
+    if settings.ensemble_size == 1:
+        return None, "search.ensemble_size is 1: the best trial goes to the gate as it was trained"
+    best = best_training(results)
+    number = max(result["index"] for result in results) + 1
+    return {"trial": number, "overrides": refit_overrides(best["overrides"], settings), "refit": True}, ""
+
+
 def search_record(result: dict[str, Any]) -> dict[str, Any]:
     """What the search keeps of a trial's result (see pipelines/search/study.py)."""
     keys = ("trial", "overrides", "distributions", "state", "score", "intermediate")
@@ -187,6 +203,7 @@ def training_result(
         "higher_is_better": selection.higher_is_better,
         "score": validation[selection.metric],
         "state": COMPLETE,
+        "refit": bool(proposal and proposal.get("refit")),
         **(search_fields(workspace, proposal) if proposal and "pruning" in proposal else {}),
     }
 

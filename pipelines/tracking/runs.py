@@ -285,7 +285,7 @@ def log_sweep_results(parent_run_id: str, results: list[dict[str, Any]], best: d
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=connect())
-    keys = ("index", "state", "score", "run_id", "overrides", "intermediate", "baseline")
+    keys = ("index", "state", "score", "run_id", "overrides", "intermediate", "baseline", "refit")
     rows = [
         {key: result.get(key) for key in keys}
         | {"dvc_exp_run": f"dvc exp run {set_flags(result['overrides'])}".strip()}
