@@ -402,9 +402,8 @@ def benchmark(
                 run_device = "cpu"
             elif search:
                 outcome = search_ours(bench, run_params, device, search)
-                overrides |= outcome["search"]["chosen"]
-                if outcome["search"]["refit_kept"]:
-                    overrides |= refit_overrides({}, search)
+                chosen = outcome["search"]["chosen"]
+                overrides |= refit_overrides(chosen, search) if outcome["search"]["refit_kept"] else chosen
                 run_device = device.type
             else:
                 outcome = run_ours(bench, run_params, device)

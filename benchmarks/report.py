@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks.peers import NAMES
 from pipelines.config import set_flags
+from pipelines.search.study import REFIT_KEY
 
 NOTES = Path(__file__).parent / "results" / "notes.md"
 EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
@@ -89,7 +90,7 @@ def _setting(rows: list[dict[str, Any]]) -> str:
     if not search:
         return f"`{_flags(overrides)}`"
     ensemble = search.get("ensemble_size", 1)
-    refit = "train.ensemble_size" if ensemble > 1 else None
+    refit = REFIT_KEY if ensemble > 1 else None
     fixed = {key: value for key, value in overrides.items() if key not in search["chosen"] and key != refit}
     searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
     first = ", the first the model's own settings," if search.get("baseline_first") else ""

@@ -16,6 +16,8 @@ from pipelines.config import Params, SearchParams
 from pipelines.search.space import baseline, suggest
 
 COMPLETE, PRUNED = "complete", "pruned"
+REFIT_KEY = "train.ensemble_size"
+"""The one key a refit sets on top of the best trial's overrides (:func:`refit_overrides`)."""
 
 
 def build_study(settings: SearchParams, higher_is_better: bool, history: list[dict[str, Any]]) -> Any:
@@ -96,4 +98,4 @@ def refit_overrides(chosen: dict[str, Any], settings: SearchParams) -> dict[str,
     best of several trials on one validation split is partly its luckiest draw, and averaging seeds of the chosen
     settings takes out the seed's share of that luck (the benchmark's hand-tuned picks are seed ensembles too).
     The ensemble's weights are chosen on that same validation split, so it is kept only where it scores higher."""
-    return chosen | {"train.ensemble_size": settings.ensemble_size}
+    return chosen | {REFIT_KEY: settings.ensemble_size}
