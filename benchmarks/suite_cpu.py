@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -82,12 +81,12 @@ class Measured:
 
     def by_kind(self) -> dict[str, tuple[int, float]]:
         """{kind: (processes, CPU seconds)}, the most CPU first."""
-        kinds: dict[str, list] = defaultdict(lambda: [0, 0.0])
+        processes, seconds = Counter(), Counter()
         for command_line, cpu in self.cpu_by_process.values():
-            entry = kinds[kind_of(command_line)]
-            entry[0] += 1
-            entry[1] += cpu
-        return dict(sorted(((kind, (n, cpu)) for kind, (n, cpu) in kinds.items()), key=lambda item: -item[1][1]))
+            kind = kind_of(command_line)
+            processes[kind] += 1
+            seconds[kind] += cpu
+        return {kind: (processes[kind], cpu) for kind, cpu in seconds.most_common()}
 
 
 def _busy_seconds() -> float:
@@ -104,7 +103,7 @@ def measure(command: list[str], interval: float = 0.5) -> Measured:
         finished = process.poll() is not None
         for candidate in psutil.process_iter(["create_time"]):
             born = candidate.info["create_time"]
-            if born is None or born < started - 1 or candidate.pid == os.getpid():
+            if born is None or born < started - 1:  # this process, the system's, and other older ones
                 continue
             key = (candidate.pid, born)
             try:
