@@ -9,7 +9,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report
 
 from pipelines import tracking
 from pipelines.common.io import atomic_path, write_json
@@ -17,6 +16,7 @@ from pipelines.config import Params
 from pipelines.evaluation.data_docs import log_data_docs
 from pipelines.evaluation.metrics import (
     classification_metrics,
+    classification_report_text,
     confusion_frame,
     plot_confusion,
     report_files,
@@ -80,14 +80,7 @@ def evaluate_classifier(args: argparse.Namespace, params: Params) -> None:
                 "confidence": probabilities[wrong].max(axis=1).round(4).tolist(),
             }
         )
-        report_text = classification_report(
-            test.labels,
-            predictions,
-            labels=list(range(len(class_names))),
-            target_names=class_names,
-            digits=4,
-            zero_division=0,
-        )
+        report_text = classification_report_text(test.labels, predictions, class_names)
         model_id = log_text_model(
             {"model": args.model, "vocab": args.tokens / "vocab.json", "preprocessing": args.preprocessing},
             test_frame[["text"]].head(EXAMPLES),
