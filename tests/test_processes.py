@@ -1,4 +1,4 @@
-"""Waiting on a child service: one helper for the cluster, the tests and the benchmarks."""
+"""Waiting on a child service and stopping it with what it started: one helper for the cluster, the tests and the benchmarks."""
 
 import subprocess
 import sys
@@ -36,3 +36,30 @@ def test_wait_healthy_gives_up_after_its_bound():
             wait_healthy(f"http://127.0.0.1:{free_port()}/health", process, 1)
     finally:
         stop(process)
+
+
+# A service that starts a helper of its own and exits on SIGTERM without stopping it, as Airflow's scheduler does
+# with its log server: the helper's pid is printed first.
+LEAVES_A_HELPER = (
+    "import subprocess, sys, time\n"
+    "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\n"
+    "print(helper.pid, flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+@pytest.mark.parametrize("parent_ignores_sigterm", [False, True], ids=["exits on SIGTERM", "ignores SIGTERM"])
+def test_stop_also_stops_what_the_service_started(parent_ignores_sigterm):
+    import psutil
+
+    code = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if parent_ignores_sigterm else ""
+    process = subprocess.Popen([sys.executable, "-c", code + LEAVES_A_HELPER], stdout=subprocess.PIPE, text=True)
+    helper = psutil.Process(int(process.stdout.readline()))
+    try:
+        stop(process, grace_seconds=2)
+        assert process.returncode is not None
+        assert not helper.is_running() or helper.status() == psutil.STATUS_ZOMBIE, "the helper outlived its service"
+    finally:
+        if helper.is_running():
+            helper.kill()
+        process.stdout.close()

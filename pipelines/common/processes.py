@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import time
 import urllib.request
+
+import psutil
 
 
 class ServiceNotHealthy(RuntimeError):
@@ -25,11 +29,34 @@ def wait_healthy(url: str, process: subprocess.Popen, seconds: float, poll_secon
     raise ServiceNotHealthy(f"not healthy at {url} after {seconds:.0f} s")
 
 
+def signal_tree(pid: int, signal_number: int) -> list[psutil.Process]:
+    """Signal a process and all its descendants, whatever process group or session they moved to; the
+    processes signalled (descendants first), for waiting on."""
+    try:
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return []
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.send_signal(signal_number)
+    return family
+
+
 def stop(process: subprocess.Popen, grace_seconds: float = 20) -> None:
-    """SIGTERM, then SIGKILL if it does not exit within ``grace_seconds``."""
-    process.terminate()
+    """SIGTERM to the process and every process it started, then SIGKILL to whatever of them is left after
+    ``grace_seconds``. A service's own children are part of it: Airflow's scheduler leaves its log server and
+    executor workers running when it is killed (or even when it exits on SIGTERM), and those hold ports, files
+    and CPU after the test or benchmark that started them is gone."""
+    family = [member for member in signal_tree(process.pid, signal.SIGTERM) if member.pid != process.pid]
+    deadline = time.monotonic() + grace_seconds
     try:
         process.wait(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+    _, alive = psutil.wait_procs(family, timeout=max(0.0, deadline - time.monotonic()))
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=10)

@@ -40,7 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pipelines.common.ports import free_port
-from pipelines.common.processes import ServiceNotHealthy, wait_healthy
+from pipelines.common.processes import ServiceNotHealthy, signal_tree, wait_healthy
 from pipelines.common.settings import duration_from_env
 
 MODULE = "pipelines.orchestration.cluster"  # not __name__: under `python -m` that is "__main__"
@@ -374,7 +374,7 @@ class LocalCluster:
         """SIGKILL the worker of ``queue`` and everything it started, as losing its machine would: Airflow runs
         each task in a process of its own session, which a signal to the worker's process group would miss."""
         worker = self.worker(queue)
-        _kill_tree(worker.pid, signal.SIGKILL)
+        signal_tree(worker.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.wait(timeout=30)
         self.processes = [(name, process) for name, process in self.processes if process is not worker]
@@ -391,28 +391,14 @@ class LocalCluster:
 
     def _stop_processes(self) -> None:
         for _name, process in reversed(self.processes):
-            _kill_tree(process.pid, signal.SIGTERM)
+            signal_tree(process.pid, signal.SIGTERM)
         for _name, process in reversed(self.processes):
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                _kill_tree(process.pid, signal.SIGKILL)
+                signal_tree(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         self.processes.clear()
-
-
-def _kill_tree(pid: int, signal_number: int) -> None:
-    """Signal a process and all its descendants, whatever process group or session they moved to."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        family = [*root.children(recursive=True), root]
-    except psutil.NoSuchProcess:
-        return
-    for process in family:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal_number)
 
 
 AUTH_CACHE_ENV = "TEXTFLOW_MLFLOW_AUTH_CACHE_SECONDS"
