@@ -1,4 +1,4 @@
-"""Waiting on a child service and stopping it with what it started: one helper for the cluster, the tests and the benchmarks."""
+"""Waiting on a child service and stopping it with what it started: one helper for the cluster and the tests."""
 
 import subprocess
 import sys
