@@ -43,19 +43,22 @@ def signal_tree(pid: int, signal_number: int) -> list[psutil.Process]:
     return family
 
 
-def stop(process: subprocess.Popen, grace_seconds: float = 20) -> None:
-    """SIGTERM to the process and every process it started, then SIGKILL to whatever of them is left after
-    ``grace_seconds``. A service's own children are part of it: Airflow's scheduler leaves its log server and
-    executor workers running when it is killed (or even when it exits on SIGTERM), and those hold ports, files
-    and CPU after the test or benchmark that started them is gone."""
-    family = [member for member in signal_tree(process.pid, signal.SIGTERM) if member.pid != process.pid]
+def stop(*processes: subprocess.Popen, grace_seconds: float = 20) -> None:
+    """SIGTERM to the processes and every process they started, all at once, then SIGKILL to whatever of them is
+    left after ``grace_seconds`` (each process is waited on that long). A service's own children are part of it:
+    Airflow's scheduler leaves its log server and executor workers running when it is killed (or even when it
+    exits on SIGTERM), and those hold ports, files and CPU after the test or cluster that started them is gone."""
+    own = {process.pid for process in processes}
+    started = [member for process in processes for member in signal_tree(process.pid, signal.SIGTERM)]
+    descendants = [member for member in started if member.pid not in own]
     deadline = time.monotonic() + grace_seconds
-    try:
-        process.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    _, alive = psutil.wait_procs(family, timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            signal_tree(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    _, alive = psutil.wait_procs(descendants, timeout=max(0.0, deadline - time.monotonic()))
     for member in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()

@@ -40,7 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pipelines.common.ports import free_port
-from pipelines.common.processes import ServiceNotHealthy, signal_tree, wait_healthy
+from pipelines.common.processes import ServiceNotHealthy, signal_tree, stop, wait_healthy
 from pipelines.common.settings import duration_from_env
 
 MODULE = "pipelines.orchestration.cluster"  # not __name__: under `python -m` that is "__main__"
@@ -390,14 +390,7 @@ class LocalCluster:
             shutil.rmtree(self.postgres_home, ignore_errors=True)
 
     def _stop_processes(self) -> None:
-        for _name, process in reversed(self.processes):
-            signal_tree(process.pid, signal.SIGTERM)
-        for _name, process in reversed(self.processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                signal_tree(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop(*(process for _name, process in reversed(self.processes)), grace_seconds=30)
         self.processes.clear()
 
 
