@@ -317,6 +317,8 @@ def search_ours(bench: Workbench, params: Params, device: torch.device, settings
         refit_record = {
             "trial_valid_accuracy": outcome["valid_accuracy"],
             "refit_valid_accuracy": refit["valid_accuracy"],
+            "trial_accuracy": outcome["accuracy"],
+            "refit_accuracy": refit["accuracy"],
         }
         log.info(
             "    refit as %d seeds: valid %.4f against the trial's %.4f, %s",

@@ -244,6 +244,7 @@ def test_a_search_refit_as_a_seed_ensemble_is_kept_only_where_it_scores_higher_o
     kept = search["refit_valid_accuracy"] > search["trial_valid_accuracy"]
     assert search["refit_kept"] is kept
     assert row["valid_accuracy"] == max(search["refit_valid_accuracy"], search["trial_valid_accuracy"])
+    assert row["accuracy"] == search["refit_accuracy" if kept else "trial_accuracy"]
     assert row["overrides"].get("train.ensemble_size", 1) == (3 if kept else 1)
     assert f"seed ensemble of 3 (kept where it scored higher on validation: {int(kept)} of 1 partitions)" in (
         out.read_text()
