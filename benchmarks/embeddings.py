@@ -30,7 +30,7 @@ from benchmarks.quality import (
     with_overrides,
     workbenches,
 )
-from benchmarks.report import EMBEDDING_RECORDS, render_results
+from benchmarks.report import EMBEDDING_RECORDS, QUALITY_RECORDS, RESULTS_PAGE, render_results
 from pipelines.config import load_params, parse_assignments
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.stages import EXPECTED_ERRORS
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra params override key=value")
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
     parser.add_argument("--records", type=Path, default=EMBEDDING_RECORDS)
-    parser.add_argument("--quality-records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--quality-records", type=Path, default=QUALITY_RECORDS)
+    parser.add_argument("--out", type=Path, default=RESULTS_PAGE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[embeddings] %(message)s", stream=sys.stderr, force=True)
     for noisy in ("gensim", "pipelines.training.loop", "embed", "quality"):

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.project_copy import copy_project
+from benchmarks.report import EXECUTOR_RECORDS, rewrite_results_page
 from benchmarks.task_phases import phase_table, run_phases
 from pipelines.common.ports import free_port
 from pipelines.config import parse_assignments
@@ -32,7 +33,6 @@ from pipelines.orchestration.dags import PIPELINE_DAG_ID
 from pipelines.orchestration.local_airflow import running_local_airflow
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "executors.md"
 HEADER = """# A DAG run through Airflow vs plain dvc repro
 
 `python -m benchmarks.executors --record`, machine otherwise idle. Each DAG run's time is Airflow's own start to
@@ -145,7 +145,7 @@ def table(record: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="params override key=value")
-    parser.add_argument("--record", action="store_true", help=f"append to {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--record", action="store_true", help=f"append to {EXECUTOR_RECORDS.relative_to(ROOT)}")
     args = parser.parse_args()
     record = measure(parse_assignments(args.overrides))
     breakdown = phase_table(record["phases"], record["tasks"])
@@ -154,7 +154,8 @@ def main() -> None:
         overrides = ", ".join(f"{key}={value}" for key, value in record["overrides"].items()) or "default params"
         section = f"\n### demo, {overrides}, {record['tasks']} tasks, {os.cpu_count()} cores ({record['date']})\n\n"
         section += f"{table(record)}\n\nWhere the DAG runs' seconds went ({PHASES_DOC}):\n\n{breakdown}\n"
-        RESULTS.write_text((RESULTS.read_text() if RESULTS.exists() else HEADER) + section)
+        EXECUTOR_RECORDS.write_text((EXECUTOR_RECORDS.read_text() if EXECUTOR_RECORDS.exists() else HEADER) + section)
+        rewrite_results_page()
 
 
 if __name__ == "__main__":

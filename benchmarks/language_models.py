@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.quality import MACHINE, ROOT
-from benchmarks.report import LANGUAGE_MODEL_RECORDS, render_results
+from benchmarks.report import LANGUAGE_MODEL_RECORDS, QUALITY_RECORDS, RESULTS_PAGE, render_results
 from pipelines.config import Params, RecurrentCell, load_params, parse_assignments
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, write_raw_files
@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="", help="names a variant, so its records sit beside the default ones")
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
     parser.add_argument("--records", type=Path, default=LANGUAGE_MODEL_RECORDS)
-    parser.add_argument("--quality-records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--quality-records", type=Path, default=QUALITY_RECORDS)
+    parser.add_argument("--out", type=Path, default=RESULTS_PAGE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[language_models] %(message)s", stream=sys.stderr, force=True)
     configure_threads(0)

@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 
 from benchmarks import peers
-from benchmarks.report import DATASET_ORDER, render_results
+from benchmarks.report import DATASET_ORDER, QUALITY_RECORDS, RESULTS_PAGE, render_results
 from pipelines.config import (
     LocalFiles,
     Params,
@@ -520,8 +520,8 @@ def main(argv: list[str] | None = None) -> None:
         "--tag", help="record the models as '<model>+<tag>', so a variant (-S ...) gets its own row beside the base"
     )
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
-    parser.add_argument("--records", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--records", type=Path, default=QUALITY_RECORDS)
+    parser.add_argument("--out", type=Path, default=RESULTS_PAGE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[quality] %(message)s", stream=sys.stderr, force=True)
     for noisy in ("gensim", "pipelines.training.loop"):

@@ -18,9 +18,19 @@ from benchmarks.peers import NAMES
 from pipelines.config import set_flags
 from pipelines.search.study import REFIT_KEY
 
-NOTES = Path(__file__).parent / "results" / "notes.md"
-EMBEDDING_RECORDS = Path(__file__).parent / "results" / "embeddings.json"
-LANGUAGE_MODEL_RECORDS = Path(__file__).parent / "results" / "language_models.json"
+RESULTS_PAGE = Path(__file__).resolve().parent / "RESULTS.md"
+RECORDS_DIR = RESULTS_PAGE.parent / "results"
+NOTES = RECORDS_DIR / "notes.md"
+QUALITY_RECORDS = RECORDS_DIR / "quality.json"
+EMBEDDING_RECORDS = RECORDS_DIR / "embeddings.json"
+LANGUAGE_MODEL_RECORDS = RECORDS_DIR / "language_models.json"
+EXECUTOR_RECORDS = RECORDS_DIR / "executors.md"
+SCALE_RECORDS = RECORDS_DIR / "scale.md"
+SUITE_CPU_RECORDS = RECORDS_DIR / "suite_cpu.md"
+SPEED_RECORDS = (EXECUTOR_RECORDS, SCALE_RECORDS, SUITE_CPU_RECORDS)
+"""What benchmarks/executors.py, scale.py and suite_cpu.py append to with ``--record`` (the DAG against `dvc
+repro`, each stage's cost against corpus size, where the test suite's CPU goes); RESULTS.md shows the newest
+section of each."""
 # dataset -> (target, published anchor); also the datasets the quality benchmark runs by default, in table order
 TARGETS = {
     "trec": (92.0, "CNN-rand 91.2 (Kim 2014); LinearSVC uni+bigram 91.0-91.2"),
@@ -113,9 +123,11 @@ def render_results(
     machine: dict[str, str],
     embedding_records: list[dict[str, Any]] | None = None,
     language_model_records: list[dict[str, Any]] | None = None,
+    speed_records: tuple[Path, ...] = SPEED_RECORDS,
 ) -> str:
     """The whole RESULTS.md; ``embedding_records`` and ``language_model_records`` default to those saved by
-    benchmarks/embeddings.py and benchmarks/language_models.py."""
+    benchmarks/embeddings.py and benchmarks/language_models.py. The CPU named on the Machine line is the one the
+    records were made on (their ``machine`` field), not the one rendering; ``machine`` gives the rest."""
     if embedding_records is None:
         embedding_records = json.loads(EMBEDDING_RECORDS.read_text()) if EMBEDDING_RECORDS.exists() else []
     if language_model_records is None:
@@ -137,7 +149,7 @@ def render_results(
         "No externally pretrained vectors anywhere: `static`/`non-static`/`multichannel` use vectors trained by",
         "our embed stage.",
         "",
-        "Machine: " + "; ".join(f"{key} {value}" for key, value in machine.items()) + ".",
+        "Machine: " + "; ".join(f"{key} {value}" for key, value in _recorded_machine(records, machine).items()) + ".",
         "",
         "## Targets",
         "",
@@ -191,9 +203,70 @@ def render_results(
     lines += _time_to_accuracy(grouped)
     lines += _embeddings(embedding_records)
     lines += _language_models(language_model_records)
+    lines += _speed(speed_records)
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def rewrite_results_page(out: Path = RESULTS_PAGE) -> None:
+    """RESULTS.md again from every record file as saved: what a speed benchmark's ``--record`` ends with, so the
+    page shows the table it just appended."""
+    from benchmarks.quality import MACHINE  # torch's version for the Machine line; imported only to write a page
+
+    records = json.loads(QUALITY_RECORDS.read_text(encoding="utf-8")) if QUALITY_RECORDS.exists() else []
+    out.write_text(render_results(records, MACHINE), encoding="utf-8")
+
+
+def _recorded_machine(records: list[dict[str, Any]], machine: dict[str, str]) -> dict[str, str]:
+    """``machine`` with its CPU (or GPU) replaced by the ones the records name, each with its count of records when
+    there are several: re-rendering on another machine must not claim its CPU made the numbers."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        if "machine" in record:
+            counts["gpu" if record["device"] == "cuda" else "cpu"][record["machine"]] += 1
+    described = dict(machine)
+    for kind, by_name in counts.items():
+        if len(by_name) == 1:
+            described[kind] = next(iter(by_name))
+        else:
+            described[kind] = ", ".join(
+                f"{name} ({count:,} record{'s' if count > 1 else ''})" for name, count in sorted(by_name.items())
+            )
+    return described
+
+
+def _speed(paths: tuple[Path, ...]) -> list[str]:
+    """The newest section each speed benchmark appended to its record file, under that file's title and the
+    paragraph saying how it was made (the command), so RESULTS.md shows the latest tables without restating
+    them; older sections stay in the files."""
+    shown = [path for path in paths if path.exists()]
+    if not shown:
+        return []
+    lines = [
+        "",
+        "## Speed: a DAG run against `dvc repro`, stage cost against corpus size, the test suite's CPU",
+        "",
+        "The newest run each benchmark recorded (`--record`); every earlier one is in the file named.",
+    ]
+    for path in shown:
+        title, intro, heading, body = _newest_section(path.read_text(encoding="utf-8"))
+        lines += ["", f"### {title}: {heading}", "", f"From `benchmarks/results/{path.name}`. {intro}", "", body]
+        plot = path.with_suffix(".png")
+        if plot.exists():
+            lines += ["", f"![{title}, log-log](results/{plot.name})"]
+    return lines
+
+
+def _newest_section(text: str) -> tuple[str, str, str, str]:
+    """(title, intro, heading, body) of a record file: ``# title``, an intro paragraph, then ``### heading``
+    sections appended oldest first."""
+    title_line, _, rest = text.partition("\n")
+    intro, *sections = rest.split("\n### ")
+    if not sections:
+        raise ValueError(f"no '### ' section under {title_line!r}")
+    heading, _, body = sections[-1].partition("\n")
+    return title_line.removeprefix("# ").strip(), " ".join(intro.split()), heading.strip(), body.strip()
 
 
 def _time_to_accuracy(grouped) -> list[str]:

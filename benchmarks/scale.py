@@ -25,12 +25,12 @@ from pathlib import Path
 
 from benchmarks.concurrent_training import environment
 from benchmarks.project_copy import copy_project
+from benchmarks.report import SCALE_RECORDS, rewrite_results_page
 from pipelines.common.parallel import usable_cores
 from pipelines.config.pipeline import load_stages
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
-PLOT = ROOT / "benchmarks" / "results" / "scale.png"
+PLOT = SCALE_RECORDS.with_suffix(".png")
 DEMO_TEST_PER_TRAIN = 800 / 3000
 REFERENCE_SIZE = 30_000
 # Runs a command and reports the largest resident set among the processes it waited for (Linux: kilobytes).
@@ -122,15 +122,18 @@ def plot(results: dict[int, dict[str, tuple[float, float]]], path: Path) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[3_000, 30_000, 300_000, 1_000_000])
-    parser.add_argument("--record", action="store_true", help=f"append to {RESULTS.relative_to(ROOT)}, draw the plot")
+    parser.add_argument(
+        "--record", action="store_true", help=f"append to {SCALE_RECORDS.relative_to(ROOT)}, draw the plot"
+    )
     args = parser.parse_args()
     results = {size: measure(size) for size in sorted(args.sizes)}
     lines = [f"### Demo corpus, one epoch of the default model ({time.strftime('%Y-%m-%d')})", "", *tables(results), ""]
     print("\n".join(lines))
     if args.record:
-        with open(RESULTS, "a", encoding="utf-8") as handle:
+        with open(SCALE_RECORDS, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         plot(results, PLOT)
+        rewrite_results_page()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import psutil
 
-RESULTS = Path(__file__).resolve().parent / "results" / "suite_cpu.md"
+from benchmarks.report import SUITE_CPU_RECORDS, rewrite_results_page
+
 DEFAULT_COMMAND = [sys.executable, "-m", "pytest", "-n", "2"]
 HEADER = "# Where the test suite's CPU goes\n\n`python -m benchmarks.suite_cpu --record`, alone on the machine.\n"
 
@@ -155,7 +156,7 @@ def render(measured: Measured, command: list[str], top: int = 30) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
+    parser.add_argument("--record", action="store_true", help=f"append the table to {SUITE_CPU_RECORDS.name}")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between samples")
     parser.add_argument("command", nargs="*", help="what to run (after --); default: python -m pytest -n 2")
     args = parser.parse_args(argv)
@@ -164,7 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     table = render(measured, command)
     print(table)
     if args.record:
-        RESULTS.write_text((RESULTS.read_text() if RESULTS.exists() else HEADER) + "\n" + table)
+        SUITE_CPU_RECORDS.write_text(
+            (SUITE_CPU_RECORDS.read_text() if SUITE_CPU_RECORDS.exists() else HEADER) + "\n" + table
+        )
+        rewrite_results_page()
     sys.exit(measured.returncode)
 
 

@@ -249,3 +249,51 @@ def test_a_search_refit_as_a_seed_ensemble_is_kept_only_where_it_scores_higher_o
     assert f"seed ensemble of 3 (kept where it scored higher on validation: {int(kept)} of 1 partitions)" in (
         out.read_text()
     )
+
+
+def _speed_section(page: str) -> str:
+    return page.partition("\n## Speed")[2].split("\n## Notes")[0]
+
+
+def test_the_results_page_shows_each_speed_benchmarks_newest_run_under_the_command_that_made_it(tmp_path):
+    from benchmarks.report import render_results
+
+    executors, scale = tmp_path / "executors.md", tmp_path / "scale.md"
+    executors.write_text(
+        "# A DAG run against dvc repro\n\n`python -m benchmarks.executors --record`, alone.\n"
+        "\n### demo (2026-11-25)\n\n| how | s |\n| --- | ---: |\n| old | 98.9 |\n"
+        "\n### demo (2026-12-06)\n\n| how | s |\n| --- | ---: |\n| new | 62.5 |\n"
+    )
+    scale.write_text("# Stage cost\n\n`python -m benchmarks.scale --record`.\n\n### one epoch (2026-12-04)\n\n| a |\n")
+    (tmp_path / "scale.png").write_bytes(b"\x89PNG")
+    speed = _speed_section(render_results([], {"cpu": "test"}, [], [], speed_records=(executors, scale)))
+    assert "### A DAG run against dvc repro: demo (2026-12-06)" in speed and "| new | 62.5 |" in speed
+    assert "2026-11-25" not in speed and "| old |" not in speed
+    assert "From `benchmarks/results/executors.md`. `python -m benchmarks.executors --record`, alone." in speed
+    assert "![Stage cost, log-log](results/scale.png)" in speed
+    assert speed.count("![") == 1
+
+
+def test_the_committed_results_page_shows_the_newest_speed_records():
+    from benchmarks.report import QUALITY_RECORDS, RESULTS_PAGE, render_results
+
+    rendered = render_results(json.loads(QUALITY_RECORDS.read_text()), {"cpu": "test"})
+    assert _speed_section(RESULTS_PAGE.read_text()) == _speed_section(rendered), (
+        "benchmarks/RESULTS.md is older than benchmarks/results/*.md: run a benchmark's --record again, or "
+        "python -c 'from benchmarks.report import rewrite_results_page; rewrite_results_page()'"
+    )
+
+
+def test_the_machine_line_names_the_cpus_the_records_were_made_on_not_the_one_rendering():
+    from benchmarks.report import render_results
+
+    def row(machine):
+        return {"dataset": "trec", "model": "textcnn-rand", "seed": 1, "fold": None, "folds": None, "device": "cpu",
+                "machine": machine, "overrides": {}, "accuracy": 0.9, "seconds": 1.0, "valid_accuracy": 0.86}  # fmt: skip
+
+    machine = {"cpu": "Rendering CPU, 64 cores", "torch": "2.13.0+cpu"}
+    one = render_results([row("AMD EPYC, 2 cores")] * 2, machine, [], [], speed_records=())
+    assert "Machine: cpu AMD EPYC, 2 cores; torch 2.13.0+cpu." in one
+    both = render_results([row("AMD EPYC, 2 cores")] * 2 + [row("Intel Xeon, 2 cores")], machine, [], [], ())
+    assert "Machine: cpu AMD EPYC, 2 cores (2 records), Intel Xeon, 2 cores (1 record); torch" in both
+    assert "Rendering CPU" not in one + both
