@@ -1,7 +1,9 @@
 """Waiting on a child service and stopping it with what it started: one helper for the cluster and the tests."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -63,3 +65,24 @@ def test_stop_also_stops_what_the_service_started(parent_ignores_sigterm):
         if helper.is_running():
             helper.kill()
         process.stdout.close()
+
+
+def test_stop_gives_processes_signalled_together_one_grace_period_not_one_each():
+    """Three services that ignore SIGTERM are killed when the one grace period ends: a cluster's teardown is bounded
+    by its grace, whatever the number of services (waiting each in turn took a grace period per service)."""
+    ignores = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(120)"
+    processes = [subprocess.Popen([sys.executable, "-c", ignores], stdout=subprocess.PIPE) for _ in range(3)]
+    try:
+        for process in processes:
+            process.stdout.readline()
+        started = time.monotonic()
+        stop(*processes, grace_seconds=3)
+        elapsed = time.monotonic() - started
+        assert all(process.returncode == -signal.SIGKILL for process in processes)
+        assert elapsed < 6, f"stop took {elapsed:.1f} s for a 3 s grace period"
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            process.stdout.close()

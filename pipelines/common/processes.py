@@ -45,7 +45,8 @@ def signal_tree(pid: int, signal_number: int) -> list[psutil.Process]:
 
 def stop(*processes: subprocess.Popen, grace_seconds: float = 20) -> None:
     """SIGTERM to the processes and every process they started, all at once, then SIGKILL to whatever of them is
-    left after ``grace_seconds`` (each process is waited on that long). A service's own children are part of it:
+    left ``grace_seconds`` later (one deadline for all: they were signalled together). A service's own children are
+    part of it:
     Airflow's scheduler leaves its log server and executor workers running when it is killed (or even when it
     exits on SIGTERM), and those hold ports, files and CPU after the test or cluster that started them is gone."""
     own = {process.pid for process in processes}
@@ -54,7 +55,7 @@ def stop(*processes: subprocess.Popen, grace_seconds: float = 20) -> None:
     deadline = time.monotonic() + grace_seconds
     for process in processes:
         try:
-            process.wait(timeout=grace_seconds)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             signal_tree(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
