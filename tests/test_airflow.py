@@ -847,9 +847,12 @@ def test_killed_train_task_retried_in_its_workspace_resumes_from_its_checkpoint(
 
 @pytest.mark.slow
 def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tmp_path, migrated_airflow_home):
-    grid = {"model.type": ["fasttext", "textcnn"], "train.seed": [3]}
+    """The grid varies the cleaning too: the stages before train run once with the committed params, and the
+    first training with the other cleaning re-runs clean once, the second gets it from the run-cache."""
+    grid = {"model.type": ["fasttext", "textcnn"], "clean.style": ["kim"]}
     project, output = run_dag_test(tmp_path, migrated_airflow_home, "dags/textflow_sweep.py", {"grid": grid})
     assert output.count("Running stage 'download'") == 1, "upstream stages run once, then come from the run-cache"
+    assert output.count("Running stage 'clean'") == 2, "clean runs once per cleaning: committed, then kim"
 
     import mlflow
 
@@ -860,6 +863,7 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
     assert len(parents) == 1
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(run.data.params["model.type"] for run in children) == ["fasttext", "textcnn"]
+    assert {run.data.params["clean.style"] for run in children} == {"kim"}
     best = max(children, key=lambda run: run.data.metrics["best_valid_accuracy"])
     versions = client.search_model_versions("name='textflow-demo'")
     assert [version.run_id for version in versions] == [best.info.run_id]
@@ -870,6 +874,7 @@ def test_sweep_fans_out_trainings_under_one_parent_run_and_registers_the_best(tm
     assert len(trials) == 2, list(experiments)
     model_types = {data["params"]["params.yaml"]["data"]["model"]["type"] for data in trials.values()}
     assert model_types == {"fasttext", "textcnn"}
+    assert {data["params"]["params.yaml"]["data"]["clean"]["style"] for data in trials.values()} == {"kim"}
     scores = sorted(data["metrics"]["reports/metrics.json"]["data"]["valid"]["macro_f1"] for data in trials.values())
     assert scores == pytest.approx(sorted(run.data.metrics["validation_macro_f1"] for run in children))
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError
-from pipelines.config.pipeline import stages_before
+from pipelines.config.pipeline import load_stages, split_params, stages_before
 from pipelines.orchestration import workspace
 from pipelines.orchestration.dags import build_pipeline_dag, run_spec, workspace_for_spec
 from pipelines.orchestration.form import COMMIT_KEY, overrides_from_conf
@@ -94,17 +94,27 @@ def test_the_task_list_comes_from_the_committed_dvc_yaml(project):
     assert "register" in build_pipeline_dag(project, GpuExecution()).task_dict
 
 
-def test_sweepable_keys_are_read_from_dvc_yaml():
-    upstream = ["dataset", "dataset.seed", "validate", "clean.lowercase", "embed", "model.embedding_init"]
-    grid = expand_grid({"model.type": ["textcnn", "bigru"], "train.seed": [1, 2]}, COMMITTED, upstream)
+def test_a_grid_may_vary_what_the_stages_after_the_splits_read_but_not_what_decides_the_splits():
+    """Read from dvc.yaml: the cleaning, tokens and vectors are re-run per training; the data, its seed and the
+    split fractions would validate each training on other examples."""
+    fixed = split_params(load_stages(ROOT / "dvc.yaml"))
+    grid = expand_grid({"model.type": ["textcnn", "bigru"], "train.seed": [1, 2]}, COMMITTED, fixed)
     assert len(grid) == 4 and {"model.type": "bigru", "train.seed": 2} in grid
-    for key in ("dataset.seed", "model.embedding_init", "embed.dim"):
-        with pytest.raises(ConfigError, match=f"'{key}' is read by a stage before train"):
-            expand_grid({key: [1, 2]}, COMMITTED, upstream)
+    grid = expand_grid(
+        {"clean.style": ["treebank", "kim"], "embed.dim": [16], "tokenize.method": ["word"]}, COMMITTED, fixed
+    )
+    assert [combination["clean.style"] for combination in grid] == ["treebank", "kim"]
+    for key, values in (
+        ("dataset.seed", [1, 2]),
+        ("validate.valid_fraction", [0.1, 0.2]),
+        ("task", ["classification"]),
+    ):
+        with pytest.raises(ConfigError, match=f"'{key}' is read by validate or a stage before it"):
+            expand_grid({key: values}, COMMITTED, fixed)
     with pytest.raises(ConfigError, match="17 combinations; the limit is 16"):
-        expand_grid({"train.seed": list(range(17))}, COMMITTED, upstream)
+        expand_grid({"train.seed": list(range(17))}, COMMITTED, fixed)
     with pytest.raises(ConfigError, match="'model.type' is 'gpt'"):
-        expand_grid({"model.type": ["textcnn", "gpt"]}, COMMITTED, upstream)
+        expand_grid({"model.type": ["textcnn", "gpt"]}, COMMITTED, fixed)
 
 
 def test_two_stages_started_at_once_in_one_workspace_both_succeed(project):

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError, SearchParams, load_params, merged_params, params_from_dict
+from pipelines.config.pipeline import load_stages, split_params
 from pipelines.orchestration.sweep import SEARCH_ROUNDS, refit_proposal, round_trials
 from pipelines.search.pruning import (
     TRIAL_ENV,
@@ -26,7 +27,7 @@ from pipelines.stages.train import standalone_command
 from tests.conftest import ROOT, SMALL_PIPELINE, clone_project, merge, run, tool_env, write_params
 
 COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text())
-UPSTREAM = ["dataset", "embed", "model.embedding_init", "tokenize"]
+SPLIT_PARAMS = split_params(load_stages(ROOT / "dvc.yaml"))
 
 
 def settings(**changes) -> SearchParams:
@@ -42,7 +43,7 @@ def space_with(group: str, key: str, dimension: dict) -> SearchParams:
     ("group", "key", "dimension", "message"),
     [
         ("classifier", "train.learnin_rate", {"low": 0.001, "high": 0.01}, "unknown key 'train.learnin_rate'"),
-        ("classifier", "embed.dim", {"choices": [16, 32]}, "'embed.dim' is read by a stage before train"),
+        ("classifier", "dataset.seed", {"choices": [1, 2]}, "'dataset.seed' is read by validate or a stage before it"),
         ("classifier", "model.dropout", {"low": 0.1, "high": 0.99}, "'model.dropout' is 0.99"),
         ("textcnn", "train.optimizer", {"low": 1, "high": 2}, "'train.optimizer' is not a number"),
         ("textcnn", "train.epochs", {"low": 1.5, "high": 4}, "'train.epochs' takes whole numbers"),
@@ -50,7 +51,7 @@ def space_with(group: str, key: str, dimension: dict) -> SearchParams:
 )
 def test_a_bad_search_space_is_refused_before_any_trial_trains(group, key, dimension, message):
     with pytest.raises(ConfigError, match=message):
-        check_space(space_with(group, key, dimension), COMMITTED, UPSTREAM)
+        check_space(space_with(group, key, dimension), COMMITTED, SPLIT_PARAMS)
 
 
 LBFGS_PINS = {"train.optimizer": "lbfgs", "train.learning_rate": 1.0, "model.dropout": 0.0}
@@ -69,14 +70,28 @@ def test_a_one_value_choice_pins_a_key_for_its_model_types_trials():
         "train.weight_decay": {"low": 1e-7, "high": 0.01, "log": True},
     }
     search = params_from_dict(pinned).search
-    check_space(search, COMMITTED, UPSTREAM)
+    check_space(search, COMMITTED, SPLIT_PARAMS)
     params = params_from_dict(merged_params(COMMITTED, {"model.type": "tfidf_linear"}))
     proposals = propose(search, params, True, [], 3)
     assert all(proposal["overrides"].items() >= LBFGS_PINS.items() for proposal in proposals), proposals
     assert proposals[0]["overrides"]["model.tfidf_linear.max_n"] == params.model.tfidf_linear.max_n
     del pinned["search"]["spaces"]["tfidf_linear"]["model.dropout"]
     with pytest.raises(ConfigError, match=r"search.spaces.tfidf_linear: 'train.optimizer' lbfgs .*'model.dropout' is"):
-        check_space(params_from_dict(pinned).search, COMMITTED, UPSTREAM)
+        check_space(params_from_dict(pinned).search, COMMITTED, SPLIT_PARAMS)
+
+
+def test_a_space_may_hold_a_key_the_stages_after_the_splits_read_and_trials_draw_it():
+    """The cleaning is read by clean, not by what makes the splits, so a search may choose it (each trial re-runs
+    clean for its value); the first trial keeps the committed cleaning, and the later ones try the other."""
+    search = space_with("classifier", "clean.style", {"choices": ["treebank", "kim"]})
+    check_space(search, COMMITTED, SPLIT_PARAMS)
+    params = load_params(ROOT / "params.yaml")
+    history = []
+    for _ in range(3):
+        for proposal in propose(search, params, True, history, 2):
+            history.append(proposal | {"state": COMPLETE, "score": proposal["trial"] / 10, "intermediate": {}})
+    assert history[0]["overrides"]["clean.style"] == params.clean.style
+    assert {record["overrides"]["clean.style"] for record in history} == {"treebank", "kim"}
 
 
 def test_a_search_dimension_is_a_range_or_choices():
@@ -140,7 +155,7 @@ def _round(round_number: int, earlier: list, minutes: float = 0.0, **conf):
         round_number,
         conf={"mode": "search", **conf},
         committed=COMMITTED,
-        upstream_params=UPSTREAM,
+        split_stage_params=SPLIT_PARAMS,
         earlier=earlier,
         minutes_elapsed=minutes,
     )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.config.messages import ConfigError
+
 VARIABLE = re.compile(r"\$\{([\w.]+)\}")
 
 
@@ -133,6 +135,28 @@ def stages_before(dvc_yaml: Path, stage: str) -> list[str]:
         return []
     stages = load_stages(dvc_yaml)
     return ancestors(stage, upstream_stages(stages), list(stages))
+
+
+SPLITS_STAGE = "validate"
+"""The stage that decides which examples are trained on, validated on and scored: it and the stages before it."""
+
+
+def split_params(stages: dict[str, Stage]) -> list[str]:
+    """The ``params:`` of :data:`SPLITS_STAGE` and every stage before it. Trainings a sweep compares must be
+    scored on the same validation examples, so a grid or search may vary none of these; what the stages after
+    the splits read (cleaning, tokens, vectors, the model) it may, each training re-running those stages."""
+    names = [*ancestors(SPLITS_STAGE, upstream_stages(stages), list(stages)), SPLITS_STAGE]
+    return [param for name in names for param in stages[name].params]
+
+
+def refuse_split_key(where: str, key: str, split_stage_params: Iterable[str]) -> None:
+    """The one message for a grid or search that would vary a key :func:`split_params` holds fixed."""
+    if reads(split_stage_params, key):
+        raise ConfigError(
+            f"{where}: '{key}' is read by {SPLITS_STAGE} or a stage before it (see dvc.yaml), which decide the "
+            "examples every training is validated on, so trainings that differ in it cannot be compared; vary "
+            "keys the later stages read, e.g. clean.style, tokenize.method, model.type, train.learning_rate"
+        )
 
 
 def reads(stage_params: Iterable[str], key: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipelines import tracking
 from pipelines.config import field_schema, flatten, params_from_dict
-from pipelines.config.pipeline import Stage, ancestors, parse_stages, upstream_stages
+from pipelines.config.pipeline import Stage, ancestors, parse_stages, split_params, upstream_stages
 from pipelines.orchestration import experiments, workspace
 from pipelines.orchestration.assets import announce_registration, model_outlets, registration_report
 from pipelines.orchestration.form import (
@@ -211,7 +211,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     root = version.root
     execution = execution or GpuExecution.from_env()
     before_train = ancestors("train", upstream_stages(version.stages), list(version.stages))
-    upstream_params = [param for name in before_train for param in version.stages[name].params]
+    fixed_params = split_params(version.stages)
 
     @task
     @fail_at_once_on_bad_input
@@ -224,7 +224,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
             round_number,
             conf=conf,
             committed=workspace.committed_params(root, run_commit(root, conf)),
-            upstream_params=upstream_params,
+            split_stage_params=fixed_params,
             earlier=[result for results in earlier_rounds for result in results],
             minutes_elapsed=(datetime.now(UTC) - began).total_seconds() / 60 if began else 0.0,
         )
@@ -254,7 +254,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
 
     def train_proposal(proposal: dict[str, Any], parent: str | None, params: dict[str, Any] | None) -> dict[str, Any]:
         """One training of the sweep in its own workspace, upstream outputs restored through DVC's run-cache in
-        the shared cache. A pruned search trial is a result, not a failure; a finished one is saved as a DVC
+        the shared cache (a stage whose params the proposal changes runs there instead). A pruned search trial is a result, not a failure; a finished one is saved as a DVC
         experiment."""
         index = proposal["trial"]
         spec = {
@@ -346,8 +346,8 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 DEFAULT_GRID,
                 type="object",
                 description=(
-                    f"grid mode: params.yaml keys that only train and later stages read (model.*, train.*) -> "
-                    f"lists of values; at most {MAX_COMBINATIONS} combinations"
+                    f"grid mode: params.yaml keys -> lists of values, at most {MAX_COMBINATIONS} combinations; "
+                    "any key but those that decide the splits (dataset.*, validate.*)"
                 ),
             ),
             **budget,

@@ -3,11 +3,13 @@ combination of a grid; ``search`` mode is up to :data:`SEARCH_ROUNDS` rounds of 
 round proposed by TPE from every earlier trial's result (pipelines/search/), until ``search.trials`` or
 ``search.minutes`` is spent.
 
-The upstream stages run once and every combination's workspace restores them from DVC's run-cache, so a grid
-may vary only keys that no upstream stage reads. Which keys those are is read from dvc.yaml (each stage's
-``params:``), never listed here: ``dataset.seed`` or ``model.embedding_init`` (read by embed) are refused,
-``train.seed`` and ``model.type`` are sweepable. The grid's size is bounded because every combination holds
-a training slot.
+The stages before train run once with the run's own params, and every training's workspace restores them from
+DVC's run-cache; a training that varies a key one of them reads (``clean.style``, ``tokenize.method``,
+``model.embedding_init``) re-runs that stage and those after it, once per value, the run-cache sharing it with
+the trainings of the same value. What no training may vary is what decides the splits (validate and the stages
+before it: ``dataset.*``, ``validate.*``), or the trainings would be validated on different examples. Which keys
+those are is read from dvc.yaml (each stage's ``params:``; :func:`pipelines.config.pipeline.split_params`), never
+listed here. The grid's size is bounded because every combination holds a training slot.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from pipelines.common.io import read_json
 from pipelines.config import ConfigError, Params, SearchParams, flatten, load_params, merged_params, params_from_dict
-from pipelines.config.pipeline import reads
+from pipelines.config.pipeline import refuse_split_key
 from pipelines.search import pruning
 from pipelines.search.space import check_space
 from pipelines.search.study import COMPLETE, PRUNED, propose, refit_overrides
@@ -39,23 +41,19 @@ TRIAL_FILE = "search_trial.json"
 def expand_grid(
     grid: dict[str, list[Any]],
     committed: dict[str, Any],
-    upstream_params: Iterable[str],
+    split_stage_params: Iterable[str],
     limit: int = MAX_COMBINATIONS,
 ) -> list[dict[str, Any]]:
     """Every combination of ``grid`` as dotted overrides, each validated like params.yaml. ``committed`` is
-    the run commit's params.yaml; ``upstream_params`` the params of the stages that run once."""
+    the run commit's params.yaml; ``split_stage_params`` the params of the stages that make the splits."""
     if not grid:
         raise ConfigError("sweep grid is empty; give e.g. {'model.type': ['textcnn', 'bigru']}")
     known = flatten(params_from_dict(committed, source="params.yaml", resolve=False))
-    upstream_params = list(upstream_params)
+    split_stage_params = list(split_stage_params)
     for key, values in grid.items():
         if key not in known:
             raise ConfigError(f"sweep grid: unknown key '{key}'; use dotted params.yaml keys like 'model.type'")
-        if reads(upstream_params, key):
-            raise ConfigError(
-                f"sweep grid: '{key}' is read by a stage before train (see dvc.yaml), which a sweep runs once; "
-                "vary keys that only train and later stages read, e.g. model.type, train.learning_rate, train.seed"
-            )
+        refuse_split_key("sweep grid", key, split_stage_params)
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep grid: '{key}' needs a non-empty list of values, got {values!r}")
     size = 1
@@ -95,7 +93,7 @@ def round_trials(
     *,
     conf: dict[str, Any],
     committed: dict[str, Any],
-    upstream_params: Iterable[str],
+    split_stage_params: Iterable[str],
     earlier: list[dict[str, Any]],
     minutes_elapsed: float,
 ) -> tuple[list[dict[str, Any]], str]:
@@ -106,7 +104,7 @@ def round_trials(
     if mode == "grid":
         if round_number:
             return [], "a grid sweep is one round"
-        combinations = expand_grid(conf.get("grid") or {}, committed, upstream_params)
+        combinations = expand_grid(conf.get("grid") or {}, committed, split_stage_params)
         return [{"trial": index, "overrides": overrides} for index, overrides in enumerate(combinations)], ""
     settings, params = search_settings(committed, conf)
     rounds = math.ceil(settings.trials / settings.parallel)
@@ -116,7 +114,7 @@ def round_trials(
             f"rounds; the sweep holds {SEARCH_ROUNDS}. Raise search.parallel or lower search.trials"
         )
     if round_number == 0:
-        check_space(settings, committed, upstream_params)
+        check_space(settings, committed, split_stage_params)
     if len(earlier) >= settings.trials:
         return [], f"the budget of {settings.trials} trials is spent"
     if minutes_elapsed >= settings.minutes:

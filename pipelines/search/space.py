@@ -17,7 +17,7 @@ from pipelines.config import (
     merged_params,
     params_from_dict,
 )
-from pipelines.config.pipeline import reads
+from pipelines.config.pipeline import refuse_split_key
 
 MODEL_TYPE_KEY = "model.type"
 
@@ -92,14 +92,15 @@ def baseline(settings: SearchParams, params: Params) -> dict[str, Any]:
     return start
 
 
-def check_space(settings: SearchParams, committed: dict[str, Any], upstream_params: Iterable[str] = ()) -> None:
-    """Refuse, before any trial trains, a search whose space names an unknown key, a key a stage before train
-    reads (``upstream_params``: those run once for every trial), or a bound or choice the params refuse. Each
+def check_space(settings: SearchParams, committed: dict[str, Any], split_stage_params: Iterable[str] = ()) -> None:
+    """Refuse, before any trial trains, a search whose space names an unknown key, a key the stages that make the
+    splits read (``split_stage_params``: trials are compared on one validation split), or a bound or choice the
+    params refuse. Each
     bound and choice is checked as the trials of each searched model type would take it: with that type, its
     groups merged, and the keys they pin (a one-value choice: e.g. L-BFGS, which needs dropout 0, pinned with it)."""
     params = params_from_dict(committed, source="params.yaml")
     known = flatten(params)
-    upstream_params = list(upstream_params)
+    split_stage_params = list(split_stage_params)
     types = model_types(settings, params)
     groups = ["language_model"] if params.task == "language_model" else ["classifier", *types]
     if not dimensions(settings, groups):
@@ -112,11 +113,7 @@ def check_space(settings: SearchParams, committed: dict[str, Any], upstream_para
                     f"{where}: unknown key '{key}'; use dotted params.yaml keys like 'train.learning_rate' "
                     "(model types go in search.model_types)"
                 )
-            if reads(upstream_params, key):
-                raise ConfigError(
-                    f"{where}: '{key}' is read by a stage before train (see dvc.yaml), which a search runs once; "
-                    "search keys that only train and later stages read, e.g. train.learning_rate, model.dropout"
-                )
+            refuse_split_key(where, key, split_stage_params)
     for model_type in [params.model.type] if params.task == "language_model" else types:
         trial_groups = groups_for(params, model_type)
         merged = dimensions(settings, trial_groups)
