@@ -50,6 +50,7 @@ from pipelines.config import (
     set_dotted,
     to_dict,
 )
+from pipelines.config.pipeline import load_stages, split_params
 from pipelines.data.formats import BAD_LINE_POLICIES, FORMATS
 from pipelines.data.registry import DATASET_NAMES
 from pipelines.data.sources import read_raw_splits, unlabelled_sentences, write_raw_files
@@ -59,6 +60,7 @@ from pipelines.models import build_model, fit_to_training_split
 from pipelines.models.ensemble import member_params, served_classifier
 from pipelines.search.pruning import TrialPruning
 from pipelines.search.sequential import run_search
+from pipelines.search.space import check_space
 from pipelines.search.study import best_record, refit_overrides
 from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
@@ -289,7 +291,8 @@ def run_ours(
 def search_ours(bench: Workbench, params: Params, device: torch.device, settings: SearchParams) -> dict[str, Any]:
     """The sweep's search (pipelines/search/) over this partition's training and validation splits: each trial
     one :func:`run_ours` on top of ``params``, pruned on validation accuracy; the outcome of the trial with the
-    best validation accuracy, with what the search tried and chose."""
+    best validation accuracy, with what the search tried and chose. The space is checked as the sweep checks it."""
+    check_space(settings, to_dict(params), split_params(load_stages(ROOT / "dvc.yaml")))
     outcomes: dict[str, dict[str, Any]] = {}
 
     def train_trial(overrides: dict[str, Any], pruning: TrialPruning) -> float:

@@ -93,15 +93,23 @@ def _protocol(records: list[dict[str, Any]]) -> str:
     return f"{folds}-fold cross-validation" if folds else "official test split"
 
 
+SPACES_PREFIX = "search.spaces."
+
+
 def _setting(rows: list[dict[str, Any]]) -> str:
     """Our model's overrides as flags; a searched row's are its fixed ones, the searched keys named, since each
-    partition's search chose its own values (in the records, ``search.chosen``)."""
+    partition's search chose its own values (in the records, ``search.chosen``); a space given on the command
+    line (``-S search.spaces.<group>=...``) is named by its keys there, not repeated as a flag."""
     overrides, search = rows[0].get("overrides", {}), rows[0].get("search")
     if not search:
         return f"`{_flags(overrides)}`"
     ensemble = search.get("ensemble_size", 1)
     refit = REFIT_KEY if ensemble > 1 else None
-    fixed = {key: value for key, value in overrides.items() if key not in search["chosen"] and key != refit}
+    fixed = {
+        key: value
+        for key, value in overrides.items()
+        if key not in search["chosen"] and key != refit and not key.startswith(SPACES_PREFIX)
+    }
     searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
     first = ", the first the model's own settings," if search.get("baseline_first") else ""
     described = f"`{_flags(fixed)}`, then a search of {search['trials']} trials{first} over {searched} per partition"
