@@ -254,8 +254,8 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
 
     def train_proposal(proposal: dict[str, Any], parent: str | None, params: dict[str, Any] | None) -> dict[str, Any]:
         """One training of the sweep in its own workspace, upstream outputs restored through DVC's run-cache in
-        the shared cache (a stage whose params the proposal changes runs there instead). A pruned search trial is a result, not a failure; a finished one is saved as a DVC
-        experiment."""
+        the shared cache (a stage whose params the proposal changes runs there instead). A pruned search trial
+        is a result, not a failure; a finished one is saved as a DVC experiment."""
         index = proposal["trial"]
         spec = {
             "run_id": f"{get_current_context()['run_id']}-{index}",
