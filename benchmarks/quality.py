@@ -288,11 +288,14 @@ def run_ours(
     return outcome | ({"test_curve": curve} if curve else {})
 
 
-def search_ours(bench: Workbench, params: Params, device: torch.device, settings: SearchParams) -> dict[str, Any]:
+def search_ours(
+    bench: Workbench, params: Params, device: torch.device, settings: SearchParams, split_stage_params: list[str]
+) -> dict[str, Any]:
     """The sweep's search (pipelines/search/) over this partition's training and validation splits: each trial
     one :func:`run_ours` on top of ``params``, pruned on validation accuracy; the outcome of the trial with the
-    best validation accuracy, with what the search tried and chose. The space is checked as the sweep checks it."""
-    check_space(settings, to_dict(params), split_params(load_stages(ROOT / "dvc.yaml")))
+    best validation accuracy, with what the search tried and chose. The space is checked as the sweep checks it
+    (``split_stage_params``: :func:`split_params` of dvc.yaml)."""
+    check_space(settings, to_dict(params), split_stage_params)
     outcomes: dict[str, dict[str, Any]] = {}
 
     def train_trial(overrides: dict[str, Any], pruning: TrialPruning) -> float:
@@ -389,6 +392,7 @@ def benchmark(
     """Every model on every partition; with ``search``, each of our models is the best of a search over its
     ``search.spaces`` chosen on the partition's validation split (recorded as ``<model>+search``)."""
     records = []
+    split_stage_params = split_params(load_stages(ROOT / "dvc.yaml")) if search else []
     for partition, bench in workbenches(params, seeds, folds, data_root):
         where = f"seed {partition.seed}" + ("" if partition.fold is None else f", fold {partition.fold + 1}/{folds}")
         log.info(
@@ -406,7 +410,7 @@ def benchmark(
                 outcome = run_peer(name, bench, run_params, threads)
                 run_device = "cpu"
             elif search:
-                outcome = search_ours(bench, run_params, device, search)
+                outcome = search_ours(bench, run_params, device, search, split_stage_params)
                 chosen = outcome["search"]["chosen"]
                 overrides |= refit_overrides(chosen, search) if outcome["search"]["refit_kept"] else chosen
                 run_device = device.type

@@ -211,7 +211,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     root = version.root
     execution = execution or GpuExecution.from_env()
     before_train = ancestors("train", upstream_stages(version.stages), list(version.stages))
-    fixed_params = split_params(version.stages)
+    split_stage_params = split_params(version.stages)
 
     @task
     @fail_at_once_on_bad_input
@@ -224,7 +224,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
             round_number,
             conf=conf,
             committed=workspace.committed_params(root, run_commit(root, conf)),
-            split_stage_params=fixed_params,
+            split_stage_params=split_stage_params,
             earlier=[result for results in earlier_rounds for result in results],
             minutes_elapsed=(datetime.now(UTC) - began).total_seconds() / 60 if began else 0.0,
         )
