@@ -46,9 +46,9 @@ def signal_tree(pid: int, signal_number: int) -> list[psutil.Process]:
 def stop(*processes: subprocess.Popen, grace_seconds: float = 20) -> None:
     """SIGTERM to the processes and every process they started, all at once, then SIGKILL to whatever of them is
     left ``grace_seconds`` later (one deadline for all: they were signalled together). A service's own children are
-    part of it:
-    Airflow's scheduler leaves its log server and executor workers running when it is killed (or even when it
-    exits on SIGTERM), and those hold ports, files and CPU after the test or cluster that started them is gone."""
+    part of it: Airflow's scheduler leaves its log server and executor workers running when it is killed (or even
+    when it exits on SIGTERM), and those hold ports, files and CPU after the test or cluster that started them is
+    gone."""
     own = {process.pid for process in processes}
     started = [member for process in processes for member in signal_tree(process.pid, signal.SIGTERM)]
     descendants = [member for member in started if member.pid not in own]

@@ -95,9 +95,9 @@ def baseline(settings: SearchParams, params: Params) -> dict[str, Any]:
 def check_space(settings: SearchParams, committed: dict[str, Any], split_stage_params: Iterable[str] = ()) -> None:
     """Refuse, before any trial trains, a search whose space names an unknown key, a key the stages that make the
     splits read (``split_stage_params``: trials are compared on one validation split), or a bound or choice the
-    params refuse. Each
-    bound and choice is checked as the trials of each searched model type would take it: with that type, its
-    groups merged, and the keys they pin (a one-value choice: e.g. L-BFGS, which needs dropout 0, pinned with it)."""
+    params refuse. Each bound and choice is checked as the trials of each searched model type would take it: with
+    that type, its groups merged, and the keys they pin (a one-value choice: e.g. L-BFGS, which needs dropout 0,
+    pinned with it)."""
     params = params_from_dict(committed, source="params.yaml")
     known = flatten(params)
     split_stage_params = list(split_stage_params)
