@@ -131,3 +131,25 @@ def test_language_model_stream_in_worker_processes_equals_one_process(monkeypatc
         assert np.array_equal(one.splits[split].offsets, two.splits[split].offsets)
     first = one.vocabulary.decode(one.splits["train"].sequence(0))
     assert first == [*lines[0], EOS]
+
+
+def test_word_tokens_of_chinese_text_warn_to_use_jieba_and_jieba_or_english_do_not(caplog):
+    """Word tokens keep each unspaced Chinese clause whole; the stage says so and what to set, once."""
+    import pandas as pd
+
+    from pipelines.config import TokenizeParams
+    from pipelines.text import encode
+
+    chinese = ["这本书 , 真的很精彩", "质量还不错 , 内容一般", "很后悔 , 不怎么样的一本书", "good film"]
+    english = ["a good film , really", "the plot is thin", "很好 is good"]
+
+    def warnings(texts: list[str], method: str) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger=encode.log.name):
+            frame = pd.DataFrame({"text": texts, "label": ["a"] * len(texts)})
+            encode.encode_corpus({"train": frame}, TokenizeParams(method=method))
+        return [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+
+    (warning,) = warnings(chinese, "word")
+    assert "tokenize.method is word" in warning and "Set tokenize.method: jieba" in warning
+    assert warnings(chinese, "jieba") == [] and warnings(chinese, "char") == [] and warnings(english, "word") == []

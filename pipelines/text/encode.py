@@ -22,7 +22,7 @@ from pipelines.common.allocation import cycle_collection_paused
 from pipelines.common.parallel import chunked, map_chunks, process_count
 from pipelines.config import TokenizeParams
 from pipelines.text.sequences import EncodedSplit
-from pipelines.text.tokenizers import get_tokenizer, tokens_or_empty
+from pipelines.text.tokenizers import get_tokenizer, tokens_or_empty, unsegmented_warning
 from pipelines.text.vocab import BOS, EOS, UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ def _tokenize_splits(
 ) -> dict[str, list[TokenizedChunk]]:
     """Every split's texts tokenized, in chunks, in parallel for a large corpus."""
     texts = {split: frame["text"].tolist() for split, frame in frames.items()}
+    if warning := unsegmented_warning(tokenizer.method, texts.get("train", [])):
+        log.warning("%s", warning)
     total = sum(len(split_texts) for split_texts in texts.values())
     processes = process_count(total, workers, PARALLEL_THRESHOLD)
     chunks = [(split, chunk) for split, split_texts in texts.items() for chunk in chunked(split_texts, CHUNK_SIZE)]

@@ -8,7 +8,8 @@ characters that the regex cleaner left whole.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import get_args
 
 from pipelines.config import TokenizerMethod
@@ -45,6 +46,34 @@ def get_tokenizer(method: str, bos_eos: bool = False, max_length: int | None = N
         return [BOS, *tokens, EOS] if bos_eos else tokens
 
     return tokenize
+
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+"""A Chinese (Han) character: CJK unified ideographs, extension A and the compatibility block."""
+UNSEGMENTED_SHARE = 0.5
+"""Above this share of Han characters, ``word`` tokens of a text are mostly whole clauses (see
+:func:`unsegmented_warning`)."""
+
+
+def han_share(texts: Sequence[str], sample: int = 2000) -> float:
+    """The share of Han characters among the non-space characters of up to ``sample`` evenly spaced texts."""
+    chosen = texts[:: max(1, len(texts) // sample)]
+    characters = sum(len(text) - text.count(" ") for text in chosen)
+    return sum(len(HAN.findall(text)) for text in chosen) / characters if characters else 0.0
+
+
+def unsegmented_warning(method: str, texts: Sequence[str]) -> str | None:
+    """A warning for ``word`` tokens of mostly Chinese text, else None. Chinese puts no space between words, so
+    each run of characters up to a punctuation mark becomes one token, nearly every one seen once: a classifier
+    learns little and the vocabulary fills with clauses. Nothing refuses it (it is a valid, if poor, choice),
+    so the stage says what to set instead."""
+    if method != "word" or (share := han_share(texts)) <= UNSEGMENTED_SHARE:
+        return None
+    return (
+        f"tokenize.method is word, but {share:.0%} of the training text's characters are Chinese, which has no "
+        "spaces between words: each run up to a punctuation mark will be one token. Set tokenize.method: jieba "
+        "(Chinese words; with keywords.stopwords: nltk) or char"
+    )
 
 
 EMPTY = "<empty>"
