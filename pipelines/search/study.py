@@ -23,11 +23,21 @@ REFIT_KEY = "train.ensemble_size"
 def build_study(settings: SearchParams, higher_is_better: bool, history: list[dict[str, Any]]) -> Any:
     """An in-memory study holding ``history``. The sampler's seed is ``search.seed`` plus the number of trials
     so far: the same records always give the same proposals, and a later round's random start-up trials differ
-    from an earlier round's."""
+    from an earlier round's.
+
+    The TPE is multivariate (it models the keys jointly, so a value that only helps beside another, like the
+    validation prior beside a high NB interpolation, can be learnt) and a constant liar (trials asked but not
+    yet scored count as bad, so one round's trials spread out). Both are Optuna 5's defaults for one
+    objective; they are spelt out so that a change of default cannot change the search unseen."""
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=settings.seed + len(history), n_startup_trials=settings.startup_trials)
+    sampler = optuna.samplers.TPESampler(
+        seed=settings.seed + len(history),
+        n_startup_trials=settings.startup_trials,
+        multivariate=True,
+        constant_liar=True,
+    )
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=settings.warmup_epochs)
         if settings.pruning
