@@ -8,6 +8,7 @@ characters that the regex cleaner left whole.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import get_args
@@ -57,7 +58,7 @@ UNSEGMENTED_SHARE = 0.5
 
 def han_share(texts: Sequence[str], sample: int = 2000) -> float:
     """The share of Han characters among the non-space characters of up to ``sample`` evenly spaced texts."""
-    chosen = texts[:: max(1, len(texts) // sample)]
+    chosen = texts[:: max(1, math.ceil(len(texts) / sample))]
     characters = sum(len(text) - text.count(" ") for text in chosen)
     return sum(len(HAN.findall(text)) for text in chosen) / characters if characters else 0.0
 
