@@ -16,6 +16,8 @@ split (MR, a local file given alone) is scored by stratified k-fold cross-valida
 Each run appends a record to ``--records`` (JSON, one entry per dataset/model/seed/fold/device, replaced when
 re-run), and ``--out`` (RESULTS.md) is rendered from all records, so datasets can be run one at a time, on
 different machines (a GPU column appears when records from CUDA exist), and the table still shows them all.
+Both are written after every partition, so a run stopped after hours keeps the partitions that finished; a
+cross-validated seed counts only once all its folds are in (RESULTS.md lists the ones that are not).
 """
 
 from __future__ import annotations
@@ -405,10 +407,11 @@ def benchmark(
     base_overrides: dict[str, Any],
     search: SearchParams | None = None,
     data_root: Path | None = None,
-) -> list[dict[str, Any]]:
-    """Every model on every partition; with ``search``, each of our models is the best of a search over its
-    ``search.spaces`` chosen on the partition's validation split (recorded as ``<model>+search``)."""
-    records = []
+) -> Iterator[list[dict[str, Any]]]:
+    """Every model on every partition, one partition's records at a time (so a caller can save them as they
+    come, and a run stopped after hours keeps what finished); with ``search``, each of our models is the best of
+    a search over its ``search.spaces`` chosen on the partition's validation split (recorded as
+    ``<model>+search``)."""
     split_stage_params = split_params(load_stages(ROOT / "dvc.yaml")) if search else []
     for partition, bench in workbenches(params, seeds, folds, data_root):
         where = f"seed {partition.seed}" + ("" if partition.fold is None else f", fold {partition.fold + 1}/{folds}")
@@ -418,6 +421,7 @@ def benchmark(
             where,
             ", ".join(f"{s} {len(f)}" for s, f in partition.frames.items()),
         )
+        records = []
         for name in models:
             # the command line wins over the built-in settings
             overrides = run_overrides(params, partition, {} if name in PEERS else MODELS[name], base_overrides)
@@ -456,7 +460,7 @@ def benchmark(
                     **outcome,
                 }
             )
-    return records
+        yield records
 
 
 def run_overrides(params: Params, partition: Partition, *layers: dict[str, Any]) -> dict[str, Any]:
@@ -592,15 +596,18 @@ def main(argv: list[str] | None = None) -> None:
                     f"leave them out of --models (of the peers only {', '.join(peers.PRIOR_SHIFTABLE)} takes it)"
                 )
             search = SearchParams(**(params.search.model_dump() | {"trials": args.search})) if args.search else None
-            records = benchmark(params, args.models, args.seeds, args.folds, device, threads, base, search, data_root)
+            for records in benchmark(
+                params, args.models, args.seeds, args.folds, device, threads, base, search, data_root
+            ):
+                for record in records:
+                    if args.tag:
+                        record["model"] += f"+{args.tag}"
+                    if name == "local":
+                        record["dataset"] = args.name
+                all_records = merge_records(args.records, records)
+                args.out.write_text(render_results(all_records, MACHINE))
         except EXPECTED_ERRORS as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
-        for record in records if args.tag else []:
-            record["model"] = f"{record['model']}+{args.tag}"
-        for record in records if name == "local" else []:
-            record["dataset"] = args.name
-        all_records = merge_records(args.records, records)
-    args.out.write_text(render_results(all_records, MACHINE))
     log.info("wrote %s (%d records in %s)", args.out, len(all_records), args.records)
 
 

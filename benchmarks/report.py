@@ -58,6 +58,28 @@ def per_seed(records: list[dict[str, Any]], field: str = "accuracy") -> list[flo
     return [statistics.fmean(values) for _, values in sorted(by_seed.items())]
 
 
+def unfinished_seeds(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records without those of a cross-validated seed missing some of its folds, and a line naming each
+    such seed: a run stopped part-way (records are saved after every partition) would otherwise show the mean of
+    whichever folds finished as that seed's number."""
+    folds_seen: dict[tuple[str, str, str, int], set[int]] = defaultdict(set)
+    folds_wanted: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    for record in records:
+        if record.get("folds"):
+            key = (record["dataset"], record["model"], record["device"], record["seed"])
+            folds_seen[key].add(record["fold"])
+            folds_wanted[key] = max(folds_wanted[key], record["folds"])
+    missing = {key for key, seen in folds_seen.items() if not set(range(folds_wanted[key])) <= seen}
+    kept = [r for r in records if (r["dataset"], r["model"], r["device"], r["seed"]) not in missing]
+    lines = []
+    for key in sorted(missing):
+        dataset, model, device, seed = key
+        lines.append(
+            f"{dataset} `{model}` seed {seed} on {device}: {len(folds_seen[key])} of {folds_wanted[key]} folds"
+        )
+    return kept, lines
+
+
 def summary(records: list[dict[str, Any]]) -> tuple[float, float, int]:
     """(mean %, std %, seeds)."""
     values = [100 * value for value in per_seed(records)]
@@ -141,6 +163,7 @@ def render_results(
     if language_model_records is None:
         saved = LANGUAGE_MODEL_RECORDS
         language_model_records = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else []
+    records, unfinished = unfinished_seeds(records)
     grouped: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         grouped[record["dataset"]][(record["model"], record["device"])].append(record)
@@ -159,6 +182,13 @@ def render_results(
         "",
         "Machine: " + "; ".join(f"{key} {value}" for key, value in _recorded_machine(records, machine).items()) + ".",
         "",
+        *(
+            ["Not counted until their run finishes (a stopped run keeps the folds it finished):"]
+            + [f"- {line}" for line in unfinished]
+            + [""]
+            if unfinished
+            else []
+        ),
         "## Targets",
         "",
         "Ours: the model (or `--tag`ged variant) with the best mean validation accuracy among those run with at",

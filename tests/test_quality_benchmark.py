@@ -237,6 +237,46 @@ def test_a_single_lucky_seed_is_never_the_target_pick_over_a_three_seed_row():
     assert "| trec | ≥ 92.0 |" in targets and "textcnn-rand 90.0" in targets and "lucky" not in targets
 
 
+def test_a_run_stopped_after_a_partition_keeps_that_partitions_records_and_page(tmp_path, monkeypatch):
+    """Records and RESULTS.md are written after every partition: stopping a run of hours (here at the second
+    seed's first training) loses only the partition it was in."""
+    import benchmarks.quality
+
+    real_run_peer = benchmarks.quality.run_peer
+
+    def stopped_at_seed_two(name, bench, params, threads):
+        if bench.partition.seed == 2:
+            raise KeyboardInterrupt
+        return real_run_peer(name, bench, params, threads)
+
+    monkeypatch.setattr(benchmarks.quality, "run_peer", stopped_at_seed_two)
+    records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
+    arguments = ["--datasets", "demo", "--models", "tfidf-logreg", "--seeds", "1", "2"]
+    files = ["--params", str(_small_params(tmp_path)), "--records", str(records), "--out", str(out)]
+    try:
+        quality([*arguments, *files])
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the run was to be stopped at seed 2")
+    assert [(row["model"], row["seed"]) for row in json.loads(records.read_text())] == [("tfidf-logreg", 1)]
+    assert "| tfidf-logreg | – | " in out.read_text() and "(n=1)" in out.read_text()
+
+
+def test_a_cross_validated_seed_missing_folds_is_named_and_not_counted():
+    from benchmarks.report import render_results
+
+    def row(model, seed, fold, accuracy):
+        return {"dataset": "mr", "model": model, "seed": seed, "fold": fold, "folds": 3, "device": "cpu",
+                "machine": "cpu", "overrides": {}, "accuracy": accuracy, "seconds": 1.0, "valid_accuracy": 0.8}  # fmt: skip
+
+    finished = [row("nb-ngrams", 1, fold, 0.80) for fold in range(3)]
+    stopped = [row("nb-ngrams", 2, 0, 0.60)]  # a run stopped after seed 2's first fold
+    page = render_results(finished + stopped, {"cpu": "test"}, [], [], speed_records=())
+    assert "| nb-ngrams | 80.0 | 80.0 ± 0.0 (n=1) |" in page
+    assert "- mr `nb-ngrams` seed 2 on cpu: 1 of 3 folds" in page.split("## Targets")[0]
+
+
 def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose(tmp_path):
     records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
     quality(
