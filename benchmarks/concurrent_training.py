@@ -30,6 +30,7 @@ import yaml
 
 from benchmarks.project_copy import copy_project
 from pipelines.common.parallel import usable_cores
+from pipelines.config.yaml_reader import load_yaml
 from pipelines.stages.train import standalone_command
 from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
@@ -49,7 +50,7 @@ def train_command(project: Path, label: str, seed: int, num_threads: int | None)
     """The train stage with its own output directory (a shared one would resume a finished checkpoint)."""
     out = project / "bench" / f"{label}-seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = load_yaml((project / "params.yaml").read_text())
     params["train"]["seed"] = seed
     if num_threads is not None:
         params["train"]["num_threads"] = num_threads

@@ -29,6 +29,7 @@ from benchmarks.concurrent_training import environment
 from benchmarks.project_copy import copy_project
 from pipelines.common.parallel import usable_cores
 from pipelines.config import set_dotted
+from pipelines.config.yaml_reader import load_yaml
 from pipelines.stages.train import standalone_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def train_once(project: Path, label: str, overrides: dict[str, object]) -> tuple
     """Seconds of each epoch and the best validation accuracy of one standalone training."""
     out = project / "bench" / re.sub(r"\W+", "-", label)
     out.mkdir(parents=True, exist_ok=True)
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = load_yaml((project / "params.yaml").read_text())
     for key, value in overrides.items():
         set_dotted(params, key, value)
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

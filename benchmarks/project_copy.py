@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from pipelines.config import set_dotted
+from pipelines.config.yaml_reader import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ def copy_project(directory: Path, overrides: dict[str, Any]) -> Path:
         if (ROOT / name).is_file() and name != "dvc.lock":
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, directory / name)
-    params = yaml.safe_load((directory / "params.yaml").read_text())
+    params = load_yaml((directory / "params.yaml").read_text())
     for key, value in overrides.items():
         set_dotted(params, key, value)
     (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -102,12 +102,33 @@ def test_override_by_dotted_key(tmp_path):
             "'train.label_prior' is 'valid' (it shifts class probabilities; set label_prior: train)",
         ),
         ({"model": {"nb_ngrams": {"interpolation": 1.5}}}, "'model.nb_ngrams.interpolation' is 1.5; allowed range"),
+        (
+            {"search": {"spaces": {"classifier": {"train.weight_decay": {"low": "1e-8", "high": 0.1}}}}},
+            "'search.spaces.classifier.train.weight_decay.low' must be a number, got '1e-8'",
+        ),
+        (
+            {"search": {"spaces": {"classifier": {"model.dropout": {"choices": [[0.1]]}}}}},
+            "'search.spaces.classifier.model.dropout.choices[0]' is [0.1]; it must be one of: int, float, str, bool",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(data, message):
     with pytest.raises(ConfigError) as error:
         params_from_dict(data)
     assert message in str(error.value)
+
+
+def test_a_number_dvc_exp_run_writes_as_1e_05_is_read_as_that_number(tmp_path):
+    """`dvc exp run -S train.weight_decay=1e-5` writes `weight_decay: 1e-05` (DVC's YAML 1.2, here through DVC's
+    own override code); PyYAML's YAML 1.1 would read the string '1e-05' and the schema would refuse it."""
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    apply_overrides(params, ["train.weight_decay=1e-5"])
+    assert "weight_decay: 1e-05" in params.read_text()
+    assert load_params(params).train.weight_decay == 1e-5
+    assert load_params(ROOT / "params.yaml", parse_assignments(["train.weight_decay=1e-5"])).train.weight_decay == 1e-5
 
 
 def test_missing_file_and_bad_yaml_are_clear(tmp_path):

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from pipelines.config.messages import MOVED_KEYS, ConfigError, describe
@@ -61,6 +60,7 @@ from pipelines.config.schema import (
     dataset_has_labels,
     resolved_tokenizer,
 )
+from pipelines.config.yaml_reader import YAMLError, load_yaml
 
 PARAMS_FILE = Path("params.yaml")
 PERFORMANCE_ONLY = ("clean.workers", "tokenize.workers", "train.num_threads")
@@ -135,8 +135,8 @@ def load_params(path: str | Path = PARAMS_FILE, overrides: dict[str, Any] | None
     if not path.exists():
         raise ConfigError(f"{path}: params file not found; run from the project root or pass its path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)
@@ -204,7 +204,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
     overrides = {}
     for item in items:
         key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key] = load_yaml(value)
     return overrides
 
 

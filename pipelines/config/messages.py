@@ -45,10 +45,24 @@ def _walk(cls: type[BaseModel], loc: tuple) -> tuple[Any, list[Any]]:
             if typing.get_origin(annotation) is typing.Annotated:
                 annotation, *extra = typing.get_args(annotation)
                 metadata = [item for entry in extra for item in getattr(entry, "metadata", [entry])]
+        elif typing.get_origin(annotation) is dict:  # a key of a mapping (``search.spaces.<group>.<key>``)
+            annotation, metadata = typing.get_args(annotation)[1], []
         else:
             field = annotation.model_fields[part]
             annotation, metadata = field.annotation, list(field.metadata)
     return annotation, metadata
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(_unwrap_optional(annotation)) in (typing.Union, types.UnionType)
+
+
+def _keyed_part(cls: type[BaseModel], loc: tuple) -> tuple:
+    """``loc`` up to a union's member name (``choices[0].int`` is the key ``choices[0]``)."""
+    for index in range(len(loc)):
+        if _is_union(_walk(cls, loc[:index])[0]):
+            return loc[:index]
+    return loc
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -73,8 +87,13 @@ def _type_name(annotation: Any) -> str:
 
 def describe(error: dict[str, Any], cls: type[BaseModel], prefix: str = "") -> str:
     """One pydantic error (from ``ValidationError.errors()``) of a ``cls`` validated at ``prefix`` as a line."""
-    kind, loc, value = error["type"], tuple(error["loc"]), error.get("input")
+    kind, value = error["type"], error.get("input")
+    full_loc = tuple(error["loc"])
+    loc = _keyed_part(cls, full_loc)
     key = _dotted(prefix, loc)
+    if loc != full_loc:
+        options = ", ".join(_type_name(option) for option in typing.get_args(_unwrap_optional(_walk(cls, loc)[0])))
+        return f"'{key}' is {value!r}; it must be one of: {options}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "extra_forbidden":

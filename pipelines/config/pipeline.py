@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from pipelines.config.messages import ConfigError
+from pipelines.config.yaml_reader import load_yaml
 
 VARIABLE = re.compile(r"\$\{([\w.]+)\}")
 
@@ -33,11 +32,8 @@ class Stage:
 
 
 def parse_lock(text: str) -> dict:
-    """A ``dvc.lock``'s text as DVC wrote it: YAML 1.2 (ruamel.yaml, DVC's own parser), in which ``1e-06`` is a
-    number; PyYAML reads YAML 1.1 and would make it the string ``'1e-06'``, a param no schema accepts."""
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text) or {}
+    """A ``dvc.lock``'s text as DVC wrote it (YAML 1.2: :mod:`pipelines.config.yaml_reader`)."""
+    return load_yaml(text) or {}
 
 
 def load_stages(dvc_yaml: Path) -> dict[str, Stage]:
@@ -62,12 +58,12 @@ def dvc_paths(dvc_yaml: Path) -> dict[str, str]:
 
 def paths_from_text(text: str) -> dict[str, str]:
     """``vars.paths`` from dvc.yaml's text (e.g. of a commit)."""
-    return dict(_variables(yaml.safe_load(text))["paths"])
+    return dict(_variables(load_yaml(text))["paths"])
 
 
 def parse_stages(text: str) -> dict[str, Stage]:
     """Stages in dvc.yaml order, from dvc.yaml's text (e.g. of a commit)."""
-    document = yaml.safe_load(text)
+    document = load_yaml(text)
     variables = _variables(document)
     stages = {}
     for name, spec in document["stages"].items():

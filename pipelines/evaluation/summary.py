@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
-
 from pipelines.common.io import read_json
 from pipelines.config.pipeline import dvc_paths
+from pipelines.config.yaml_reader import load_yaml
 
 METRICS = Path("reports/metrics.json")
 
@@ -31,7 +30,7 @@ def main() -> None:
     if not METRICS.exists():
         sys.exit(f"no {METRICS} yet: run `dvc repro` (or `make run`) first")
     metrics = read_json(METRICS)
-    params = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    params = load_yaml(Path("params.yaml").read_text(encoding="utf-8"))
     task = params.get("task", "classification")
     print()
     if task == "classification":

@@ -38,6 +38,7 @@ from pipelines.common.errors import INPUT_ERROR_EXIT, InputError
 from pipelines.common.io import write_text
 from pipelines.common.project import ROOT_ENV
 from pipelines.config import set_dotted
+from pipelines.config.yaml_reader import load_yaml
 from pipelines.orchestration.distributed import (
     RemoteSettings,
     clone_workspace,
@@ -107,7 +108,7 @@ def committed_text(root: Path, commit: str, path: str) -> str:
 
 
 def committed_params(root: Path, commit: str) -> dict[str, Any]:
-    return yaml.safe_load(committed_text(root, commit, "params.yaml")) or {}
+    return load_yaml(committed_text(root, commit, "params.yaml")) or {}
 
 
 def uncommitted_changes(root: Path, commit: str) -> list[str]:

@@ -189,12 +189,11 @@ def run_name(params: Params) -> str:
 def changed_params(params: Params) -> dict[str, Any]:
     """Params that differ from ``HEAD:params.yaml`` (or from the defaults outside a git checkout)."""
     from pipelines.config import params_from_dict
+    from pipelines.config.yaml_reader import load_yaml
 
     result = subprocess.run(["git", "show", "HEAD:params.yaml"], capture_output=True, text=True, timeout=30)
     try:
-        import yaml
-
-        committed = flatten(params_from_dict(yaml.safe_load(result.stdout) or {})) if result.returncode == 0 else None
+        committed = flatten(params_from_dict(load_yaml(result.stdout) or {})) if result.returncode == 0 else None
     except Exception:  # an old or broken committed file: name the run without the difference
         committed = None
     committed = committed if committed is not None else flatten(Params())
