@@ -3,7 +3,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, Params, flatten, load_params, params_from_dict, parse_assignments, to_dict
+from pipelines.config import (
+    ConfigError,
+    Params,
+    flatten,
+    load_params,
+    params_from_dict,
+    parse_assignments,
+    set_flags,
+    to_dict,
+)
 from tests.conftest import ROOT
 
 
@@ -129,6 +138,27 @@ def test_a_number_dvc_exp_run_writes_as_1e_05_is_read_as_that_number(tmp_path):
     assert "weight_decay: 1e-05" in params.read_text()
     assert load_params(params).train.weight_decay == 1e-5
     assert load_params(ROOT / "params.yaml", parse_assignments(["train.weight_decay=1e-5"])).train.weight_decay == 1e-5
+
+
+def test_the_dvc_exp_run_line_of_a_search_trial_gives_back_its_params(tmp_path):
+    """Each trial's row in sweep_results.json carries ``dvc exp run -S ...`` to repeat it on a laptop; applied by
+    DVC's own override code, the params it leaves are the trial's (a drawn weight decay prints as ``4e-05``)."""
+    from dvc.utils.hydra import apply_overrides
+
+    trial = {
+        "train.learning_rate": 0.00046598555549367583,
+        "train.weight_decay": 4e-05,
+        "model.dropout": 8.006237214142065e-05,
+        "model.textcnn.num_filters": 50,
+        "model.textcnn.kernel_sizes": [2, 3, 4],
+        "clean.style": "kim",
+        "clean.lowercase": False,
+        "train.label_prior": "valid",
+    }
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    apply_overrides(params, set_flags(trial).replace("-S ", "").split(" "))
+    assert {key: value for key, value in flatten(load_params(params)).items() if key in trial} == trial
 
 
 def test_missing_file_and_bad_yaml_are_clear(tmp_path):
