@@ -157,6 +157,18 @@ def test_a_training_seed_retrains_on_the_same_data(project, tmp_path):
     )
 
 
+def test_a_weight_decay_written_as_1e_5_trains_with_that_number(project, tmp_path):
+    """``dvc exp run -S train.weight_decay=1e-5`` leaves ``weight_decay: 1e-05`` in params.yaml (DVC writes YAML
+    1.2); the train stage reads it as the number DVC shows, not as the string YAML 1.1 would make it."""
+    from pipelines.config import load_params
+
+    copy = clone_project(project, tmp_path / "copy")
+    result = run(["dvc", "exp", "run", "-S", "train.weight_decay=1e-5"], copy)
+    assert "Running stage 'train'" in result.stdout + result.stderr
+    assert "weight_decay: 1e-05" in (copy / "params.yaml").read_text()
+    assert load_params(copy / "params.yaml").train.weight_decay == 1e-5
+
+
 def test_an_edited_local_data_file_is_a_changed_input(tmp_path):
     """DVC cannot see a file named by a param; the local_files stage hashes it, so an edit re-runs download
     (and the run-cache cannot hand back the old data)."""
