@@ -35,16 +35,36 @@ def unpause(dag_url: str, token: str | None) -> None:
             time.sleep(2)
 
 
+FINISHED_TASK_STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
+
+
 def finished_run(dag_url: str, run_id: str, token: str | None, deadline: float) -> tuple[str, dict[str, str]]:
     """(run state, {task id: state}) once the run succeeded or failed; bounded by ``deadline``."""
     run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run_id)}"
     while (state := request(run_url, token)["state"]) not in ("success", "failed"):
         if time.monotonic() > deadline:
-            tasks = json.dumps(request(f"{run_url}/taskInstances", token)["task_instances"])
-            raise TimeoutError(f"run {run_id} still {state}: {tasks[:3000]}")
+            tasks = request(f"{run_url}/taskInstances", token)["task_instances"]
+            raise TimeoutError(f"run {run_id} still {state}; {unfinished_tasks(tasks)}")
         time.sleep(3)
     tasks = request(f"{run_url}/taskInstances", token)["task_instances"]
     return state, {task["task_id"]: task["state"] for task in tasks}
+
+
+def unfinished_tasks(task_instances: list[dict]) -> str:
+    """Which tasks a run still waits on, each with its state, try and the times the scheduler gave it (a task
+    queued since long ago waits for a slot; one running since long ago is slow or stuck)."""
+    waiting = [
+        f"{_task_name(task)} {task['state'] or 'not scheduled'} (try {task['try_number']},"
+        f" queued {task['queued_when'] or '-'}, started {task['start_date'] or '-'})"
+        for task in task_instances
+        if task["state"] not in FINISHED_TASK_STATES
+    ]
+    done = len(task_instances) - len(waiting)
+    return f"{done} of {len(task_instances)} tasks finished; waiting on: {'; '.join(waiting) or 'none'}"
+
+
+def _task_name(task: dict) -> str:
+    return task["task_id"] if task["map_index"] < 0 else f"{task['task_id']}[{task['map_index']}]"
 
 
 def task_log(dag_url: str, run_id: str, task_id: str, token: str | None, try_number: int = 1) -> str:
