@@ -26,11 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from benchmarks.project_copy import copy_project
+from benchmarks.project_copy import copy_project, write_params_with
 from pipelines.common.parallel import usable_cores
-from pipelines.config.yaml_reader import load_yaml
 from pipelines.stages.train import standalone_command
 from pipelines.training.gpus import CONCURRENT_TRAININGS_ENV
 
@@ -50,12 +47,8 @@ def train_command(project: Path, label: str, seed: int, num_threads: int | None)
     """The train stage with its own output directory (a shared one would resume a finished checkpoint)."""
     out = project / "bench" / f"{label}-seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    params = load_yaml((project / "params.yaml").read_text())
-    params["train"]["seed"] = seed
-    if num_threads is not None:
-        params["train"]["num_threads"] = num_threads
-    (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return standalone_command(project, out / "params.yaml", out)
+    overrides = {"train.seed": seed} | ({} if num_threads is None else {"train.num_threads": num_threads})
+    return standalone_command(project, write_params_with(project / "params.yaml", out / "params.yaml", overrides), out)
 
 
 def timed(project: Path, commands: list[list[str]], trainings_sharing: int, at_once: bool) -> float:

@@ -23,13 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from benchmarks.concurrent_training import environment
-from benchmarks.project_copy import copy_project
+from benchmarks.project_copy import copy_project, write_params_with
 from pipelines.common.parallel import usable_cores
-from pipelines.config import set_dotted
-from pipelines.config.yaml_reader import load_yaml
 from pipelines.stages.train import standalone_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,11 +43,8 @@ def train_once(project: Path, label: str, overrides: dict[str, object]) -> tuple
     """Seconds of each epoch and the best validation accuracy of one standalone training."""
     out = project / "bench" / re.sub(r"\W+", "-", label)
     out.mkdir(parents=True, exist_ok=True)
-    params = load_yaml((project / "params.yaml").read_text())
-    for key, value in overrides.items():
-        set_dotted(params, key, value)
-    (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    command = standalone_command(project, out / "params.yaml", out)
+    params = write_params_with(project / "params.yaml", out / "params.yaml", overrides)
+    command = standalone_command(project, params, out)
     result = subprocess.run(command, cwd=project, env=environment(1), capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         sys.exit(f"{label}: training failed\n{result.stderr[-2000:]}")

@@ -22,9 +22,15 @@ def copy_project(directory: Path, overrides: dict[str, Any]) -> Path:
         if (ROOT / name).is_file() and name != "dvc.lock":
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, directory / name)
-    params = load_yaml((directory / "params.yaml").read_text())
-    for key, value in overrides.items():
-        set_dotted(params, key, value)
-    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_with(directory / "params.yaml", directory / "params.yaml", overrides)
     subprocess.run(["git", "init", "-q"], cwd=directory, check=True)
     return directory
+
+
+def write_params_with(source: Path, target: Path, overrides: dict[str, Any]) -> Path:
+    """``source``'s params with dotted ``overrides`` applied, written to ``target`` (which may be ``source``)."""
+    params = load_yaml(source.read_text())
+    for key, value in overrides.items():
+        set_dotted(params, key, value)
+    target.write_text(yaml.safe_dump(params, sort_keys=False))
+    return target
