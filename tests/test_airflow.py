@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError
-from pipelines.orchestration.airflow_rest import answer, awaiting_input, dag_api_url, task_url, trigger
+from pipelines.orchestration.airflow_rest import answer_until_taken, awaiting_input, dag_api_url, task_url, trigger
 from pipelines.orchestration.airflow_rest import finished_run as _finished_run
 from pipelines.orchestration.airflow_rest import request as _request
 from pipelines.orchestration.airflow_rest import task_log as _task_log
@@ -688,7 +688,16 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
         assert result.returncode == 0, result.stderr[-2000:]
         assert json.loads(result.stdout.strip().splitlines()[-1])["shown"] == expected
         assert_shows_content(shot)
-    answer(stock.dag_url, first, APPROVAL_TASK_ID, None, "Reject", {"reason": "too little data"})
+    answered = answer_until_taken(
+        stock.dag_url,
+        first,
+        APPROVAL_TASK_ID,
+        None,
+        "Reject",
+        {"reason": "too little data"},
+        time.monotonic() + ANSWERED_RUN_SECONDS,
+    )
+    print(f"Reject: answered tries {answered}")  # more than one: the step failed after an answer and asked again
     state, tasks = _finished_run(stock.dag_url, first, None, time.monotonic() + ANSWERED_RUN_SECONDS)
     assert state == "success" and tasks[APPROVAL_TASK_ID] == "success"
     rejected = client.get_model_version(name, "2")
@@ -701,7 +710,16 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
     second = trigger(stock.dag_url, None, conf | {"train.seed": 2})
     asked = awaiting_input(stock.dag_url, second, APPROVAL_TASK_ID, None, time.monotonic() + 600)
     assert asked["subject"] == f"Promote {name} v3 to champion?", "v2 was rejected: never proposed again"
-    answer(stock.dag_url, second, APPROVAL_TASK_ID, None, "Approve", {"reason": "looks right"})
+    answered = answer_until_taken(
+        stock.dag_url,
+        second,
+        APPROVAL_TASK_ID,
+        None,
+        "Approve",
+        {"reason": "looks right"},
+        time.monotonic() + ANSWERED_RUN_SECONDS,
+    )
+    print(f"Approve: answered tries {answered}")  # more than one: the step failed after an answer and asked again
     state, tasks = _finished_run(stock.dag_url, second, None, time.monotonic() + ANSWERED_RUN_SECONDS)
     assert state == "success"
     assert int(client.get_model_version_by_alias(name, "champion").version) == 3

@@ -116,3 +116,25 @@ def answer(dag_url: str, run_id: str, task_id: str, token: str | None, option: s
     form's ``params`` (the approval step's ``reason``)."""
     body = {"chosen_options": [option], "params_input": params or {}}
     return request(f"{task_url(dag_url, run_id, task_id)}/-1/hitlDetails", token, "PATCH", body)
+
+
+def answer_until_taken(
+    dag_url: str, run_id: str, task_id: str, token: str | None, option: str, params: dict | None, deadline: float
+) -> list[int]:
+    """:func:`answer`, then wait until the task has finished with it; when a later try of the task asks again
+    (a retry after the resumed step failed, e.g. on an MLflow blip, asks anew: Airflow keeps no answer across
+    tries), answer that try the same way. Returns the tries answered; bounded by ``deadline``."""
+    url = task_url(dag_url, run_id, task_id)
+    answered = [request(url, token)["try_number"]]
+    answer(dag_url, run_id, task_id, token, option, params)
+    while (task := request(url, token))["state"] not in FINISHED_TASK_STATES:
+        if task["state"] == "awaiting_input" and task["try_number"] > answered[-1]:
+            answered.append(task["try_number"])
+            answer(dag_url, run_id, task_id, token, option, params)
+        elif time.monotonic() > deadline:
+            raise TimeoutError(
+                f"task {task_id} of run {run_id} is {task['state']} (try {task['try_number']}) after answering "
+                f"try {', '.join(map(str, answered))}"
+            )
+        time.sleep(3)
+    return answered
