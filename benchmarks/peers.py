@@ -52,10 +52,11 @@ class PeerResult:
 
 
 def tfidf_logistic_regression(
-    train: Split, valid: Split, test: Split, seed: int, valid_prior: bool = False
+    train: Split, valid: Split, test: Split, seed: int, label_prior: str = "train"
 ) -> PeerResult:
-    """``valid_prior``: shift the predicted probabilities from the training split's class frequencies to the
-    validation split's before taking the argmax, as ``train.label_prior: valid`` does for our models."""
+    """``label_prior`` as ``train.label_prior`` for our models: ``valid`` shifts the predicted probabilities from
+    the training split's class frequencies to the validation split's before taking the argmax; ``auto`` chooses
+    with or without the shift on validation, with C."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -65,18 +66,22 @@ def tfidf_logistic_regression(
     vectorize_seconds = time.perf_counter() - began
     valid_features, test_features = vectorizer.transform(valid.texts), vectorizer.transform(test.texts)
     # LogisticRegression's classes_ are the sorted distinct training labels, so the shift lines up with them
-    shift = _log_prior_shift(np.unique(train.labels), train, valid) if valid_prior else 0.0
+    priors = {"train": ["train"], "valid": ["valid"], "auto": ["train", "valid"]}[label_prior]
+    shifts = {
+        prior: _log_prior_shift(np.unique(train.labels), train, valid) if prior == "valid" else 0.0 for prior in priors
+    }
     best = None
     for c in LOGISTIC_C:
         began = time.perf_counter()
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, train.labels)
         seconds = vectorize_seconds + time.perf_counter() - began
-        score = _shifted_accuracy(model, valid_features, valid, shift)
-        if best is None or score > best[0]:
-            best = (score, c, model, seconds)
-    _, c, model, seconds = best
-    accuracy = _shifted_accuracy(model, test_features, test, shift)
-    return PeerResult(accuracy, seconds, f"C={c:g}" + (", valid prior" if valid_prior else ""))
+        for prior in priors:
+            score = _shifted_accuracy(model, valid_features, valid, shifts[prior])
+            if best is None or score > best[0]:
+                best = (score, c, prior, model, seconds)
+    _, c, prior, model, seconds = best
+    accuracy = _shifted_accuracy(model, test_features, test, shifts[prior])
+    return PeerResult(accuracy, seconds, f"C={c:g}" + (", valid prior" if prior == "valid" else ""))
 
 
 def _log_prior_shift(classes: np.ndarray, train: Split, valid: Split) -> np.ndarray:

@@ -375,8 +375,7 @@ def run_peer(name: str, bench: Workbench, params: Params, threads: int) -> dict[
     splits = bench.peer_splits(params)
     train, valid, test = (splits[split] for split in ("train", "valid", "test"))
     if name == "tfidf-logreg":
-        valid_prior = params.train.label_prior == "valid"
-        result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed, valid_prior)
+        result = peers.tfidf_logistic_regression(train, valid, test, params.train.seed, params.train.label_prior)
     else:
         ngrams = 2 if name.endswith("bigram") else 1
         result = peers.fasttext_binary(train, valid, test, params.train.seed, ngrams, threads)
@@ -590,9 +589,10 @@ def main(argv: list[str] | None = None) -> None:
             # dataset.* overrides (train_on) shape the raw files every model and peer reads, so they apply here too
             params = load_params(args.params, base | dataset_overrides)
             unshiftable = [m for m in args.models if m in PEERS and m not in peers.PRIOR_SHIFTABLE]
-            if params.train.label_prior == "valid" and unshiftable:
+            if params.train.label_prior != "train" and unshiftable:
                 parser.error(
-                    f"train.label_prior=valid cannot be applied to the peers {', '.join(unshiftable)}; "
+                    f"train.label_prior={params.train.label_prior} cannot be applied to the peers "
+                    f"{', '.join(unshiftable)}; "
                     f"leave them out of --models (of the peers only {', '.join(peers.PRIOR_SHIFTABLE)} takes it)"
                 )
             search = SearchParams(**(params.search.model_dump() | {"trials": args.search})) if args.search else None

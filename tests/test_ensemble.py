@@ -88,6 +88,43 @@ def test_label_prior_valid_shifts_probabilities_to_the_validation_class_frequenc
     assert served is member and unchanged == {}
 
 
+def _leaning_member(labels: list[int]) -> torch.nn.Module:
+    """Token ``i + 1`` scores 0.5 for ``labels[i]`` on top of a lean of 1.0 to class 1: unshifted, it always
+    says class 1; shifted away from class 1 by more than 0.5, it always says the token's label."""
+    member = torch.nn.Sequential(torch.nn.Embedding(len(labels) + 1, 3), torch.nn.Flatten())
+    with torch.no_grad():
+        member[0].weight.copy_(torch.tensor([[0.0, 1.0, 0.0]] * (len(labels) + 1)))
+        for token, label in enumerate(labels, start=1):
+            member[0].weight[token, label] += 0.5
+    return member.eval()
+
+
+def test_label_prior_auto_serves_the_shift_only_where_it_scores_higher_on_validation():
+    """On sentences whose classes are balanced, a model trained where class 1 is 63% leans to it: the shift
+    takes validation accuracy from 3/9 to 9/9, so auto serves it. Where validation is all class 1 the shift
+    gains nothing (9/9 either way) and the tie serves the model unshifted."""
+    train = EncodedSplit.from_lists([[1]] * 63, [1] * 41 + [0] * 11 + [2] * 11)
+    balanced = [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    valid = EncodedSplit.from_lists([[token] for token in range(1, 10)], balanced)
+    member = _leaning_member(balanced)
+    assert wraps_members(TrainParams(label_prior="auto"))
+
+    model, report = served_classifier([member], train, valid, TrainParams(label_prior="auto"), torch.device("cpu"))
+    assert report["label_prior"] == "valid"
+    assert report["valid_accuracy_by_label_prior"] == pytest.approx({"train": 3 / 9, "valid": 1.0})
+    ids = torch.arange(1, 10).unsqueeze(1)
+    assert model(ids).argmax(1).tolist() == balanced and (member(ids).argmax(1) == 1).all()
+    shifted, _ = served_classifier([member], train, valid, TrainParams(label_prior="valid"), torch.device("cpu"))
+    assert torch.allclose(model(ids), shifted(ids))
+
+    ones = EncodedSplit.from_lists([[token] for token in range(1, 10)], [1] * 9)
+    model, report = served_classifier(
+        [_leaning_member([1] * 9)], train, ones, TrainParams(label_prior="auto"), torch.device("cpu")
+    )
+    assert report["label_prior"] == "train" and report["valid_accuracy_by_label_prior"] == {"train": 1.0, "valid": 1.0}
+    assert len(model.log_prior_shift) == 0
+
+
 def test_an_ensemble_saved_before_the_prior_shift_existed_still_loads():
     torch.manual_seed(0)
     members = [_biased_member() for _ in range(2)]

@@ -202,9 +202,14 @@ def test_the_tfidf_peer_takes_the_validation_prior_as_our_models_do():
     valid = Split(["film"] * 5, ["pos"] + ["neg"] * 4)
     test = Split(["film"] * 3, ["neg"] * 3)
     plain = tfidf_logistic_regression(train, valid, test, seed=1)
-    shifted = tfidf_logistic_regression(train, valid, test, seed=1, valid_prior=True)
+    shifted = tfidf_logistic_regression(train, valid, test, seed=1, label_prior="valid")
     assert (plain.accuracy, shifted.accuracy) == (0.0, 1.0)
     assert shifted.setting.endswith(", valid prior") and not plain.setting.endswith("prior")
+    chosen = tfidf_logistic_regression(train, valid, test, seed=1, label_prior="auto")
+    assert chosen.accuracy == 1.0 and chosen.setting.endswith(", valid prior"), "shifted: 4 of 5 on validation"
+    same_mix = Split(["film"] * 5, ["pos"] * 3 + ["neg"] * 2)
+    unshifted = tfidf_logistic_regression(train, same_mix, test, seed=1, label_prior="auto")
+    assert unshifted.accuracy == 0.0 and not unshifted.setting.endswith("prior"), "a tie keeps the training prior"
 
 
 def test_a_peer_that_cannot_take_the_validation_prior_is_refused_before_any_training(tmp_path, capsys):

@@ -325,11 +325,12 @@ class TrainParams(Section):
         description="Trainings (seeds train.seed, +1, ...) served as one model averaging their probabilities, "
         "weights chosen on validation (classification)",
     )
-    label_prior: Literal["train", "valid"] = Field(
+    label_prior: Literal["train", "valid", "auto"] = Field(
         "train",
         description="classification: the class frequencies the served probabilities assume. valid: shift them "
         "from the training split's frequencies to the validation split's, for training data whose label mix "
-        "differs from what is scored (SST phrases: 51% neutral vs 19% of sentences)",
+        "differs from what is scored (SST phrases: 51% neutral vs 19% of sentences); auto: whichever of the two "
+        "scores higher on validation",
     )
     epochs: int = Field(15, ge=1, le=1000, description="Maximum epochs (early stopping on validation may end sooner)")
     batch_size: int = Field(50, ge=1, le=65_536, description="Examples per batch")

@@ -12,6 +12,10 @@ log probabilities: Bayes' rule for a change of class prior (Saerens et al. 2002)
 mix is not that of the texts scored. SST's training phrases are 51% neutral, its sentences 19%, so a model
 trained on phrases over-predicts neutral on sentences. Only label counts are used, never predictions, and the
 weights are chosen with the shift in place. A single model with a shift is served as a one-member ensemble.
+``train.label_prior: auto`` serves whichever of the two scores the higher validation accuracy (ties: no shift).
+The shift changes no weight of a member, so choosing it costs one more pass over the validation probabilities,
+where a search drawing it as a setting costs a training per draw and may never draw it again beside good values
+of the others (issue 27's SST-2 search did just that).
 """
 
 from __future__ import annotations
@@ -117,17 +121,22 @@ def weighted_ensemble(
     their class frequencies to ``valid``'s, and the weights are chosen (and accuracies reported) with the shift
     in place."""
     probabilities = [predict_probabilities(member, valid, batch_size, device) for member in members]
-    shift = None
-    if train_labels is not None:
-        shift = log_prior_shift(train_labels, valid.labels, probabilities[0].shape[1])
+    shift = None if train_labels is None else log_prior_shift(train_labels, valid.labels, probabilities[0].shape[1])
+    return _weighted(members, probabilities, valid.labels, shift)
+
+
+def _weighted(
+    members: Sequence[nn.Module], probabilities: list[np.ndarray], labels: np.ndarray, shift: np.ndarray | None
+) -> tuple[EnsembleClassifier, dict[str, object]]:
+    if shift is not None:
         probabilities = [member * np.exp(shift) for member in probabilities]
-    weights = choose_weights(probabilities, valid.labels)
+    weights = choose_weights(probabilities, labels)
     ensemble = EnsembleClassifier(members, weights.tolist(), None if shift is None else shift.tolist())
     mixed = sum(weight * member for weight, member in zip(weights, probabilities, strict=True))
     report = {
         "weights": [round(float(weight), 6) for weight in weights],
-        "member_valid_accuracy": [float((member.argmax(axis=1) == valid.labels).mean()) for member in probabilities],
-        "valid_accuracy": float((mixed.argmax(axis=1) == valid.labels).mean()),
+        "member_valid_accuracy": [float((member.argmax(axis=1) == labels).mean()) for member in probabilities],
+        "valid_accuracy": float((mixed.argmax(axis=1) == labels).mean()),
     }
     if shift is not None:
         report["log_prior_shift"] = [round(float(value), 6) for value in shift]
@@ -142,5 +151,25 @@ def served_classifier(
     frequencies when ``train.label_prior`` is valid)."""
     if not wraps_members(params):
         return members[0], {}
+    if params.label_prior == "auto":
+        return prior_chosen_on_validation(members, train, valid, device)
     prior_from = train.labels if params.label_prior == "valid" else None
     return weighted_ensemble(members, valid, device, train_labels=prior_from)
+
+
+def prior_chosen_on_validation(
+    members: Sequence[nn.Module], train: EncodedSplit, valid: EncodedSplit, device: torch.device, batch_size: int = 256
+) -> tuple[EnsembleClassifier, dict[str, object]]:
+    """``train.label_prior: auto``: the ensemble weighted without the shift and the one weighted with it, the one
+    with the higher validation accuracy served (ties: without); the report names the prior chosen and both
+    accuracies."""
+    probabilities = [predict_probabilities(member, valid, batch_size, device) for member in members]
+    shift = log_prior_shift(train.labels, valid.labels, probabilities[0].shape[1])
+    candidates = {
+        prior: _weighted(members, probabilities, valid.labels, prior_shift)
+        for prior, prior_shift in (("train", None), ("valid", shift))
+    }
+    accuracy = {prior: float(report["valid_accuracy"]) for prior, (_, report) in candidates.items()}
+    chosen = "valid" if accuracy["valid"] > accuracy["train"] else "train"
+    ensemble, report = candidates[chosen]
+    return ensemble, report | {"label_prior": chosen, "valid_accuracy_by_label_prior": accuracy}
