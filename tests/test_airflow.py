@@ -652,6 +652,16 @@ but one CI run (two test workers on two cores) was still running 120 s after App
 did not show (it cut the task list at 3,000 characters; ``finished_run`` now names each unfinished task)."""
 
 
+def _answered_run(dag_url: str, run_id: str, option: str, reason: str) -> tuple[str, dict[str, str]]:
+    """Answer the run's approval step and wait for the run; prints the tries answered (more than one: the step
+    failed after an answer, was retried and asked again)."""
+    answered = answer_until_taken(
+        dag_url, run_id, APPROVAL_TASK_ID, None, option, {"reason": reason}, time.monotonic() + ANSWERED_RUN_SECONDS
+    )
+    print(f"{option}: answered tries {answered}")
+    return _finished_run(dag_url, run_id, None, time.monotonic() + ANSWERED_RUN_SECONDS)
+
+
 @pytest.mark.slow
 def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
     """register.approval through REST as a teammate's client answers it: a better version is proposed beside
@@ -688,17 +698,7 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
         assert result.returncode == 0, result.stderr[-2000:]
         assert json.loads(result.stdout.strip().splitlines()[-1])["shown"] == expected
         assert_shows_content(shot)
-    answered = answer_until_taken(
-        stock.dag_url,
-        first,
-        APPROVAL_TASK_ID,
-        None,
-        "Reject",
-        {"reason": "too little data"},
-        time.monotonic() + ANSWERED_RUN_SECONDS,
-    )
-    print(f"Reject: answered tries {answered}")  # more than one: the step failed after an answer and asked again
-    state, tasks = _finished_run(stock.dag_url, first, None, time.monotonic() + ANSWERED_RUN_SECONDS)
+    state, tasks = _answered_run(stock.dag_url, first, "Reject", "too little data")
     assert state == "success" and tasks[APPROVAL_TASK_ID] == "success"
     rejected = client.get_model_version(name, "2")
     assert rejected.aliases == ["challenger"] and rejected.tags["textflow.approval"] == "rejected"
@@ -710,17 +710,7 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
     second = trigger(stock.dag_url, None, conf | {"train.seed": 2})
     asked = awaiting_input(stock.dag_url, second, APPROVAL_TASK_ID, None, time.monotonic() + 600)
     assert asked["subject"] == f"Promote {name} v3 to champion?", "v2 was rejected: never proposed again"
-    answered = answer_until_taken(
-        stock.dag_url,
-        second,
-        APPROVAL_TASK_ID,
-        None,
-        "Approve",
-        {"reason": "looks right"},
-        time.monotonic() + ANSWERED_RUN_SECONDS,
-    )
-    print(f"Approve: answered tries {answered}")  # more than one: the step failed after an answer and asked again
-    state, tasks = _finished_run(stock.dag_url, second, None, time.monotonic() + ANSWERED_RUN_SECONDS)
+    state, tasks = _answered_run(stock.dag_url, second, "Approve", "looks right")
     assert state == "success"
     assert int(client.get_model_version_by_alias(name, "champion").version) == 3
     assert client.get_model_version(name, "3").tags["textflow.approval"] == "approved"
