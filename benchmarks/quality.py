@@ -307,6 +307,8 @@ def run_ours(
         "best_epoch": results[0].best_epoch,
         "valid_accuracy": valid_accuracy,
     }
+    if "label_prior" in report:
+        outcome["label_prior"] = report["label_prior"]
     return outcome | ({"test_curve": curve} if curve else {})
 
 

@@ -227,6 +227,16 @@ def test_a_peer_that_cannot_take_the_validation_prior_is_refused_before_any_trai
     assert "cannot be applied to the peers fasttext-binary-bigram" in error and not records.exists()
 
 
+def test_with_the_prior_chosen_on_validation_each_record_names_the_prior_it_served(tmp_path):
+    records = tmp_path / "quality.json"
+    common = ["--params", str(_small_params(tmp_path)), "--records", str(records), "--out", str(tmp_path / "q.md")]
+    arguments = ["--datasets", "demo", "--models", "fasttext", "tfidf-logreg", "--seeds", "1", "--epochs", "2"]
+    quality([*arguments, "-S", "train.label_prior=auto", *common])
+    ours, peer = sorted(json.loads(records.read_text()), key=lambda row: row["model"])
+    assert ours["model"] == "fasttext" and ours["label_prior"] in ("train", "valid") and ours["accuracy"] > 0.25
+    assert peer["model"] == "tfidf-logreg" and "label_prior" not in peer
+
+
 def test_a_single_lucky_seed_is_never_the_target_pick_over_a_three_seed_row():
     from benchmarks.report import render_results
 

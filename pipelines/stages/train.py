@@ -159,12 +159,20 @@ def train(args) -> None:
             saved = saved | {"ensemble_size": size}
             summary = {f"best_valid_{objective.metric}": ensemble_report["valid_accuracy"]}
             log.info(
-                "ensemble: validation accuracy %.4f (members %s), weights %s%s",
+                "ensemble: validation accuracy %.4f (members %s), weights %s%s%s",
                 ensemble_report["valid_accuracy"],
                 ", ".join(f"{value:.4f}" for value in ensemble_report["member_valid_accuracy"]),
                 ensemble_report["weights"],
                 f", log prior shift {ensemble_report['log_prior_shift']}"
                 if "log_prior_shift" in ensemble_report
+                else "",
+                f", label prior {ensemble_report['label_prior']} chosen on validation ("
+                + ", ".join(
+                    f"{prior} {accuracy:.4f}"
+                    for prior, accuracy in ensemble_report["valid_accuracy_by_label_prior"].items()
+                )
+                + ")"
+                if "label_prior" in ensemble_report
                 else "",
             )
         run.log_metrics(
