@@ -106,7 +106,7 @@ def awaiting_input(dag_url: str, run_id: str, task_id: str, token: str | None, d
             time.sleep(PAUSE_SETTLE_SECONDS)
             if request(url, token)["state"] == "awaiting_input":
                 return request(f"{url}/-1/hitlDetails", token)
-        if state in ("success", "failed", "skipped", "upstream_failed") or time.monotonic() > deadline:
+        if state in FINISHED_TASK_STATES or time.monotonic() > deadline:
             raise TimeoutError(f"task {task_id} of run {run_id} is {state}, not waiting for an answer")
         time.sleep(3)
 
