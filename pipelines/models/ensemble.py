@@ -21,6 +21,7 @@ of the others (issue 27's SST-2 search did just that).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -173,3 +174,18 @@ def prior_chosen_on_validation(
     chosen = "valid" if accuracy["valid"] > accuracy["train"] else "train"
     ensemble, report = candidates[chosen]
     return ensemble, report | {"label_prior": chosen, "valid_accuracy_by_label_prior": accuracy}
+
+
+def ensemble_summary(report: dict[str, Any]) -> str:
+    """One line of a :func:`served_classifier` report for the train log: validation accuracy, each member's,
+    the weights, and the prior shift and the prior ``auto`` chose where there is one."""
+    members = ", ".join(f"{value:.4f}" for value in report["member_valid_accuracy"])
+    line = f"validation accuracy {report['valid_accuracy']:.4f} (members {members}), weights {report['weights']}"
+    if "log_prior_shift" in report:
+        line += f", log prior shift {report['log_prior_shift']}"
+    if "label_prior" in report:
+        accuracies = ", ".join(
+            f"{prior} {accuracy:.4f}" for prior, accuracy in report["valid_accuracy_by_label_prior"].items()
+        )
+        line += f", label prior {report['label_prior']} chosen on validation ({accuracies})"
+    return line

@@ -18,7 +18,7 @@ from pipelines.common.io import read_json, write_json, write_text
 from pipelines.common.timings import read_timings
 from pipelines.config import load_params
 from pipelines.config.pipeline import dvc_paths, stages_before
-from pipelines.models.ensemble import member_params, wraps_members
+from pipelines.models.ensemble import ensemble_summary, member_params, wraps_members
 from pipelines.models.saved import save_model
 from pipelines.search.pruning import TrialPruning
 from pipelines.stages import stage_cli
@@ -158,23 +158,7 @@ def train(args) -> None:
             model, ensemble_report = task.ensemble(members, args.tokens, params, device)
             saved = saved | {"ensemble_size": size}
             summary = {f"best_valid_{objective.metric}": ensemble_report["valid_accuracy"]}
-            log.info(
-                "ensemble: validation accuracy %.4f (members %s), weights %s%s%s",
-                ensemble_report["valid_accuracy"],
-                ", ".join(f"{value:.4f}" for value in ensemble_report["member_valid_accuracy"]),
-                ensemble_report["weights"],
-                f", log prior shift {ensemble_report['log_prior_shift']}"
-                if "log_prior_shift" in ensemble_report
-                else "",
-                f", label prior {ensemble_report['label_prior']} chosen on validation ("
-                + ", ".join(
-                    f"{prior} {accuracy:.4f}"
-                    for prior, accuracy in ensemble_report["valid_accuracy_by_label_prior"].items()
-                )
-                + ")"
-                if "label_prior" in ensemble_report
-                else "",
-            )
+            log.info("ensemble: %s", ensemble_summary(ensemble_report))
         run.log_metrics(
             summary
             | {
