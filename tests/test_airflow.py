@@ -36,7 +36,7 @@ from pipelines.orchestration.form import COMMIT_KEY, FORM_KEYS, FORM_SECTIONS, o
 from pipelines.orchestration.gpu import GpuExecution
 from pipelines.orchestration.local_airflow import running_local_airflow
 from pipelines.orchestration.notify import EMAIL_ENV, WEBHOOK_ENV
-from pipelines.tracking.approval import APPROVAL_TASK_ID, TIMED_OUT
+from pipelines.tracking.approval import APPLY_TASK_ID, APPROVAL_TASK_ID, TIMED_OUT
 from tests.conftest import (
     ROOT,
     STAGES,
@@ -115,9 +115,10 @@ def test_task_graph_equals_the_dvc_stage_graph():
         for upstream in task.upstream_task_ids
         if upstream != "prepare_workspace"
     }
-    assert set(dag.task_dict) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, SAVE_EXPERIMENT_TASK}
+    assert set(dag.task_dict) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, APPLY_TASK_ID, SAVE_EXPERIMENT_TASK}
     last = {stage for stage in STAGES if not any(edge[0] == stage for edge in dvc_edges)}
-    assert dag_edges == dvc_edges | {("register", APPROVAL_TASK_ID)} | {(stage, SAVE_EXPERIMENT_TASK) for stage in last}
+    approval = {("register", APPROVAL_TASK_ID), ("register", APPLY_TASK_ID), (APPROVAL_TASK_ID, APPLY_TASK_ID)}
+    assert dag_edges == dvc_edges | approval | {(stage, SAVE_EXPERIMENT_TASK) for stage in last}
 
 
 @pytest.mark.parametrize("mode", ["local", "celery", "kubernetes", "docker"])
@@ -654,7 +655,7 @@ did not show (it cut the task list at 3,000 characters; ``finished_run`` now nam
 
 def _answered_run(dag_url: str, run_id: str, option: str, reason: str) -> tuple[str, dict[str, str]]:
     """Answer the run's approval step and wait for the run; prints the tries answered (more than one: the step
-    failed after an answer, was retried and asked again)."""
+    was retried and asked again)."""
     answered = answer_until_taken(
         dag_url, run_id, APPROVAL_TASK_ID, None, option, {"reason": reason}, time.monotonic() + ANSWERED_RUN_SECONDS
     )
@@ -699,7 +700,7 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
         assert json.loads(result.stdout.strip().splitlines()[-1])["shown"] == expected
         assert_shows_content(shot)
     state, tasks = _answered_run(stock.dag_url, first, "Reject", "too little data")
-    assert state == "success" and tasks[APPROVAL_TASK_ID] == "success"
+    assert state == "success" and tasks[APPROVAL_TASK_ID] == tasks[APPLY_TASK_ID] == "success", "Reject is applied"
     rejected = client.get_model_version(name, "2")
     assert rejected.aliases == ["challenger"] and rejected.tags["textflow.approval"] == "rejected"
     assert rejected.tags["textflow.approval.reason"] == "too little data"
@@ -711,7 +712,7 @@ def test_a_champion_move_waits_for_a_person_and_moves_only_on_approve(stock):
     asked = awaiting_input(stock.dag_url, second, APPROVAL_TASK_ID, None, time.monotonic() + 600)
     assert asked["subject"] == f"Promote {name} v3 to champion?", "v2 was rejected: never proposed again"
     state, tasks = _answered_run(stock.dag_url, second, "Approve", "looks right")
-    assert state == "success"
+    assert state == "success" and tasks[APPLY_TASK_ID] == "success"
     assert int(client.get_model_version_by_alias(name, "champion").version) == 3
     assert client.get_model_version(name, "3").tags["textflow.approval"] == "approved"
 
@@ -726,7 +727,7 @@ def test_a_sweeps_best_waits_for_the_same_approval_and_an_unanswered_one_is_reje
     name, sweep_url = SWEEP_APPROVAL_MODEL, stock.dag_url_of(SWEEP_DAG_ID)
     sweep = stock.head_starts["sweep approval"]
     state, tasks = _finished_run(sweep_url, sweep, None, time.monotonic() + 600)
-    assert state == "success" and tasks["register_best"] == tasks[APPROVAL_TASK_ID] == "success"
+    assert state == "success" and tasks["register_best"] == tasks[APPROVAL_TASK_ID] == tasks[APPLY_TASK_ID] == "success"
     asked = _request(f"{task_url(sweep_url, sweep, APPROVAL_TASK_ID)}/-1/hitlDetails", None)
     assert asked["subject"] == f"Promote {name} v1 to champion?" and asked["defaults"] == ["Reject"]
     assert asked["responded_by_user"] is None and asked["chosen_options"] == ["Reject"], "timed out: the default"
@@ -746,7 +747,7 @@ def test_airflow_ui_grid_and_trigger_form_screenshots(stock):
     stock.a_successful_run()
     SCREENSHOTS.mkdir(exist_ok=True)
     expected = {
-        "tasks": ["prepare_workspace", *STAGES, APPROVAL_TASK_ID, SAVE_EXPERIMENT_TASK],
+        "tasks": ["prepare_workspace", *STAGES, APPROVAL_TASK_ID, APPLY_TASK_ID, SAVE_EXPERIMENT_TASK],
         "fields": [*FORM_KEYS, COMMIT_KEY],
         "sections": [*FORM_SECTIONS, "Version"],
         "shown": "Data",

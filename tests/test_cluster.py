@@ -32,7 +32,7 @@ from pipelines.orchestration.airflow_rest import (
 from pipelines.orchestration.cluster import postgres_program, running_cluster
 from pipelines.orchestration.dags import PIPELINE_DAG_ID, SAVE_EXPERIMENT_TASK
 from pipelines.orchestration.workspace import workspace_name
-from pipelines.tracking.approval import APPROVAL_TASK_ID
+from pipelines.tracking.approval import APPLY_TASK_ID, APPROVAL_TASK_ID
 from tests.conftest import STAGES, copy_project, run, tool_env
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def test_a_rest_triggered_run_trains_on_the_gpu_worker_and_hands_outputs_on_thro
     assert state == "success", states
     cluster.first_run = run_id
     tasks = _task_instances(cluster, run_id)
-    assert set(tasks) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, SAVE_EXPERIMENT_TASK}
+    assert set(tasks) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, APPLY_TASK_ID, SAVE_EXPERIMENT_TASK}
     placement = {task_id: (task["hostname"], task["queue"]) for task_id, task in tasks.items()}
     assert placement.pop("train") == ("gpu-worker", "gpu")
     assert set(placement.values()) == {("default-worker", "default")}, placement

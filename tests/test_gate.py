@@ -171,6 +171,31 @@ def test_with_approval_a_champion_move_waits_for_a_person_and_only_approve_moves
     assert tags(overtaken["version"])[f"{APPROVAL_TAG}.by"] == TIMED_OUT
 
 
+def test_an_answer_applied_again_by_a_retried_task_leaves_the_registry_as_the_first_application_did(store):
+    """Airflow's apply_approval task is retried after a failure with the same answer (the asking step is not
+    asked again); a try that failed after the registry writes must not change what the first one did."""
+    name = "gate-approval-retried"
+
+    def state():
+        model = store.get_registered_model(name)
+        return model.aliases, {v.version: v.tags for v in store.search_model_versions(f"name = '{name}'")}
+
+    register_if_better(_scored_run(store, 0.70, SAME), name, "macro_f1")
+    proposed = register_if_better(_scored_run(store, 0.80, SAME), name, "macro_f1", approval=True)
+    answer = {"approved": True, "by": "ana", "reason": "looks right", "airflow_run": "d/r1"}
+    first = apply_approval(store, proposed, **answer)
+    after_first = state()
+    assert first == {"decision": "approved", "champion": 2} and after_first[0] == {CHAMPION: "2"}
+    assert apply_approval(store, proposed, **answer) == first and state() == after_first
+
+    rejected_proposal = register_if_better(_scored_run(store, 0.90, SAME), name, "macro_f1", approval=True)
+    answer = answer | {"approved": False, "airflow_run": "d/r2"}
+    first = apply_approval(store, rejected_proposal, **answer)
+    after_first = state()
+    assert apply_approval(store, rejected_proposal, **answer) == first and state() == after_first
+    assert after_first[0] == {CHAMPION: "2", CHALLENGER: "3"}
+
+
 def test_a_run_without_validation_scores_is_refused(store):
     with pytest.raises(TrackingError, match="has no metric 'validation_macro_f1'"):
         register_if_better(_scored_run(store, None, SAME), "gate-refused", "macro_f1")

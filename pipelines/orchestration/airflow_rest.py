@@ -122,8 +122,8 @@ def answer_until_taken(
     dag_url: str, run_id: str, task_id: str, token: str | None, option: str, params: dict | None, deadline: float
 ) -> list[int]:
     """:func:`answer`, then wait until the task has finished with it; when a later try of the task asks again
-    (a retry after the resumed step failed, e.g. on an MLflow blip, asks anew: Airflow keeps no answer across
-    tries), answer that try the same way. Returns the tries answered; bounded by ``deadline``."""
+    (Airflow keeps no answer across tries: a retry of the step asks anew), answer that try the same way. Returns
+    the tries answered; bounded by ``deadline``."""
     url = task_url(dag_url, run_id, task_id)
     answered = [request(url, token)["try_number"]]
     answer(dag_url, run_id, task_id, token, option, params)

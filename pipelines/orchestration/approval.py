@@ -7,7 +7,12 @@ version does not beat the champion). The request shows the proposed version besi
 answers in the UI (Browse → Required Actions, or the task's page) or through REST
 (``PATCH /api/v2/dags/<dag>/dagRuns/<run>/taskInstances/approve_champion/-1/hitlDetails``), with a reason.
 In Airflow 3.3 a waiting task is ``awaiting_input``: it holds no worker slot, pool slot or triggerer. After
-``register.approval_hours`` the scheduler answers with the default, Reject. Importing this module imports
+``register.approval_hours`` the scheduler answers with the default, Reject.
+
+The answer is applied to the registry by the next task, ``apply_approval``, not by the step that asked: each
+try of a human-in-the-loop task makes a new request, so a registry blip while applying would have the retry ask
+the person again. The applying task is retried with the answer kept (its input is the asking step's return
+value), and :func:`~pipelines.tracking.approval.apply_approval` is idempotent. Importing this module imports
 Airflow: DAG files only.
 """
 
@@ -17,13 +22,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+from airflow.sdk import Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from pipelines import tracking
 from pipelines.orchestration.links import mlflow_ui_base
-from pipelines.tracking.approval import APPROVAL_TASK_ID, apply_approval, approval_request
+from pipelines.tracking.approval import APPLY_TASK_ID, APPROVAL_TASK_ID, apply_approval, approval_request
 
 log = logging.getLogger(__name__)
 REASON = "reason"
@@ -69,17 +74,32 @@ class ChampionApproval(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        answer = super().execute_complete(context, event)
+        """The answer, as this task's return value, for ``apply_approval``. ApprovalOperator's own completion
+        is not called: on Reject it skips the tasks after it, and a rejection is recorded too."""
+        answer = HITLOperator.execute_complete(self, context, event)
+        self.hitl_summary_extra["approved"] = answer["chosen_options"] == [self.APPROVE]
+        return answer
+
+
+def champion_approval(registration: Any) -> Any:
+    """The approval step and ``apply_approval`` after the task whose return value (an XComArg) is the register
+    stage's report; returns the applying task's XComArg."""
+    asked = ChampionApproval(register_task_id=registration.operator.task_id)
+    registration >> asked
+
+    @task(task_id=APPLY_TASK_ID)
+    def apply_answer(registration: dict[str, Any], answer: dict[str, Any], dag_run=None) -> dict[str, Any]:
+        """Record the answer on the proposed version and, on Approve, move ``champion``; returns the outcome."""
         from mlflow import MlflowClient
 
         responder = answer.get("responded_by_user") or {}
         outcome = apply_approval(
             MlflowClient(tracking_uri=tracking.connect()),
-            self.registration(context),
-            approved=answer["chosen_options"] == [self.APPROVE],
+            registration,
+            approved=answer["chosen_options"] == [ChampionApproval.APPROVE],
             by=responder.get("name"),
             reason=str((answer.get("params_input") or {}).get(REASON) or ""),
-            airflow_run=f"{context['dag_run'].dag_id}/{context['run_id']}",
+            airflow_run=f"{dag_run.dag_id}/{dag_run.run_id}",
         )
         log.info(
             "%s: champion is %s%s",
@@ -87,4 +107,6 @@ class ChampionApproval(ApprovalOperator):
             outcome["champion"],
             f" ({outcome['reason']})" if "reason" in outcome else "",
         )
-        return {**answer, **outcome}
+        return outcome
+
+    return apply_answer(registration, asked.output)

@@ -122,7 +122,7 @@ def build_pipeline_dag(
     from airflow.sdk import DAG, Asset, task
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from pipelines.orchestration.approval import ChampionApproval
+    from pipelines.orchestration.approval import champion_approval
 
     version = ProjectVersion(root)
     root = version.root
@@ -190,7 +190,7 @@ def build_pipeline_dag(
         for name, upstream in upstream_of.items():
             for other in upstream:
                 tasks[other] >> tasks[name]
-        tasks[REGISTER_STAGE] >> ChampionApproval(register_task_id=REGISTER_STAGE)
+        champion_approval(tasks[REGISTER_STAGE])
         last = [name for name in version.stages if not any(name in upstream for upstream in upstream_of.values())]
         [tasks[name] for name in last] >> save_experiment.override(task_id=SAVE_EXPERIMENT_TASK)(prepared)
     return dag
@@ -205,7 +205,7 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
     from airflow.sdk import DAG, Param, get_current_context, task
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from pipelines.orchestration.approval import ChampionApproval
+    from pipelines.orchestration.approval import champion_approval
 
     version = ProjectVersion(root)
     root = version.root
@@ -368,5 +368,5 @@ def build_sweep_dag(root: Path, execution: GpuExecution | None = None, dag_id: s
                 .expand(proposal=proposals)
             )
         registered = register_best(rounds, parent, refit_best(rounds, parent))
-        registered >> ChampionApproval(register_task_id=registered.operator.task_id)
+        champion_approval(registered)
     return dag

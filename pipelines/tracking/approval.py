@@ -2,8 +2,8 @@
 what Approve or Reject does to the registry.
 
 The register stage proposes (pipelines/tracking/gate.py); Airflow's approval step (pipelines/orchestration/
-approval.py) shows :func:`approval_request` and applies the answer with :func:`apply_approval`. Approve moves
-``champion`` to the proposed version, unless the champion changed while the request waited and the proposed
+approval.py) shows :func:`approval_request`, and the task after it applies the answer with :func:`apply_approval`
+(again, unchanged, when that task is retried). Approve moves ``champion`` to the proposed version, unless the champion changed while the request waited and the proposed
 version no longer beats it (the gate's own comparison decides, so an approval cannot install a worse model than
 a champion someone approved meanwhile). Reject leaves the proposed version ``challenger``, and the gate never
 proposes it again. Either way the version records who decided, why and in which Airflow run, as tags.
@@ -26,6 +26,8 @@ from pipelines.tracking.scores import VALID_DATA_HASH_TAG
 
 APPROVAL_TASK_ID = "approve_champion"
 """The task of both DAGs that asks a person (``dvc repro`` has no such step: the alias is moved by hand)."""
+APPLY_TASK_ID = "apply_approval"
+"""The task after it that applies the answer with :func:`apply_approval`."""
 APPROVED = "approved"
 TIMED_OUT = "nobody: the approval step timed out"
 
