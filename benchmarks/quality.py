@@ -312,6 +312,14 @@ def run_ours(
     return outcome | ({"test_curve": curve} if curve else {})
 
 
+def partition_search(settings: SearchParams, seed: int) -> SearchParams:
+    """The search of benchmark seed ``seed``: its sampler seeded ``search.seed + seed - 1`` (seed 1 keeps
+    ``search.seed``), so that each seed runs the whole procedure, the search's own draws included. With one
+    sampler seed for all, the seeds of a set with one official split (SST) tried the same trials and measured one
+    search several times (notes, stop 49)."""
+    return settings.model_copy(update={"seed": (settings.seed + seed - 1) % 2**31})
+
+
 def search_ours(
     bench: Workbench, params: Params, device: torch.device, settings: SearchParams, split_stage_params: list[str]
 ) -> dict[str, Any]:
@@ -366,6 +374,7 @@ def search_ours(
             "chosen": chosen,
             "best_trial": best["trial"],
             "baseline_first": settings.baseline_first,
+            "sampler_seed": settings.seed,
             "ensemble_size": settings.ensemble_size,
             "refit_kept": refit_kept,
             **refit_record,
@@ -432,9 +441,10 @@ def benchmark(
                 outcome = run_peer(name, bench, run_params, threads)
                 run_device = "cpu"
             elif search:
-                outcome = search_ours(bench, run_params, device, search, split_stage_params)
+                searched = partition_search(search, partition.seed)
+                outcome = search_ours(bench, run_params, device, searched, split_stage_params)
                 chosen = outcome["search"]["chosen"]
-                overrides |= refit_overrides(chosen, search) if outcome["search"]["refit_kept"] else chosen
+                overrides |= refit_overrides(chosen, searched) if outcome["search"]["refit_kept"] else chosen
                 run_device = device.type
             else:
                 outcome = run_ours(bench, run_params, device)

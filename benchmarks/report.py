@@ -135,6 +135,8 @@ def _setting(rows: list[dict[str, Any]]) -> str:
     searched = ", ".join(key.rsplit(".", 1)[-1] for key in search["chosen"])
     first = ", the first the model's own settings," if search.get("baseline_first") else ""
     described = f"`{_flags(fixed)}`, then a search of {search['trials']} trials{first} over {searched} per partition"
+    if "sampler_seed" in search:
+        described += " (its sampler seeded anew for each seed)"
     if refit:
         kept = sum(bool(row["search"].get("refit_kept")) for row in rows)
         described += (

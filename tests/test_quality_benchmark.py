@@ -312,6 +312,29 @@ def test_search_rows_are_the_best_trial_on_validation_with_the_settings_it_chose
     assert "3 trials, the first the model's own settings, over" in out.read_text()
 
 
+def test_each_seed_runs_its_own_search_draws_and_seed_one_draws_what_search_seed_draws(tmp_path):
+    """One drawn trial per search (no baseline trial), so the chosen settings are the sampler's draw: two seeds
+    draw different settings, and seed 1 with search.seed 5 draws what seed 5 with search.seed 1 does (the
+    sampler is seeded search.seed + seed - 1)."""
+    records, params = tmp_path / "quality.json", _small_params(tmp_path)
+
+    def searched_by_seed(seeds: list[str], search_seed: int) -> dict[int, dict]:
+        quality(
+            [
+                "--datasets", "demo", "--models", "nb-ngrams", "--search", "1", "--epochs", "1", "--seeds", *seeds,
+                "-S", "search.baseline_first=false", "-S", f"search.seed={search_seed}",
+                "--params", str(params), "--records", str(records), "--out", str(tmp_path / "RESULTS.md"),
+            ]
+        )  # fmt: skip
+        return {row["seed"]: row["search"] for row in json.loads(records.read_text())}
+
+    first = searched_by_seed(["1", "2"], 5)
+    assert first[1]["chosen"] != first[2]["chosen"], "one draw for both seeds would measure one search twice"
+    assert (first[1]["sampler_seed"], first[2]["sampler_seed"]) == (5, 6)
+    assert searched_by_seed(["5"], 1)[5]["chosen"] == first[1]["chosen"]
+    assert "(its sampler seeded anew for each seed)" in (tmp_path / "RESULTS.md").read_text()
+
+
 def test_a_search_refit_as_a_seed_ensemble_is_kept_only_where_it_scores_higher_on_validation(tmp_path):
     records, out = tmp_path / "quality.json", tmp_path / "RESULTS.md"
     quality(
