@@ -315,8 +315,9 @@ def run_ours(
 def partition_search(settings: SearchParams, seed: int) -> SearchParams:
     """The search of benchmark seed ``seed``: its sampler seeded ``search.seed + seed - 1`` (seed 1 keeps
     ``search.seed``), so that each seed runs the whole procedure, the search's own draws included. With one
-    sampler seed for all, the seeds of a set with one official split (SST) tried the same trials and measured one
-    search several times (notes, stop 49)."""
+    sampler seed for all, the seeds of a set with one official split (SST) shared their first trials (TPE's
+    random start-up draws; only later proposals followed each seed's scores), so the seeds' spread left out
+    most of the search's own (notes, stop 53)."""
     return settings.model_copy(update={"seed": (settings.seed + seed - 1) % 2**31})
 
 
