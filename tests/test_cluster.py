@@ -88,7 +88,9 @@ def test_a_rest_triggered_run_trains_on_the_gpu_worker_and_hands_outputs_on_thro
     cluster.first_run = run_id
     tasks = _task_instances(cluster, run_id)
     assert set(tasks) == {"prepare_workspace", *STAGES, APPROVAL_TASK_ID, APPLY_TASK_ID, SAVE_EXPERIMENT_TASK}
-    placement = {task_id: (task["hostname"], task["queue"]) for task_id, task in tasks.items()}
+    unrun = {task_id: task["state"] for task_id, task in tasks.items() if not task["hostname"]}
+    assert unrun == {APPLY_TASK_ID: "skipped"}, "nothing proposed: the scheduler skips applying an answer"
+    placement = {task_id: (task["hostname"], task["queue"]) for task_id, task in tasks.items() if task_id not in unrun}
     assert placement.pop("train") == ("gpu-worker", "gpu")
     assert set(placement.values()) == {("default-worker", "default")}, placement
 
