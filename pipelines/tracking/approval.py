@@ -2,10 +2,11 @@
 what Approve or Reject does to the registry.
 
 The register stage proposes (pipelines/tracking/gate.py); Airflow's approval step (pipelines/orchestration/
-approval.py) shows :func:`approval_request`, and the task after it applies the answer with :func:`apply_approval`
-(again, unchanged, when that task is retried). Approve moves ``champion`` to the proposed version, unless the champion changed while the request waited and the proposed
-version no longer beats it (the gate's own comparison decides, so an approval cannot install a worse model than
-a champion someone approved meanwhile). Reject leaves the proposed version ``challenger``, and the gate never
+approval.py) shows :func:`approval_request`, and the task after it applies the answer with
+:func:`apply_approval` (again, unchanged, when that task is retried). Approve moves ``champion`` to the proposed
+version, unless the champion changed while the request waited and the proposed version no longer beats it (the
+gate's own comparison decides, so an approval cannot install a worse model than a champion someone approved
+meanwhile). Reject leaves the proposed version ``challenger``, and the gate never
 proposes it again. Either way the version records who decided, why and in which Airflow run, as tags.
 """
 
